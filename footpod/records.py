@@ -1,0 +1,57 @@
+"""Internal records passed between stages over Kafka (not public: CONTRACT.md leaves them to us)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RunSummary(_Record):
+    """One run of one device, summarised from its samples."""
+
+    run_id: str
+    device_id: str
+    start_ms: int
+    end_ms: int
+    km: float
+    samples: int
+    cadence_spm: float | None
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ms - self.start_ms) / 1000
+
+
+class LoadSnapshot(_Record):
+    """A runner's load at one instant of event time (RULES.md §1)."""
+
+    as_of_ms: int
+    week_km: float
+    prev_week_km: float
+    change_pct: float | None
+    chronic_week_km: float
+    acwr: float | None
+    acwr_ewma: float | None
+    history_days: float
+
+
+class RunEvaluation(_Record):
+    """A run with the load at its end and its cadence against the runner's baseline."""
+
+    run: RunSummary
+    load: LoadSnapshot
+    cadence_baseline_spm: float | None
+    cadence_dev_pct: float | None
+    live: bool
+
+
+class RunnerUpdate(_Record):
+    """What the stream tells the alert worker after a step: the runs it touched and the latest."""
+
+    runner: str
+    team: str
+    touched: tuple[RunEvaluation, ...]
+    latest: RunEvaluation

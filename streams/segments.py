@@ -1,0 +1,129 @@
+"""Samples to segments: the compact, idempotent memory of what a device has sent.
+
+A segment is a stretch of one device's samples with no sample missing (consecutive
+timestamps at most `contiguous_ms` apart). It keeps the distance it covers and its end
+readings, not its samples, so a runner's state stays small. Because a segment has no holes,
+a sample whose `ts` falls inside one has been counted already (RULES.md §7: identity is
+(device, ts)); anything else is new and is merged in. Merging is order-independent.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from footpod.contract import Sample
+
+
+class LoadParams(BaseModel):
+    """The "ours" numbers of RULES.md §1, from settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_gap_ms: int = 300_000  # RULES.md §1 run: gaps of at most 5 minutes
+    glitch_mps: float = 12.0  # RULES.md §1 run distance: faster steps are glitches
+    running_cadence_spm: float = 140.0  # RULES.md §1 cadence of a run: walking excluded
+    contiguous_ms: int = 1_500  # a 1 Hz stream with jitter stays one segment; a lost sample splits it
+
+
+class Segment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    start_ms: int
+    end_ms: int
+    first_m: float
+    last_m: float
+    meters: float
+    samples: int
+    running_samples: int
+    running_spm_sum: float
+    run_id: str | None = None
+
+
+def distance_step(prev_m: float, next_m: float, dt_ms: int, glitch_mps: float) -> float:
+    """Metres one step adds: nothing for a reset (step down) or a glitch (too fast)."""
+    step = next_m - prev_m
+    if step <= 0 or step * 1000 > glitch_mps * dt_ms:
+        return 0.0
+    return step
+
+
+def unseen(samples: Iterable[Sample], segments: Sequence[Segment]) -> list[list[Sample]]:
+    """The samples not yet counted, sorted by ts, each timestamp once, grouped by the hole
+    between known segments they fall into (so a new segment never straddles an old one)."""
+    starts = [segment.start_ms for segment in segments]
+    fresh: dict[int, tuple[int, Sample]] = {}
+    for sample in samples:
+        ts = sample.ts
+        if ts in fresh:
+            continue
+        index = bisect.bisect_right(starts, ts) - 1
+        if index >= 0 and ts <= segments[index].end_ms:
+            continue
+        fresh[ts] = (index, sample)
+    groups: list[list[Sample]] = []
+    hole = None
+    for ts in sorted(fresh):
+        index, sample = fresh[ts]
+        if index != hole or not groups:
+            groups.append([])
+            hole = index
+        groups[-1].append(sample)
+    return groups
+
+
+def build_segments(ordered: Sequence[Sample], params: LoadParams) -> list[Segment]:
+    """Segments of samples already sorted by ts and free of duplicates."""
+    segments: list[Segment] = []
+    if not ordered:
+        return segments
+    running_floor = params.running_cadence_spm
+    start = prev = ordered[0]
+    meters = 0.0
+    count = running = 0
+    spm_sum = 0.0
+    for sample in ordered:
+        if count and (sample.ts - prev.ts > params.contiguous_ms or sample.run_id != prev.run_id):
+            segments.append(_segment(start, prev, meters, count, running, spm_sum))
+            start, meters, count, running, spm_sum = sample, 0.0, 0, 0, 0.0
+        elif count:
+            meters += distance_step(prev.distance_m, sample.distance_m, sample.ts - prev.ts, params.glitch_mps)
+        count += 1
+        if sample.cadence_spm >= running_floor:
+            running += 1
+            spm_sum += sample.cadence_spm
+        prev = sample
+    segments.append(_segment(start, prev, meters, count, running, spm_sum))
+    return segments
+
+
+def _segment(first: Sample, last: Sample, meters: float, count: int, running: int, spm_sum: float) -> Segment:
+    return Segment(start_ms=first.ts, end_ms=last.ts, first_m=first.distance_m, last_m=last.distance_m,
+                   meters=meters, samples=count, running_samples=running, running_spm_sum=spm_sum,
+                   run_id=first.run_id)
+
+
+def merge_segments(old: Sequence[Segment], new: Sequence[Segment], params: LoadParams) -> tuple[Segment, ...]:
+    """All segments in time order, touching ones (no sample missing between them) joined."""
+    merged: list[Segment] = []
+    for segment in sorted((*old, *new), key=lambda s: s.start_ms):
+        if merged and _touching(merged[-1], segment, params):
+            merged[-1] = join(merged[-1], segment, params)
+        else:
+            merged.append(segment)
+    return tuple(merged)
+
+
+def _touching(a: Segment, b: Segment, params: LoadParams) -> bool:
+    return b.start_ms - a.end_ms <= params.contiguous_ms and a.run_id == b.run_id
+
+
+def join(a: Segment, b: Segment, params: LoadParams) -> Segment:
+    """One segment covering `a` then `b`, with the step between them counted once."""
+    bridge = distance_step(a.last_m, b.first_m, b.start_ms - a.end_ms, params.glitch_mps)
+    return Segment(start_ms=a.start_ms, end_ms=b.end_ms, first_m=a.first_m, last_m=b.last_m,
+                   meters=a.meters + bridge + b.meters, samples=a.samples + b.samples,
+                   running_samples=a.running_samples + b.running_samples,
+                   running_spm_sum=a.running_spm_sum + b.running_spm_sum, run_id=a.run_id)

@@ -1,0 +1,99 @@
+"""A runner's state (segments per device) and one step of the stream over it: pure functions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict
+
+from footpod.contract import Sample
+from footpod.records import RunEvaluation, RunSummary
+from streams.load import DAY_MS, cadence_baseline, cadence_dev_pct, cut_runs, load_at
+from streams.segments import LoadParams, Segment, build_segments, merge_segments, unseen
+
+HISTORY_DAYS = 70  # long enough for the 56-day EWMA and a run synced a week late
+
+
+class RunnerState(BaseModel):
+    """What the stream remembers of a runner: segments of each device, and when it began."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runner: str
+    first_seen_ms: int | None = None
+    devices: dict[str, tuple[Segment, ...]] = {}
+
+    def runs(self, params: LoadParams) -> list[RunSummary]:
+        """Every known run of every device, ordered by end."""
+        runs = [run for device, segments in self.devices.items() for run in cut_runs(device, segments, params)]
+        return sorted(runs, key=lambda run: (run.end_ms, run.device_id))
+
+
+class Step(BaseModel):
+    """The outcome of absorbing one batch of samples."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: RunnerState
+    fresh: tuple[Sample, ...]  # samples counted for the first time
+    touched: tuple[RunSummary, ...]  # runs those samples belong to
+
+
+def absorb(state: RunnerState, samples: Iterable[Sample], params: LoadParams) -> Step:
+    """Count each sample once (identity: device, ts) and return the runs it changed."""
+    by_device: dict[str, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        by_device[sample.device_id].append(sample)
+    devices = dict(state.devices)
+    fresh: list[Sample] = []
+    touched: list[RunSummary] = []
+    for device, device_samples in by_device.items():
+        old = devices.get(device, ())
+        groups = unseen(device_samples, old)
+        if not groups:
+            continue
+        new_segments = [segment for group in groups for segment in build_segments(group, params)]
+        devices[device] = merge_segments(old, new_segments, params)
+        new_ts = [group[0].ts for group in groups]
+        fresh.extend(sample for group in groups for sample in group)
+        touched.extend(_runs_containing(device, devices[device], new_ts, params))
+    if not fresh:
+        return Step(state=state, fresh=(), touched=())
+    first_seen = min(sample.ts for sample in fresh)
+    if state.first_seen_ms is not None:
+        first_seen = min(first_seen, state.first_seen_ms)
+    new_state = RunnerState(runner=state.runner, first_seen_ms=first_seen, devices=devices)
+    return Step(state=new_state, fresh=tuple(fresh), touched=tuple(sorted(touched, key=lambda r: r.end_ms)))
+
+
+def _runs_containing(device: str, segments: tuple[Segment, ...], ts_list: list[int], params: LoadParams) -> list[RunSummary]:
+    runs = cut_runs(device, segments, params)
+    return [run for run in runs if any(run.start_ms <= ts <= run.end_ms for ts in ts_list)]
+
+
+def prune(state: RunnerState, before_ms: int) -> RunnerState:
+    """Forget segments that ended before `before_ms` (older than any window needs)."""
+    devices = {
+        device: kept
+        for device, segments in state.devices.items()
+        if (kept := tuple(segment for segment in segments if segment.end_ms >= before_ms))
+    }
+    return RunnerState(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=devices)
+
+
+def evaluate(run: RunSummary, runs: list[RunSummary], first_seen_ms: int, now_ms: int,
+             params: LoadParams, baseline_override: float | None = None) -> RunEvaluation:
+    """The load at the run's end and its cadence against the baseline; live while the gap is open."""
+    baseline = baseline_override if baseline_override is not None else cadence_baseline(runs, run.start_ms)
+    return RunEvaluation(
+        run=run,
+        load=load_at(runs, run.end_ms, first_seen_ms),
+        cadence_baseline_spm=baseline,
+        cadence_dev_pct=cadence_dev_pct(run.cadence_spm, baseline),
+        live=now_ms - run.end_ms < params.run_gap_ms,
+    )
+
+
+def history_floor(latest_ms: int) -> int:
+    return latest_ms - HISTORY_DAYS * DAY_MS

@@ -1,0 +1,101 @@
+"""Weekly load, change, ACWR and cadence baseline at an instant of event time (RULES.md §1)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from footpod.records import RunSummary
+from streams.load import (DAY_MS, acwr_ewma, cadence_baseline, cadence_dev_pct, change_pct, daily_km,
+                          load_at)
+
+NOW = 1_764_000_000_000
+
+
+def run(days_ago, km, cadence=170.0, hours=0.0):
+    end = NOW - int(days_ago * DAY_MS) - int(hours * 3_600_000)
+    return RunSummary(run_id=f"r{days_ago}-{km}", device_id="pod", start_ms=end - 3_600_000, end_ms=end,
+                      km=km, samples=3600, cadence_spm=cadence)
+
+
+@pytest.mark.parametrize(
+    "runs, week, prev",
+    [
+        ([run(0, 10)], 10, 0),  # a run ending now is in this week
+        ([run(7, 10)], 0, 10),  # exactly 7 × 24 h ago belongs to the week before
+        ([run(6.99, 10)], 10, 0),  # just inside the week
+        ([run(14, 10)], 0, 0),  # exactly 14 days ago is outside both
+        ([run(1, 5), run(3, 5), run(8, 4), run(13, 4)], 10, 8),
+        ([run(-0.01, 10)], 0, 0),  # a run ending after the evaluation time is not counted yet
+    ],
+)
+def test_week_and_previous_week_are_trailing_7_day_windows(runs, week, prev):
+    load = load_at(runs, NOW, first_seen_ms=NOW - 30 * DAY_MS)
+    assert (load.week_km, load.prev_week_km) == (week, prev)
+
+
+@pytest.mark.parametrize(
+    "week, prev, expected",
+    [
+        (11, 10, pytest.approx(10.0)),  # exactly +10 %
+        (8, 10, pytest.approx(-20.0)),
+        (5, 0, None),  # absent while the week before is empty
+    ],
+)
+def test_change_pct(week, prev, expected):
+    assert change_pct(week, prev) == expected
+
+
+def test_chronic_load_is_28_days_over_4_and_acwr_divides_by_it():
+    runs = [run(d, 10) for d in (1, 8, 15, 22)] + [run(28, 100)]  # the 28-day-old run is outside
+    load = load_at(runs, NOW, first_seen_ms=NOW - 40 * DAY_MS)
+    assert load.chronic_week_km == 10
+    assert load.acwr == 1.0
+
+
+def test_acwr_is_absent_without_chronic_load():
+    load = load_at([], NOW, first_seen_ms=NOW)
+    assert load.acwr is None and load.acwr_ewma is None
+
+
+def test_history_days_counts_from_first_seen():
+    assert load_at([], NOW, first_seen_ms=NOW - 3 * DAY_MS).history_days == 3
+
+
+def test_daily_km_bins_trailing_days_oldest_first():
+    assert daily_km([run(0, 3), run(1.5, 4), run(2, 5)], NOW, 3) == [5, 4, 3]
+
+
+def test_ewma_of_steady_load_is_one():
+    assert acwr_ewma([5.0] * 200) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_ewma_rises_after_a_sudden_increase():
+    assert acwr_ewma([5.0] * 60 + [15.0] * 7) > 1.5
+
+
+def test_ewma_starts_at_the_first_active_day():
+    assert acwr_ewma([0.0] * 30 + [5.0]) == acwr_ewma([5.0])
+
+
+@given(st.lists(st.floats(0, 50), min_size=1, max_size=80))
+def test_ewma_is_never_negative(daily):
+    value = acwr_ewma(daily)
+    assert value is None or value >= 0
+
+
+@pytest.mark.parametrize(
+    "runs, expected",
+    [
+        ([run(1, 5, 160), run(2, 5, 170), run(3, 5, 180)], 170),  # median of three
+        ([run(1, 5, 160), run(2, 5, 170)], None),  # fewer than 3 runs: no baseline
+        ([run(1, 5, 160), run(2, 5, 170), run(29, 5, 180)], None),  # older than 28 days is out
+        ([run(1, 5, 160), run(2, 5, None), run(3, 5, 170), run(4, 5, 180)], 170),  # walks don't count
+    ],
+)
+def test_cadence_baseline_is_the_median_of_the_previous_28_days(runs, expected):
+    assert cadence_baseline(runs, NOW) == expected
+
+
+def test_cadence_deviation_in_percent_of_baseline():
+    assert cadence_dev_pct(161.5, 170) == pytest.approx(-5.0)
+    assert cadence_dev_pct(None, 170) is None and cadence_dev_pct(170, None) is None
