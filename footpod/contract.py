@@ -16,8 +16,18 @@ DEVICE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 _RUNNER_RE = re.compile(RUNNER_PATTERN)
 
 
+EARLIEST_MS = 946_684_800_000  # 2000-01-01: a device reporting earlier has no clock set
+
+
 def epoch_ms(value: object) -> int:
     """Read an RFC 3339 string with an offset, or integer epoch milliseconds, as epoch ms."""
+    ms = _epoch_ms(value)
+    if ms < EARLIEST_MS:
+        raise ValueError("ts is before 2000-01-01: the device clock is not set")
+    return ms
+
+
+def _epoch_ms(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("ts must be an RFC 3339 string or integer epoch milliseconds")
     if isinstance(value, int):

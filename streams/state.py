@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -55,7 +56,7 @@ def absorb(state: RunnerState, samples: Iterable[Sample], params: LoadParams) ->
             continue
         new_segments = [segment for group in groups for segment in build_segments(group, params)]
         devices[device] = merge_segments(old, new_segments, params)
-        new_ts = [group[0].ts for group in groups]
+        new_ts = [segment.start_ms for segment in new_segments]
         fresh.extend(sample for group in groups for sample in group)
         touched.extend(_runs_containing(device, devices[device], new_ts, params))
     if not fresh:
@@ -69,7 +70,9 @@ def absorb(state: RunnerState, samples: Iterable[Sample], params: LoadParams) ->
 
 def _runs_containing(device: str, segments: tuple[Segment, ...], ts_list: list[int], params: LoadParams) -> list[RunSummary]:
     runs = cut_runs(device, segments, params)
-    return [run for run in runs if any(run.start_ms <= ts <= run.end_ms for ts in ts_list)]
+    starts = [run.start_ms for run in runs]
+    touched = {bisect.bisect_right(starts, ts) - 1 for ts in ts_list}
+    return [runs[index] for index in sorted(touched) if index >= 0]
 
 
 def prune(state: RunnerState, before_ms: int) -> RunnerState:

@@ -133,3 +133,11 @@ def test_any_arrival_order_with_repeats_gives_the_same_runs(seed, pieces, repeat
     got = feed(*batches)
     assert [(r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in got.runs(PARAMS)] == \
         [(r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in expected.runs(PARAMS)]
+
+
+def test_a_sync_of_many_runs_at_once_touches_every_run():
+    first = run_samples(T0, 100)
+    second = run_samples(T0 + 3_600_000, 100)
+    third = run_samples(T0 + 7_200_000, 100)
+    step = absorb(RunnerState(runner="alice"), first + second + third, PARAMS)
+    assert [run.start_ms for run in step.touched] == [T0, T0 + 3_600_000, T0 + 7_200_000]

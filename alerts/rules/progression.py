@@ -1,0 +1,74 @@
+"""RULES.md §2: weekly progression, ACWR and the weekly budget."""
+
+from __future__ import annotations
+
+from footpod.records import LoadSnapshot, RunEvaluation
+from alerts.rules.decision import Decision, km
+from alerts.rules.thresholds import (ACWR_ELEVATED, ACWR_HIGH, ACWR_MIN_HISTORY_DAYS, GATE_FACTORS,
+                                     MAX_WEEKLY_INCREASE, PROGRESSION_MIN_HISTORY_DAYS)
+
+
+def allowed_week_km(load: LoadSnapshot, gate: str) -> float | None:
+    """What the gate lets the runner run in this 7-day window; absent without a previous week."""
+    if load.prev_week_km <= 0:
+        return None
+    return load.prev_week_km * GATE_FACTORS[gate]
+
+
+def budget_km(load: LoadSnapshot, gate: str) -> float | None:
+    allowed = allowed_week_km(load, gate)
+    return None if allowed is None else max(0.0, allowed - load.week_km)
+
+
+def progression(evaluation: RunEvaluation) -> list[Decision]:
+    """Warn when this week is more than 10 % above the week before (after two weeks of history)."""
+    load = evaluation.load
+    if load.prev_week_km <= 0 or load.history_days < PROGRESSION_MIN_HISTORY_DAYS:
+        return []
+    if load.week_km <= (1 + MAX_WEEKLY_INCREASE) * load.prev_week_km:
+        return []
+    change = (load.week_km - load.prev_week_km) / load.prev_week_km * 100
+    return [Decision(
+        rule="progression", severity="warning", action="hold", ts_ms=load.as_of_ms,
+        message=(f"{km(load.week_km)} in the last 7 days, {change:.0f} % more than the "
+                 f"{km(load.prev_week_km)} the week before (limit +10 %). Hold this volume for now."),
+        details={"week_km": round(load.week_km, 2), "prev_week_km": round(load.prev_week_km, 2),
+                 "change_pct": round(change, 1)},
+    )]
+
+
+def acwr(evaluation: RunEvaluation) -> list[Decision]:
+    """Acute:chronic ratio above 1.5 (reduce) or between 1.3 and 1.5 (hold), after 28 days."""
+    load = evaluation.load
+    ratio = load.acwr
+    if ratio is None or load.history_days < ACWR_MIN_HISTORY_DAYS or ratio <= ACWR_ELEVATED:
+        return []
+    details = {"acwr": round(ratio, 2), "week_km": round(load.week_km, 2),
+               "chronic_week_km": round(load.chronic_week_km, 2)}
+    numbers = (f"This week's {km(load.week_km)} is {ratio:.2f} times your 4-week average of "
+               f"{km(load.chronic_week_km)} a week")
+    if ratio > ACWR_HIGH:
+        return [Decision(rule="acwr_high", severity="critical", action="reduce_volume", ts_ms=load.as_of_ms,
+                         message=f"{numbers} (above 1.5, the highest injury risk). Cut back your running this week.",
+                         details=details)]
+    return [Decision(rule="acwr_elevated", severity="info", action="hold", ts_ms=load.as_of_ms,
+                     message=f"{numbers} (above 1.3). Keep this week at the current volume; don't add more.",
+                     details=details)]
+
+
+def budget_reached(evaluation: RunEvaluation, gate: str) -> list[Decision]:
+    """During a run: this run has just taken the week past what the gate allows."""
+    load = evaluation.load
+    allowed = allowed_week_km(load, gate)
+    if not evaluation.live or allowed is None:
+        return []
+    before_run = load.week_km - evaluation.run.km
+    if not (load.week_km > allowed >= before_run):
+        return []
+    return [Decision(
+        rule="budget_reached", severity="info", action="end_run", ts_ms=load.as_of_ms,
+        message=(f"You have run {km(load.week_km)} in the last 7 days, past this week's limit of "
+                 f"{km(allowed)}. Ease off and finish this run now."),
+        details={"week_km": round(load.week_km, 2), "allowed_week_km": round(allowed, 2),
+                 "run_km": round(evaluation.run.km, 2), "gate": gate},
+    )]

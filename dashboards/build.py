@@ -1,0 +1,532 @@
+"""The coaches' Grafana dashboards as pure functions, and the writer of their JSON files.
+
+Every panel reads InfluxDB through the provisioned data source `footpod-influxdb` with InfluxQL,
+which InfluxDB 1.x, 2.x (DBRP mapping) and 3.x all run (CONTRACT.md, "Time series"). Every panel
+query keeps to the dashboard's time range (`$timeFilter`) and to its template variables.
+
+`python -m dashboards.build` rewrites `dashboards/json/`; a unit test fails while the committed
+files differ from what this module builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+from grafana_foundation_sdk.builders import table, timeseries
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.variants import Dataquery
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
+DATASOURCE_UID = "footpod-influxdb"
+DATASOURCE = model.DataSourceRef(type_val="influxdb", uid=DATASOURCE_UID)
+JSON_DIR = Path(__file__).resolve().parent / "json"
+TEAM_LOAD_UID = "footpod-team-load"
+RUNNER_DETAIL_UID = "footpod-runner-detail"
+DASHBOARD_TAGS = ["footpod"]
+
+# Colour bands. The numbers belong to the alert rules; RULES.md names the source of each.
+PROGRESSION_LIMIT_PCT = 10.0  # % week on week; RULES.md §2 `progression`
+ACWR_SWEET_SPOT_FROM = 0.8  # ratio; RULES.md §2, Gabbett 2016 "sweet spot" 0.8–1.3
+ACWR_ELEVATED_ABOVE = 1.3  # ratio; RULES.md §2 `acwr_elevated`
+ACWR_HIGH_ABOVE = 1.5  # ratio; RULES.md §2 `acwr_high`
+CADENCE_LOW_BELOW_SPM = 170.0  # spm; RULES.md §4 `cadence_low`
+CADENCE_DROP_AT_PCT = -5.0  # % against baseline; RULES.md §4 `cadence_drop`
+PAIN_CONTINUE_FROM = 1  # NRS 0–10; RULES.md §3 `continue_no_increase`
+PAIN_MAINTAIN_FROM = 4  # NRS 0–10; RULES.md §3 `maintain`
+PAIN_REDUCE_FROM = 5  # NRS 0–10; RULES.md §3 `reduce_volume`
+SEVERITY_COLOURS = {"info": "blue", "warning": "orange", "critical": "red"}
+RECENT_ALERTS_SHOWN = 100
+
+TEAM_FILTER = '"team" =~ /^$team$/'
+RUNNER_FILTER = '"runner" =~ /^$runner$/'
+TEAM_AND_RUNNER = (TEAM_FILTER, RUNNER_FILTER)
+RUNNER_ONLY = (RUNNER_FILTER,)
+EACH_INTERVAL_PER_RUNNER = 'GROUP BY time($__interval), "runner" fill(none)'
+EACH_INTERVAL_PER_TIMING = 'GROUP BY time($__interval), "timing" fill(none)'
+EACH_INTERVAL = "GROUP BY time($__interval) fill(none)"
+NEWEST_FIRST = "ORDER BY time DESC"
+
+
+# --- InfluxQL -------------------------------------------------------------------------------
+
+
+def influxql(selection: str, measurement: str, filters: Sequence[str], tail: str = "") -> str:
+    """A SELECT on one measurement, kept to `filters` and to the dashboard's time range."""
+    where = " AND ".join([*filters, "$timeFilter"])
+    statement = f'SELECT {selection} FROM "{measurement}" WHERE {where}'
+    return f"{statement} {tail}" if tail else statement
+
+
+def last_per_runner(measurement: str, field: str, filters: Sequence[str]) -> str:
+    """The last value of `field` in each dashboard interval, one series per runner."""
+    return influxql(f'last("{field}")', measurement, filters, EACH_INTERVAL_PER_RUNNER)
+
+
+def columns(*names: str) -> str:
+    """A selection of fields and tags by name, in the given order."""
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def latest_columns(*fields: str) -> str:
+    """A selection of each field's latest value, named after the field."""
+    return ", ".join(f'last("{field}") AS "{field}"' for field in fields)
+
+
+def tag_values(measurement: str, key: str, filters: Sequence[str] = ()) -> str:
+    """The values of tag `key` on `measurement`, kept to `filters` when given."""
+    statement = f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "{key}"'
+    return f"{statement} WHERE {' AND '.join(filters)}" if filters else statement
+
+
+@dataclass(frozen=True)
+class InfluxQLTarget(Dataquery, Builder[Dataquery]):
+    """A raw InfluxQL query of a panel, in the shape Grafana's InfluxDB data source saves it.
+
+    The SDK has no InfluxDB query type: this one serialises like its own (`to_json`) and is its
+    own builder, so panels take it with `with_target`.
+    """
+
+    query: str
+    ref_id: str = "A"
+    alias: str = ""
+    result_format: str = "time_series"
+
+    def build(self) -> Dataquery:
+        return self
+
+    def to_json(self) -> dict[str, object]:
+        payload: dict[str, object] = {
+            "datasource": DATASOURCE.to_json(),
+            "query": self.query,
+            "rawQuery": True,
+            "refId": self.ref_id,
+            "resultFormat": self.result_format,
+        }
+        if self.alias:
+            payload["alias"] = self.alias
+        return payload
+
+
+def series(query: str, alias: str, ref_id: str = "A") -> InfluxQLTarget:
+    """A time-series target whose series Grafana names by `alias` (`$tag_runner` and the like)."""
+    return InfluxQLTarget(query=query, ref_id=ref_id, alias=alias)
+
+
+def rows(query: str) -> InfluxQLTarget:
+    """A target read as one table."""
+    return InfluxQLTarget(query=query, result_format="table")
+
+
+# --- Colours --------------------------------------------------------------------------------
+
+
+def bands(base_colour: str, *steps: tuple[float, str]) -> dashboard_builders.ThresholdsConfig:
+    """Absolute colour bands: `base_colour` below the first step, each step's colour from its value up."""
+    thresholds = [model.Threshold(value=None, color=base_colour)]
+    thresholds += [model.Threshold(value=value, color=colour) for value, colour in steps]
+    return dashboard_builders.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(thresholds)
+
+
+def change_pct_bands() -> dashboard_builders.ThresholdsConfig:
+    """Red from the weekly progression limit up."""
+    return bands("green", (PROGRESSION_LIMIT_PCT, "red"))
+
+
+def acwr_bands() -> dashboard_builders.ThresholdsConfig:
+    """Blue under the sweet spot, green in it, orange when elevated, red when high."""
+    return bands(
+        "blue",
+        (ACWR_SWEET_SPOT_FROM, "green"),
+        (ACWR_ELEVATED_ABOVE, "orange"),
+        (ACWR_HIGH_ABOVE, "red"),
+    )
+
+
+def cadence_bands() -> dashboard_builders.ThresholdsConfig:
+    """Orange under the low-cadence line, green from it up."""
+    return bands("orange", (CADENCE_LOW_BELOW_SPM, "green"))
+
+
+def cadence_change_bands() -> dashboard_builders.ThresholdsConfig:
+    """Red under the cadence-drop line, green from it up."""
+    return bands("red", (CADENCE_DROP_AT_PCT, "green"))
+
+
+def pain_bands() -> dashboard_builders.ThresholdsConfig:
+    """Green at no pain, then yellow, orange and red as the pain gate tightens."""
+    return bands(
+        "green",
+        (PAIN_CONTINUE_FROM, "yellow"),
+        (PAIN_MAINTAIN_FROM, "orange"),
+        (PAIN_REDUCE_FROM, "red"),
+    )
+
+
+def coloured_cells(thresholds: dashboard_builders.ThresholdsConfig) -> list[model.DynamicConfigValue]:
+    """Table-column settings that colour each cell's text by `thresholds`."""
+    return [
+        model.DynamicConfigValue(id_val="thresholds", value=thresholds.build()),
+        model.DynamicConfigValue(id_val="color", value={"mode": "thresholds"}),
+        model.DynamicConfigValue(id_val="custom.cellOptions", value=common.TableColorTextCellOptions()),
+    ]
+
+
+def severity_cells() -> list[model.DynamicConfigValue]:
+    """Table-column settings that colour an alert's severity: info blue, warning orange, critical red."""
+    by_severity = {
+        severity: model.ValueMappingResult(color=colour, index=index)
+        for index, (severity, colour) in enumerate(SEVERITY_COLOURS.items())
+    }
+    return [
+        model.DynamicConfigValue(id_val="mappings", value=[model.ValueMap(options=by_severity)]),
+        model.DynamicConfigValue(id_val="custom.cellOptions", value=common.TableColorTextCellOptions()),
+    ]
+
+
+def unit_of(unit: str) -> list[model.DynamicConfigValue]:
+    """Table-column settings that show values in Grafana's `unit`."""
+    return [model.DynamicConfigValue(id_val="unit", value=unit)]
+
+
+def dashed_line() -> list[model.DynamicConfigValue]:
+    """Series settings that draw a dashed line."""
+    dashes = common.LineStyle(fill="dash", dash=[10, 10])
+    return [model.DynamicConfigValue(id_val="custom.lineStyle", value=dashes)]
+
+
+def runner_detail_link() -> list[model.DynamicConfigValue]:
+    """Table-column settings that link a runner's name to their detail dashboard."""
+    url = f"/d/{RUNNER_DETAIL_UID}?var-runner=${{__value.raw}}&${{__url_time_range}}"
+    return [model.DynamicConfigValue(id_val="links", value=[{"title": "Runner detail", "url": url}])]
+
+
+# --- Panels ---------------------------------------------------------------------------------
+
+
+def time_series(title: str, description: str, unit: str, *targets: InfluxQLTarget) -> timeseries.Panel:
+    """A half-width time-series panel of `targets` on the footpod data source."""
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .unit(unit)
+        .span(12)
+        .height(8)
+        .span_nulls(True)
+    )
+    for target in targets:
+        panel.with_target(target)
+    return panel
+
+
+def banded(panel: timeseries.Panel, thresholds: dashboard_builders.ThresholdsConfig) -> timeseries.Panel:
+    """`panel` with `thresholds` drawn as dashed lines over shaded bands."""
+    style = common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED_AND_AREA)
+    return panel.thresholds(thresholds).thresholds_style(style)
+
+
+def full_width_table(title: str, description: str, target: InfluxQLTarget) -> table.Panel:
+    """A full-width table panel of one target on the footpod data source."""
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .span(24)
+        .height(9)
+        .with_target(target)
+    )
+
+
+def hide_time_column() -> model.DataTransformerConfig:
+    """A transformation that drops the Time column (aggregates over many points have no time of their own)."""
+    return model.DataTransformerConfig(id_val="organize", options={"excludeByName": {"Time": True}})
+
+
+def alerts_table(filters: Sequence[str]) -> table.Panel:
+    """The newest alerts, newest first, with severity coloured."""
+    query = influxql(
+        columns("runner", "severity", "rule", "action", "message"),
+        "alert",
+        filters,
+        f"{NEWEST_FIRST} LIMIT {RECENT_ALERTS_SHOWN}",
+    )
+    return full_width_table(
+        "Recent alerts",
+        f"The newest {RECENT_ALERTS_SHOWN} alerts in the time range, as runners received them.",
+        rows(query),
+    ).override_by_name("severity", severity_cells())
+
+
+# --- Template variables ---------------------------------------------------------------------
+
+
+def tag_variable(
+    name: str, label: str, query: str, *, multi: bool, include_all: bool
+) -> dashboard_builders.QueryVariable:
+    """A drop-down of tag values, read again whenever the dashboard loads."""
+    return (
+        dashboard_builders.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(query)
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(model.VariableSort.ALPHABETICAL_CASE_INSENSITIVE_ASC)
+        .multi(multi)
+        .include_all(include_all)
+    )
+
+
+def link_to(uid: str, title: str) -> dashboard_builders.DashboardLink:
+    """A header link to another footpod dashboard that carries the time range and variables along."""
+    return (
+        dashboard_builders.DashboardLink(title)
+        .type(model.DashboardLinkType.LINK)
+        .url(f"/d/{uid}")
+        .include_vars(True)
+        .keep_time(True)
+    )
+
+
+# --- Dashboards -----------------------------------------------------------------------------
+
+
+def as_plain_json(dashboard: model.Dashboard) -> dict[str, object]:
+    """The dashboard as plain JSON data (dicts, lists, strings, numbers)."""
+    return json.loads(json.dumps(dashboard, cls=JSONEncoder))
+
+
+def assemble(
+    builder: dashboard_builders.Dashboard,
+    variables: Iterable[dashboard_builders.QueryVariable],
+    panels: Iterable[timeseries.Panel | table.Panel],
+) -> dict[str, object]:
+    """The dashboard with its variables and its panels numbered 1, 2, … and laid out in order."""
+    builder.tags(DASHBOARD_TAGS).timezone("browser")
+    for variable in variables:
+        builder.with_variable(variable)
+    for panel_id, panel in enumerate(panels, start=1):
+        builder.with_panel(panel.id(panel_id))
+    return as_plain_json(builder.build())
+
+
+def team_load() -> dict[str, object]:
+    """The "Team load" dashboard: each runner's weekly km, progression, ACWR and budget, and alerts."""
+    builder = (
+        dashboard_builders.Dashboard("Team load")
+        .uid(TEAM_LOAD_UID)
+        .description("Training load per runner of a team, against the limits of RULES.md.")
+        .time("now-30d", "now")
+        .refresh("5m")
+        .link(link_to(RUNNER_DETAIL_UID, "Runner detail"))
+    )
+    variables = [
+        tag_variable("team", "Team", tag_values("load", "team"), multi=False, include_all=True),
+        tag_variable(
+            "runner", "Runner", tag_values("load", "runner", (TEAM_FILTER,)), multi=True, include_all=True
+        ),
+    ]
+    return assemble(builder, variables, team_load_panels())
+
+
+def team_load_panels() -> list[timeseries.Panel | table.Panel]:
+    """The panels of "Team load", in reading order."""
+    weekly_km = time_series(
+        "Weekly km",
+        "Distance of the trailing 7 days (solid) and of the 7 days before them (dashed).",
+        "lengthkm",
+        series(last_per_runner("load", "week_km", TEAM_AND_RUNNER), "$tag_runner", "A"),
+        series(last_per_runner("load", "prev_week_km", TEAM_AND_RUNNER), "$tag_runner, week before", "B"),
+    ).override_by_regexp(".*, week before$", dashed_line())
+    change = time_series(
+        "Week-on-week change",
+        f"Change of weekly km against the week before; above +{PROGRESSION_LIMIT_PCT:g} % "
+        "the runner is told to hold.",
+        "percent",
+        series(last_per_runner("load", "change_pct", TEAM_AND_RUNNER), "$tag_runner"),
+    )
+    acwr = time_series(
+        "Acute:chronic workload ratio",
+        f"Weekly km over the 28-day weekly average; {ACWR_SWEET_SPOT_FROM:g}–{ACWR_ELEVATED_ABOVE:g} "
+        f"is the sweet spot, above {ACWR_HIGH_ABOVE:g} the risk is highest.",
+        "none",
+        series(last_per_runner("load", "acwr", TEAM_AND_RUNNER), "$tag_runner"),
+    ).decimals(2)
+    budget = time_series(
+        "Budget left this week",
+        "Kilometres each runner may still run in the current 7-day window.",
+        "lengthkm",
+        series(last_per_runner("load", "budget_km", TEAM_AND_RUNNER), "$tag_runner"),
+    ).min(0)
+    return [
+        weekly_km,
+        banded(change, change_pct_bands()),
+        banded(acwr, acwr_bands()),
+        budget,
+        latest_load_table(),
+        alerts_table(TEAM_AND_RUNNER),
+    ]
+
+
+def latest_load_table() -> table.Panel:
+    """Each runner's latest load, one row per runner, coloured by the progression and ACWR bands."""
+    query = influxql(
+        latest_columns("week_km", "prev_week_km", "change_pct", "acwr", "budget_km"),
+        "load",
+        TEAM_AND_RUNNER,
+        'GROUP BY "runner"',
+    )
+    return (
+        full_width_table(
+            "Latest load per runner", "The newest load figures of each runner in the time range.", rows(query)
+        )
+        .with_transformation(hide_time_column())
+        .override_by_name("runner", runner_detail_link())
+        .override_by_name("week_km", unit_of("lengthkm"))
+        .override_by_name("prev_week_km", unit_of("lengthkm"))
+        .override_by_name("budget_km", unit_of("lengthkm"))
+        .override_by_name("change_pct", unit_of("percent") + coloured_cells(change_pct_bands()))
+        .override_by_name("acwr", coloured_cells(acwr_bands()))
+    )
+
+
+def runner_detail() -> dict[str, object]:
+    """The "Runner detail" dashboard: one runner's cadence, speed, runs, pain and alerts."""
+    builder = (
+        dashboard_builders.Dashboard("Runner detail")
+        .uid(RUNNER_DETAIL_UID)
+        .description("One runner's footpod data, runs, pain reports and alerts.")
+        .time("now-7d", "now")
+        .refresh("30s")
+        .link(link_to(TEAM_LOAD_UID, "Team load"))
+    )
+    variables = [
+        tag_variable("runner", "Runner", tag_values("cadence", "runner"), multi=False, include_all=False),
+    ]
+    return assemble(builder, variables, runner_detail_panels())
+
+
+def runner_detail_panels() -> list[timeseries.Panel | table.Panel]:
+    """The panels of "Runner detail", in reading order."""
+    cadence = time_series(
+        "Cadence",
+        f"Steps per minute, both feet; below {CADENCE_LOW_BELOW_SPM:g} spm is low.",
+        "suffix:spm",
+        series(influxql('mean("spm")', "cadence", RUNNER_ONLY, EACH_INTERVAL), "cadence"),
+    )
+    speed = time_series(
+        "Speed",
+        "Speed the footpod reports.",
+        "velocityms",
+        series(influxql('mean("speed_mps")', "cadence", RUNNER_ONLY, EACH_INTERVAL), "speed"),
+    )
+    daily_km = (
+        time_series(
+            "Km per day",
+            "Distance of the runs that ended on each day (UTC).",
+            "lengthkm",
+            series(influxql('sum("km")', "run", RUNNER_ONLY, "GROUP BY time(1d) fill(0)"), "km"),
+        )
+        .draw_style(common.GraphDrawStyle.BARS)
+        .fill_opacity(80)
+    )
+    pain = (
+        time_series(
+            "Pain",
+            "Reported knee pain (0–10), by when it was felt: during, after, or the next day.",
+            "none",
+            series(influxql('max("score")', "pain", RUNNER_ONLY, EACH_INTERVAL_PER_TIMING), "$tag_timing"),
+        )
+        .draw_style(common.GraphDrawStyle.POINTS)
+        .point_size(8)
+        .min(0)
+        .max(10)
+        .decimals(0)
+    )
+    device_distance = time_series(
+        "Device distance",
+        "The footpod's own cumulative distance; a drop is a device reset.",
+        "lengthm",
+        series(influxql('last("distance_m")', "cadence", RUNNER_ONLY, EACH_INTERVAL), "distance"),
+    )
+    cadence_change = (
+        time_series(
+            "Run cadence against baseline",
+            f"Each run's cadence change against the runner's baseline; {CADENCE_DROP_AT_PCT:g} % or lower "
+            "is a drop.",
+            "percent",
+            series(influxql(columns("cadence_dev_pct"), "run", RUNNER_ONLY), "cadence change"),
+        )
+        .draw_style(common.GraphDrawStyle.POINTS)
+        .point_size(8)
+    )
+    return [
+        banded(cadence, cadence_bands()),
+        speed,
+        daily_km,
+        banded(pain, pain_bands()),
+        device_distance,
+        banded(cadence_change, cadence_change_bands()),
+        runs_table(),
+        alerts_table(RUNNER_ONLY),
+    ]
+
+
+def runs_table() -> table.Panel:
+    """The runner's runs, newest first."""
+    selection = columns("km", "duration_s", "cadence_spm", "cadence_dev_pct")
+    query = influxql(selection, "run", RUNNER_ONLY, NEWEST_FIRST)
+    return (
+        full_width_table("Runs", "Every run in the time range, newest first.", rows(query))
+        .override_by_name("km", unit_of("lengthkm"))
+        .override_by_name("duration_s", unit_of("dthms"))
+        .override_by_name("cadence_spm", unit_of("suffix:spm"))
+        .override_by_name("cadence_dev_pct", unit_of("percent") + coloured_cells(cadence_change_bands()))
+    )
+
+
+# --- Files ----------------------------------------------------------------------------------
+
+
+def dashboards() -> dict[str, dict[str, object]]:
+    """Every dashboard, by its file name under `dashboards/json/`."""
+    return {"team-load.json": team_load(), "runner-detail.json": runner_detail()}
+
+
+def render(dashboard: dict[str, object]) -> str:
+    """Pretty JSON with sorted keys and a trailing newline: the same dashboard always gives the same text."""
+    return json.dumps(dashboard, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_all(out_dir: Path) -> list[Path]:
+    """Write every dashboard into `out_dir` (created if missing) and return the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_name, dashboard in dashboards().items():
+        path = out_dir / file_name
+        path.write_text(render(dashboard), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Regenerate the dashboard files (by default the committed ones) and list them."""
+    parser = argparse.ArgumentParser(prog="python -m dashboards.build", description=main.__doc__)
+    parser.add_argument("--out-dir", type=Path, default=JSON_DIR, help=f"where to write (default {JSON_DIR})")
+    arguments = parser.parse_args(argv)
+    for path in write_all(arguments.out_dir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""`footpod-monitor`: the local stack, each pipeline stage, and the simulated team."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from footpod.errors import FootpodError
+from footpod.settings import Settings
+
+console = Console(stderr=True)
+
+DESCRIPTION = """\
+footpod-monitor watches runners' training as it happens and warns before knees break down.
+
+Configuration comes from FOOTPOD_* environment variables (see README.md):
+  FOOTPOD_MQTT_URL   (mqtt://127.0.0.1:1883)   FOOTPOD_KAFKA_URL (kafka://127.0.0.1:9092)
+  FOOTPOD_INFLUX_URL (http://127.0.0.1:8086)   FOOTPOD_ROSTER    (YAML: runners -> team)
+  FOOTPOD_DATA_DIR   (.footpod: local servers' data and logs)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="footpod-monitor", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-l", "--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                        help="log level of the stage (default: warning)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run the whole pipeline on this machine, with a live team view",
+                             description="Start Mosquitto, Kafka (Tansu) and InfluxDB where their URLs point at "
+                                         "a free local port, then the bridge, stream and alert workers. "
+                                         "Prints a line starting 'ready' when all accept work; Ctrl-C stops "
+                                         "everything it started.")
+    up.add_argument("--simulate", type=int, default=0, metavar="N",
+                    help="also run a simulated team of N runners publishing live 1 Hz samples")
+    up.add_argument("--no-view", action="store_true", help="print plain progress lines instead of the live table")
+
+    commands.add_parser("bridge", help="MQTT -> Kafka bridge (validates, dead-letters, acks after Kafka)")
+    commands.add_parser("stream", help="stream worker: runs, load and cadence -> InfluxDB and the alert worker")
+    commands.add_parser("alerts", help="alert worker: rules -> alerts/{team}/{runner} and retained status/{runner}")
+
+    simulate = commands.add_parser("simulate", help="publish a simulated team's footpod samples over MQTT")
+    simulate.add_argument("runners", type=int, metavar="N", help="number of runners")
+    simulate.add_argument("--history-weeks", type=int, default=3,
+                          help="weeks of past runs each runner syncs first (default: 3)")
+    simulate.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+
+    dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON")
+    dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(name)s: %(message)s",
+                        handlers=[RichHandler(console=console, show_path=False)])
+    try:
+        settings = Settings()
+        return COMMANDS[args.command](args, settings) or 0
+    except FootpodError as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_bridge(args, settings: Settings) -> int:
+    from ingest.bridge import Bridge
+
+    return _run_async(Bridge(settings).run(ready=lambda: _mark_ready(settings, "bridge")))
+
+
+def run_stream(args, settings: Settings) -> int:
+    from streams.agents import create_worker
+
+    return _run_faust(create_worker(settings).app, settings, "stream", args.log_level)
+
+
+def run_alerts(args, settings: Settings) -> int:
+    from alerts.worker import create_worker
+
+    return _run_faust(create_worker(settings).app, settings, "alerts", args.log_level)
+
+
+def run_simulate(args, settings: Settings) -> int:
+    from footpod.simulate import run_team
+
+    run_team(settings, args.runners, history_weeks=args.history_weeks, seed=args.seed)
+    return 0
+
+
+def run_up(args, settings: Settings) -> int:
+    from footpod.stack import run_stack
+
+    return run_stack(settings, simulate=args.simulate, view=not args.no_view, console=console)
+
+
+def run_dashboards(args, settings: Settings) -> int:
+    from dashboards.build import write_all
+
+    out_dir = args.out_dir or Path(__file__).resolve().parent.parent / "dashboards" / "json"
+    for path in write_all(out_dir):
+        console.print(f"wrote {path}")
+    return 0
+
+
+def _run_async(coro) -> int:
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        pass
+    finally:
+        loop.close()
+    return 0
+
+
+def _mark_ready(settings: Settings, name: str) -> None:
+    """A stage says it accepts work by touching a file `up` watches."""
+    run_dir = settings.data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / f"{name}.ready").touch()
+
+
+def _run_faust(app, settings: Settings, name: str, log_level: str) -> int:
+    import faust
+
+    class Worker(faust.Worker):
+        async def on_startup_finished(self) -> None:
+            await super().on_startup_finished()
+            _mark_ready(settings, name)
+
+    level = "warn" if log_level == "warning" else log_level
+    Worker(app, loglevel=level, quiet=True, override_logging=True).execute_from_commandline()
+    return 0
+
+
+COMMANDS = {
+    "up": run_up,
+    "bridge": run_bridge,
+    "stream": run_stream,
+    "alerts": run_alerts,
+    "simulate": run_simulate,
+    "dashboards": run_dashboards,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""MQTT -> Kafka bridge: a paho client feeding an asyncio hand-off to Kafka.
+
+An MQTT message is acknowledged (paho manual ack) only after Kafka has acknowledged every
+record made from it, so a slow or absent Kafka holds messages in the broker instead of
+losing them. The broker bounds how many un-acknowledged messages reach us (its in-flight
+window), which also bounds our memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from footpod import kafka
+from footpod.settings import Settings
+from ingest.validate import Verdict, judge
+
+log = logging.getLogger("footpod.bridge")
+SUBSCRIPTIONS = [("footpod/+/samples", 1), ("footpod/+/pain", 1)]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_ms: int
+
+
+class ReasonLog:
+    """Counts dead letters by reason; logs each reason at most once a minute."""
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.counts: dict[str, int] = {}
+        self._last: dict[str, float] = {}
+        self._every, self._clock = every_s, clock
+
+    def record(self, reason: str) -> None:
+        key = reason.split(":")[0][:80]
+        self.counts[key] = self.counts.get(key, 0) + 1
+        now = self._clock()
+        if now - self._last.get(key, -self._every) >= self._every:
+            self._last[key] = now
+            log.warning("dead-lettered (%d so far with this reason): %s", self.counts[key], reason[:300])
+
+
+def mqtt_client(settings: Settings, client_id: str, **kwargs: Any) -> mqtt.Client:
+    """A paho 2.x client (callback API v2) configured from FOOTPOD_MQTT_URL."""
+    endpoint = settings.mqtt
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, **kwargs)
+    if endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    if endpoint.tls:
+        client.tls_set()
+    client.reconnect_delay_set(min_delay=1, max_delay=5)
+    return client
+
+
+class Bridge:
+    def __init__(self, settings: Settings, client_id: str = "footpod-bridge",
+                 producer_factory: Callable[[], AIOKafkaProducer] | None = None):
+        self.settings = settings
+        self.client_id = client_id
+        self.reasons = ReasonLog()
+        self.forwarded = 0
+        self._producer_factory = producer_factory or self._default_producer
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._connected = asyncio.Event()
+
+    def _default_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+                                linger_ms=5, max_request_size=4_194_304, compression_type=None)
+
+    async def run(self, ready: Callable[[], None] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        await kafka.ensure_topics(self.settings.kafka_bootstrap, self.settings.kafka_partitions)
+        producer = self._producer_factory()
+        await producer.start()
+        client = self._connect(loop)
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout=60)
+            log.info("bridge connected to MQTT and Kafka")
+            if ready:
+                ready()
+            while True:
+                await self._forward_batch(client, producer)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            await producer.stop()
+
+    def _connect(self, loop: asyncio.AbstractEventLoop) -> mqtt.Client:
+        client = mqtt_client(self.settings, self.client_id, clean_session=False, manual_ack=True,
+                             protocol=mqtt.MQTTv311)
+        client.max_queued_messages_set(0)
+
+        def on_connect(client, userdata, flags, reason_code, properties):
+            if reason_code.is_failure:
+                log.error("MQTT connect refused: %s", reason_code)
+                return
+            client.subscribe(SUBSCRIPTIONS)
+            loop.call_soon_threadsafe(self._connected.set)
+
+        def on_message(client, userdata, message):
+            delivery = Delivery(message.mid, message.qos, message.topic, message.payload, int(time.time() * 1000))
+            loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+
+        client.on_connect = on_connect
+        client.on_message = on_message
+        endpoint = self.settings.mqtt
+        client.connect_async(endpoint.host, endpoint.port, keepalive=30)
+        client.loop_start()
+        return client
+
+    async def _forward_batch(self, client: mqtt.Client, producer: AIOKafkaProducer) -> None:
+        deliveries = [await self._queue.get()]
+        while len(deliveries) < self.settings.bridge_batch_max and not self._queue.empty():
+            deliveries.append(self._queue.get_nowait())
+        max_future_ms = int(self.settings.max_future_s * 1000)
+        verdicts = [judge(d.topic, d.payload, d.received_ms, max_future_ms) for d in deliveries]
+        await self._hand_off(producer, verdicts)
+        for delivery in deliveries:
+            if delivery.qos > 0:
+                client.ack(delivery.mid, delivery.qos)
+        self.forwarded += len(deliveries)
+
+    async def _hand_off(self, producer: AIOKafkaProducer, verdicts: list[Verdict]) -> None:
+        """Send every record until Kafka has them all; retry forever rather than drop."""
+        records = list(_records(verdicts))
+        for verdict in verdicts:
+            for reject in verdict.rejects:
+                self.reasons.record(reject.reason)
+        delay = 0.2
+        while True:
+            try:
+                futures = [await producer.send(topic, value=value, key=key) for topic, key, value in records]
+                await asyncio.gather(*futures)
+                return
+            except KafkaError as error:
+                log.warning("Kafka hand-off failed (%s); holding %d records and retrying", error, len(records))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def _records(verdicts: list[Verdict]):
+    for verdict in verdicts:
+        for batch in verdict.batches:
+            yield kafka.SAMPLES, batch.runner.encode(), batch.model_dump_json().encode()
+        if verdict.pain is not None:
+            yield kafka.PAIN, verdict.pain.runner.encode(), verdict.pain.model_dump_json().encode()
+        for reject in verdict.rejects:
+            yield kafka.DEADLETTER, reject.topic.encode(), reject.model_dump_json().encode()

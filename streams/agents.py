@@ -1,0 +1,156 @@
+"""The stream's agents: move batches of samples through the pure functions of `streams.state`.
+
+Per step (up to `stream_batch_max` Kafka records or 0.3 s): each runner's state is updated once,
+the new `cadence` and `run` points go to the store, a `RunnerUpdate` goes to the alert worker.
+The step's Kafka records are acknowledged only when the store has its points.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+
+import faust
+import httpx
+
+from footpod import kafka
+from footpod.contract import Sample, SampleBatch
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
+from footpod.roster import RosterFile
+from footpod.settings import Settings
+from footpod.timeseries import Writer, open_api
+from streams.points import cadence_points, run_point
+from streams.seed import seed_state
+from streams.segments import LoadParams
+from streams.state import RunnerState, absorb, evaluate, history_floor, prune
+
+log = logging.getLogger("footpod.stream")
+STEP_WITHIN_S = 0.3  # a live sample reaches the alert worker within a second
+
+
+def load_params(settings: Settings) -> LoadParams:
+    return LoadParams(run_gap_ms=int(settings.run_gap_s * 1000), glitch_mps=settings.glitch_mps,
+                      running_cadence_spm=settings.running_cadence_spm)
+
+
+class StreamWorker:
+    """Holds the runners' states of this worker's partitions; seeded from the store on first use."""
+
+    def __init__(self, app: faust.App, settings: Settings):
+        self.app, self.settings = app, settings
+        self.params = load_params(settings)
+        self.roster = RosterFile(settings.roster)
+        self.states: dict[str, RunnerState] = {}
+        self.live_runs: dict[str, int] = {}  # runner -> end of a run still under way
+        self.samples_in = 0
+        self.api = None
+        self.writer: Writer | None = None
+        self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
+        self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
+
+    def register(self) -> None:
+        self.app.agent(self.samples_topic, name="samples")(self.consume)
+        self.app.timer(2.0)(self.close_finished_runs)
+        self.app.task(self.run_writer)
+        self.app.on_partitions_assigned.connect(self.forget_states)
+
+    async def run_writer(self) -> None:
+        self.api = await open_api(self.settings, httpx.AsyncClient(timeout=30))
+        self.writer = Writer(self.api)
+        await self.writer.run()
+
+    async def forget_states(self, *args, **kwargs) -> None:
+        """After a rebalance the store plus the uncommitted records are the truth: reseed."""
+        self.states.clear()
+
+    async def consume(self, stream) -> None:
+        async for events in stream.take_events(self.settings.stream_batch_max, within=STEP_WITHIN_S):
+            await self.step(events)
+
+    async def step(self, events) -> None:
+        while self.writer is None:
+            await self.app.sleep(0.1)
+        by_runner: dict[str, list[Sample]] = defaultdict(list)
+        for event in events:
+            batch = SampleBatch.model_validate_json(event.value)
+            by_runner[batch.runner].extend(batch.samples)
+        now_ms = int(time.time() * 1000)
+        lines: list[str] = []
+        for runner, samples in by_runner.items():
+            self.samples_in += len(samples)
+            update = await self._absorb(runner, samples, now_ms, lines)
+            if update is not None:
+                await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
+        self._ack_when_stored(events, lines)
+
+    async def _absorb(self, runner: str, samples: list[Sample], now_ms: int, lines: list[str]) -> RunnerUpdate | None:
+        state = await self._state_of(runner)
+        step = absorb(state, samples, self.params)
+        if not step.fresh:
+            return None
+        latest_end = max(run.end_ms for run in step.touched)
+        state = prune(step.state, history_floor(max(latest_end, now_ms - 1)))
+        self.states[runner] = state
+        team = self.roster.current.team_of(runner)
+        runs = state.runs(self.params)
+        touched = tuple(self._evaluate(runner, run, runs, state, now_ms) for run in step.touched)
+        lines.extend(cadence_points(runner, team, step.fresh))
+        for evaluation in touched:
+            lines.append(run_point(runner, team, evaluation, _segments_of(state, evaluation.run)))
+        latest = self._evaluate(runner, runs[-1], runs, state, now_ms)
+        if latest.live:
+            self.live_runs[runner] = latest.run.end_ms
+        return RunnerUpdate(runner=runner, team=team, touched=touched, latest=latest)
+
+    def _evaluate(self, runner: str, run: RunSummary, runs: list[RunSummary], state: RunnerState,
+                  now_ms: int) -> RunEvaluation:
+        entry = self.roster.current.runners.get(runner)
+        override = entry.baseline_cadence_spm if entry else None
+        return evaluate(run, runs, state.first_seen_ms or run.start_ms, now_ms, self.params, override)
+
+    async def _state_of(self, runner: str) -> RunnerState:
+        state = self.states.get(runner)
+        if state is None:
+            state = await seed_state(self.api, runner) or RunnerState(runner=runner)
+            self.states[runner] = state
+        return state
+
+    def _ack_when_stored(self, events, lines: list[str]) -> None:
+        for event in events:
+            event.message.incref()
+
+        def acknowledge(_future) -> None:
+            for event in events:
+                event.ack()
+
+        self.writer.write(lines).add_done_callback(acknowledge)
+
+    async def close_finished_runs(self) -> None:
+        """Tell the alert worker when a live run has had no sample for the run gap: it is over."""
+        now_ms = int(time.time() * 1000)
+        for runner, end_ms in list(self.live_runs.items()):
+            if now_ms - end_ms < self.params.run_gap_ms:
+                continue
+            del self.live_runs[runner]
+            state = self.states.get(runner)
+            if state is None:
+                continue
+            runs = state.runs(self.params)
+            final = self._evaluate(runner, runs[-1], runs, state, now_ms)
+            update = RunnerUpdate(runner=runner, team=self.roster.current.team_of(runner),
+                                  touched=(final,), latest=final)
+            await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
+
+
+def _segments_of(state: RunnerState, run: RunSummary):
+    return [segment for segment in state.devices.get(run.device_id, ())
+            if run.start_ms <= segment.start_ms and segment.end_ms <= run.end_ms]
+
+
+def create_worker(settings: Settings) -> StreamWorker:
+    from streams.app import create_app
+
+    worker = StreamWorker(create_app(settings), settings)
+    worker.register()
+    return worker

@@ -1,0 +1,234 @@
+"""The Grafana dashboards built as code, their committed JSON, and Grafana's provisioning files."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dashboards import build
+
+DASHBOARDS_DIR = Path(build.__file__).resolve().parent
+COMMITTED_JSON_DIR = DASHBOARDS_DIR / "json"
+DASHBOARD_PROVIDER = DASHBOARDS_DIR / "provisioning" / "dashboards" / "footpod.yml"
+DATASOURCE_FILE = DASHBOARDS_DIR / "provisioning" / "datasources" / "influxdb.yml"
+PROVISIONED_DATASOURCE_UID = "footpod-influxdb"
+COMPOSE_MOUNT_OF_DASHBOARDS_JSON = "/etc/grafana/footpod-dashboards"
+
+# CONTRACT.md, "Time series": the fields of each measurement, and its tags (runner, team on all).
+CONTRACT_FIELDS = {
+    "cadence": {"spm", "speed_mps", "distance_m"},
+    "run": {"km", "duration_s", "cadence_spm", "cadence_dev_pct"},
+    "load": {"week_km", "prev_week_km", "change_pct", "chronic_week_km", "acwr", "acwr_ewma", "budget_km"},
+    "pain": {"score"},
+    "alert": {"message", "action"},
+}
+CONTRACT_TAGS = {
+    "cadence": {"runner", "team"},
+    "run": {"runner", "team"},
+    "load": {"runner", "team"},
+    "pain": {"runner", "team", "timing"},
+    "alert": {"runner", "team", "rule", "severity"},
+}
+
+SELECT = re.compile(r'^SELECT (?P<selection>.+?) FROM "(?P<measurement>[^"]+)" (?P<rest>WHERE .*)$')
+SHOW_TAG_VALUES = re.compile(
+    r'^SHOW TAG VALUES FROM "(?P<measurement>[^"]+)" WITH KEY = "(?P<key>[^"]+)"(?: WHERE (?P<rest>.*))?$'
+)
+ALIAS = re.compile(r'\s+AS\s+"[^"]*"')
+QUOTED_NAME = re.compile(r'"([^"]+)"')
+
+
+def all_panels(dashboard: dict) -> Iterator[dict]:
+    """Every panel of a dashboard, including those folded inside rows."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def panel_queries() -> list[pytest.param]:
+    """Every panel query of every dashboard, named by dashboard, panel and query letter."""
+    return [
+        pytest.param(file_name, dashboard, target["query"], id=f"{file_name}:{panel['title']}:{target['refId']}")
+        for file_name, dashboard in build.dashboards().items()
+        for panel in all_panels(dashboard)
+        for target in panel["targets"]
+    ]
+
+
+def variable_queries() -> list[pytest.param]:
+    """Every template-variable query of every dashboard, named by dashboard and variable."""
+    return [
+        pytest.param(variable["query"], id=f"{file_name}:{variable['name']}")
+        for file_name, dashboard in build.dashboards().items()
+        for variable in dashboard["templating"]["list"]
+    ]
+
+
+def names_in(clause: str) -> set[str]:
+    """The double-quoted identifiers of an InfluxQL clause, leaving out `AS "alias"` names."""
+    return set(QUOTED_NAME.findall(ALIAS.sub("", clause)))
+
+
+def variable_names(dashboard: dict) -> list[str]:
+    return [variable["name"] for variable in dashboard["templating"]["list"]]
+
+
+def variable_named(dashboard: dict, name: str) -> dict:
+    return next(variable for variable in dashboard["templating"]["list"] if variable["name"] == name)
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# --- committed JSON ---------------------------------------------------------------------------
+
+
+def test_committed_json_equals_freshly_generated_dashboards(tmp_path: Path) -> None:
+    """The files under dashboards/json are exactly what `python -m dashboards.build` writes now."""
+    written = build.write_all(tmp_path)
+
+    assert sorted(path.name for path in written) == sorted(path.name for path in COMMITTED_JSON_DIR.glob("*.json"))
+    for path in written:
+        committed = (COMMITTED_JSON_DIR / path.name).read_text(encoding="utf-8")
+        assert committed == path.read_text(encoding="utf-8"), (
+            f"dashboards/json/{path.name} is stale: run `python -m dashboards.build`"
+        )
+
+
+def test_written_json_is_pretty_with_sorted_keys_and_a_trailing_newline(tmp_path: Path) -> None:
+    """write_all writes two-space indented JSON, keys sorted, ending in one newline."""
+    for path in build.write_all(tmp_path):
+        text = path.read_text(encoding="utf-8")
+        assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_main_writes_into_the_given_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """main --out-dir writes every dashboard there and prints each path written."""
+    assert build.main(["--out-dir", str(tmp_path)]) == 0
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(build.dashboards())
+    assert capsys.readouterr().out.splitlines() == [str(tmp_path / name) for name in build.dashboards()]
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("file_name", "dashboard", "query"), panel_queries())
+def test_panel_query_reads_only_contract_measurements_fields_and_tags(
+    file_name: str, dashboard: dict, query: str
+) -> None:
+    """A panel query selects from a contract measurement only its fields and tags, and filters and
+    groups by its tags only."""
+    parsed = SELECT.match(query)
+    assert parsed, f"not a single-measurement InfluxQL SELECT: {query}"
+    measurement = parsed["measurement"]
+    assert measurement in CONTRACT_FIELDS
+
+    selected = names_in(parsed["selection"])
+    assert selected, f"selects no field by name: {query}"
+    assert selected <= CONTRACT_FIELDS[measurement] | CONTRACT_TAGS[measurement]
+    assert names_in(parsed["rest"]) <= CONTRACT_TAGS[measurement]
+
+
+@pytest.mark.parametrize(("file_name", "dashboard", "query"), panel_queries())
+def test_panel_query_keeps_to_the_dashboard_time_range(file_name: str, dashboard: dict, query: str) -> None:
+    """A panel query filters on $timeFilter."""
+    assert "$timeFilter" in query
+
+
+@pytest.mark.parametrize(("file_name", "dashboard", "query"), panel_queries())
+def test_panel_query_filters_by_every_template_variable(file_name: str, dashboard: dict, query: str) -> None:
+    """A panel query keeps to each of its dashboard's variables, as `"tag" =~ /^$variable$/`."""
+    for name in variable_names(dashboard):
+        assert f'"{name}" =~ /^${name}$/' in query
+
+
+@pytest.mark.parametrize("query", variable_queries())
+def test_variable_query_lists_values_of_a_contract_tag(query: str) -> None:
+    """A template variable lists the values of a contract tag, filtered by contract tags only."""
+    parsed = SHOW_TAG_VALUES.match(query)
+    assert parsed, f"not a SHOW TAG VALUES query: {query}"
+    tags = CONTRACT_TAGS[parsed["measurement"]]
+    assert parsed["key"] in tags
+    assert names_in(parsed["rest"] or "") <= tags
+
+
+def test_team_load_has_a_team_variable_and_a_multi_runner_variable_filtered_by_team() -> None:
+    """Team load picks a team from the load tags, then any number of that team's runners."""
+    dashboard = build.team_load()
+    team, runner = variable_named(dashboard, "team"), variable_named(dashboard, "runner")
+
+    assert team["query"] == 'SHOW TAG VALUES FROM "load" WITH KEY = "team"'
+    assert runner["multi"] is True
+    assert runner["query"].endswith('WHERE "team" =~ /^$team$/')
+
+
+def test_runner_detail_has_a_single_runner_variable() -> None:
+    """Runner detail shows one runner at a time."""
+    dashboard = build.runner_detail()
+
+    assert variable_names(dashboard) == ["runner"]
+    assert variable_named(dashboard, "runner")["multi"] is False
+
+
+# --- data source ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("file_name", "dashboard"), build.dashboards().items())
+def test_every_panel_and_its_queries_use_the_provisioned_datasource(file_name: str, dashboard: dict) -> None:
+    """Each panel, and each of its queries, names the data source uid that provisioning creates."""
+    for panel in all_panels(dashboard):
+        assert panel["datasource"] == {"type": "influxdb", "uid": PROVISIONED_DATASOURCE_UID}, panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == PROVISIONED_DATASOURCE_UID, panel["title"]
+
+
+@pytest.mark.parametrize(("file_name", "dashboard"), build.dashboards().items())
+def test_every_template_variable_uses_the_provisioned_datasource(file_name: str, dashboard: dict) -> None:
+    """Each template variable queries the data source uid that provisioning creates."""
+    for variable in dashboard["templating"]["list"]:
+        assert variable["datasource"]["uid"] == PROVISIONED_DATASOURCE_UID, variable["name"]
+
+
+@pytest.mark.parametrize(("file_name", "dashboard"), build.dashboards().items())
+def test_panel_ids_are_unique_within_a_dashboard(file_name: str, dashboard: dict) -> None:
+    """No two panels of one dashboard share an id (links to single panels rely on it)."""
+    ids = [panel["id"] for panel in all_panels(dashboard)]
+    assert len(ids) == len(set(ids))
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [DASHBOARD_PROVIDER, DATASOURCE_FILE], ids=lambda path: path.name)
+def test_provisioning_file_parses_as_grafana_provisioning_yaml(path: Path) -> None:
+    """Each provisioning file is YAML with Grafana's `apiVersion: 1`."""
+    assert load_yaml(path)["apiVersion"] == 1
+
+
+def test_dashboard_provider_reads_the_folder_where_compose_mounts_the_json() -> None:
+    """The file provider loads dashboards from /etc/grafana/footpod-dashboards."""
+    (provider,) = load_yaml(DASHBOARD_PROVIDER)["providers"]
+
+    assert provider["type"] == "file"
+    assert provider["options"]["path"] == COMPOSE_MOUNT_OF_DASHBOARDS_JSON
+
+
+def test_datasource_is_influxql_with_the_uid_the_dashboards_use() -> None:
+    """The data source is InfluxDB with InfluxQL, uid footpod-influxdb, url and database from the
+    FOOTPOD_* variables, and the 2.x token sent as `Authorization: Token …`."""
+    (datasource,) = load_yaml(DATASOURCE_FILE)["datasources"]
+
+    assert datasource["uid"] == PROVISIONED_DATASOURCE_UID == build.DATASOURCE_UID
+    assert datasource["type"] == "influxdb"
+    assert datasource["url"] == "${FOOTPOD_INFLUX_URL}"
+    assert datasource["jsonData"]["version"] == "InfluxQL"
+    assert datasource["jsonData"]["dbName"] == "${FOOTPOD_INFLUX_BUCKET}"
+    assert datasource["jsonData"]["httpHeaderName1"] == "Authorization"
+    assert datasource["secureJsonData"]["httpHeaderValue1"] == "Token ${FOOTPOD_INFLUX_TOKEN}"
