@@ -3,6 +3,7 @@ VictoriaMetrics. Each runs from a config of ours, with its data in a directory o
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -101,6 +102,8 @@ def mosquitto(data_dir: Path, host: str = "127.0.0.1", port: int = 1883) -> Serv
     conf.write_text(
         f"listener {port} {host}\n"
         "allow_anonymous true\n"
+        # started as root it would switch to user 'mosquitto' and could not write our data dir
+        f"user {getpass.getuser()}\n"
         "persistence true\n"
         f"persistence_location {data_dir}/\n"
         # the default saves every 30 min: a kill -9 would lose the rest
