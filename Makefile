@@ -1,0 +1,34 @@
+# Two entry points: `make demo` runs the local stack with a simulated team, `make test` runs the tests.
+# Each installs what is missing first: Debian packages and a virtual environment.
+
+VENV ?= .venv
+PYTHON ?= python3
+DEBS := mosquitto influxdb victoria-metrics
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test deps venv bench clean
+
+demo: deps venv
+	$(VENV)/bin/footpod-monitor up --simulate 8
+
+test: deps venv
+	$(VENV)/bin/python -m pytest
+
+deps:
+	@missing=""; for pkg in $(DEBS); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .footpod .pytest_cache .hypothesis
