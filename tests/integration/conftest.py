@@ -32,6 +32,32 @@ class Stack:
     mqtt_port: int
     kafka_port: int
     influx_port: int
+    stages: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start_stage(self, stage: str) -> subprocess.Popen:
+        """Start (or restart) one stage as the operator would, and wait until it accepts work."""
+        logs = self.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        ready = self.data_dir / "run" / f"{stage}.ready"
+        ready.unlink(missing_ok=True)
+        log = (logs / f"{stage}.log").open("ab")
+        process = subprocess.Popen([sys.executable, "-m", "footpod.cli", "-l", "info", stage],
+                                   env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.stages[stage] = process
+        return process
+
+    def wait_ready(self, *stages: str) -> None:
+        _wait_ready(self.data_dir / "run", stages, [self.stages[s] for s in stages], self.data_dir / "logs")
+
+    def stop_stages(self) -> None:
+        for process in self.stages.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.stages.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
     @property
     def env(self) -> dict[str, str]:
@@ -74,24 +100,13 @@ def stack(tmp_path_factory) -> Stack:
 def pipeline(stack: Stack):
     """The bridge, stream worker and alert worker as the operator runs them."""
     (stack.data_dir / "roster.yaml").write_text("runners:\n  alice: {team: harriers}\n  bob: {team: harriers}\n")
-    logs = stack.data_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    processes = []
-    for stage in ("bridge", "stream", "alerts"):
-        log = (logs / f"{stage}.log").open("ab")
-        processes.append(subprocess.Popen([sys.executable, "-m", "footpod.cli", "-l", "info", stage],
-                                          env=stack.env, stdout=log, stderr=subprocess.STDOUT))
     try:
-        _wait_ready(stack.data_dir / "run", ("bridge", "stream", "alerts"), processes, logs)
+        for stage in ("bridge", "stream", "alerts"):
+            stack.start_stage(stage)
+        stack.wait_ready("bridge", "stream", "alerts")
         yield stack
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stack.stop_stages()
 
 
 def _wait_ready(run_dir: Path, names, processes, logs: Path) -> None:

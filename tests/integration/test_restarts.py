@@ -1,0 +1,37 @@
+"""A stream worker killed with SIGKILL comes back with the right state (seeded from the store)."""
+
+import signal
+
+from training import daily_runs, monday_weeks_ago, run, trailing_km
+
+
+def test_a_killed_stream_worker_restarts_with_the_runs_it_had_counted(pipeline, watch, phone):
+    first_monday = monday_weeks_ago(2)
+    runs = daily_runs("dave-pod", first_monday, [28.0, 28.0])[:-2]
+    watcher = watch("status/dave")
+    for samples in runs:
+        phone("footpod/dave/samples", samples)
+    last = runs[-1][-1]["ts"]
+    watcher.wait_for(lambda: any(s["last_run"]["end"].startswith(_minute(last)) for s in watcher.on("status/dave")),
+                     what="dave's status before the kill")
+    stream = pipeline.stages["stream"]
+    stream.send_signal(signal.SIGKILL)
+    stream.wait(10)
+    pipeline.start_stage("stream")
+    pipeline.wait_ready("stream")
+
+    extra = run("dave-pod", last + 3 * 3_600_000, 4.0)
+    phone("footpod/dave/samples", extra)
+    end = extra[-1]["ts"]
+    status = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/dave") if s["last_run"]["end"].startswith(_minute(end))],
+        timeout_s=90, what="dave's status after the restart")[-1]
+    expected = trailing_km([*runs, extra], end, 7, 0)
+    assert abs(status["week_km"] - expected) <= 0.01 * expected, (status, expected)
+    assert abs(status["prev_week_km"] - trailing_km(runs, end, 14, 7)) <= 0.3
+
+
+def _minute(ms: int) -> str:
+    from footpod.contract import iso
+
+    return iso(ms)[:16]
