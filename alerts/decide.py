@@ -41,12 +41,12 @@ def to_alert(decision: Decision, runner: str, team: str) -> Alert:
 
 def alerts_for(update: RunnerUpdate, gate: str) -> list[Alert]:
     """The alerts an update raises, one per id, in event-time order."""
+    decisions = [d for evaluation in (*update.touched, update.latest) for d in decisions_for(evaluation, gate)]
     alerts: dict[str, Alert] = {}
-    for evaluation in (*update.touched, update.latest):
-        for decision in decisions_for(evaluation, gate):
-            alert = to_alert(decision, update.runner, update.team)
-            alerts.setdefault(alert.id, alert)
-    return sorted(alerts.values(), key=lambda alert: alert.ts)
+    for decision in sorted(decisions, key=lambda d: (d.ts_ms, d.rule, d.action)):
+        alert = to_alert(decision, update.runner, update.team)
+        alerts.setdefault(alert.id, alert)  # the first event that triggered it
+    return list(alerts.values())
 
 
 def status_of(update: RunnerUpdate, gate: str) -> Status:

@@ -46,6 +46,7 @@ class RunEvaluation(_Record):
     cadence_baseline_spm: float | None
     cadence_dev_pct: float | None
     live: bool
+    device_km: float | None = None  # the device's lifetime distance up to this run's end
 
 
 class RunnerUpdate(_Record):
@@ -55,3 +56,4 @@ class RunnerUpdate(_Record):
     team: str
     touched: tuple[RunEvaluation, ...]
     latest: RunEvaluation
+    recent: tuple[RunSummary, ...] = ()  # every run of the last weeks, for rules that look back

@@ -22,11 +22,13 @@ from footpod.settings import Settings
 from footpod.timeseries import Writer, open_api
 from streams.points import cadence_points, run_point
 from streams.seed import seed_state
+from streams.load import DAY_MS
 from streams.segments import LoadParams
 from streams.state import RunnerState, absorb, evaluate, history_floor, prune
 
 log = logging.getLogger("footpod.stream")
 STEP_WITHIN_S = 0.3  # a live sample reaches the alert worker within a second
+RECENT_DAYS = 35  # pain and return-to-run rules look back at most 4 weeks and a few days
 
 
 def load_params(settings: Settings) -> LoadParams:
@@ -90,24 +92,25 @@ class StreamWorker:
         if not step.fresh:
             return None
         latest_end = max(run.end_ms for run in step.touched)
-        state = prune(step.state, history_floor(max(latest_end, now_ms - 1)))
+        state = prune(step.state, history_floor(max(latest_end, now_ms - 1)), self.params)
         self.states[runner] = state
         team = self.roster.current.team_of(runner)
         runs = state.runs(self.params)
         touched = tuple(self._evaluate(runner, run, runs, state, now_ms) for run in step.touched)
         lines.extend(cadence_points(runner, team, step.fresh))
         for evaluation in touched:
-            lines.append(run_point(runner, team, evaluation, _segments_of(state, evaluation.run)))
+            retired = state.retired_km.get(evaluation.run.device_id, 0.0)
+            lines.append(run_point(runner, team, evaluation, _segments_of(state, evaluation.run), retired))
         latest = self._evaluate(runner, runs[-1], runs, state, now_ms)
         if latest.live:
             self.live_runs[runner] = latest.run.end_ms
-        return RunnerUpdate(runner=runner, team=team, touched=touched, latest=latest)
+        return RunnerUpdate(runner=runner, team=team, touched=touched, latest=latest, recent=_recent(runs))
 
     def _evaluate(self, runner: str, run: RunSummary, runs: list[RunSummary], state: RunnerState,
                   now_ms: int) -> RunEvaluation:
-        entry = self.roster.current.runners.get(runner)
-        override = entry.baseline_cadence_spm if entry else None
-        return evaluate(run, runs, state.first_seen_ms or run.start_ms, now_ms, self.params, override)
+        override = self.roster.current.entry(runner).baseline_cadence_spm
+        device_km = state.device_km(run.device_id, run.end_ms, self.params)
+        return evaluate(run, runs, state.first_seen_ms or run.start_ms, now_ms, self.params, override, device_km)
 
     async def _state_of(self, runner: str) -> RunnerState:
         state = self.states.get(runner)
@@ -139,8 +142,16 @@ class StreamWorker:
             runs = state.runs(self.params)
             final = self._evaluate(runner, runs[-1], runs, state, now_ms)
             update = RunnerUpdate(runner=runner, team=self.roster.current.team_of(runner),
-                                  touched=(final,), latest=final)
+                                  touched=(final,), latest=final, recent=_recent(runs))
             await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
+
+
+def _recent(runs: list[RunSummary]) -> tuple[RunSummary, ...]:
+    """The runs the alert worker's look-back rules need (pain matching, return to run)."""
+    if not runs:
+        return ()
+    floor = runs[-1].end_ms - RECENT_DAYS * DAY_MS
+    return tuple(run for run in runs if run.end_ms > floor)
 
 
 def _segments_of(state: RunnerState, run: RunSummary):

@@ -32,18 +32,21 @@ def cadence_points(runner: str, team: str, fresh: Sequence[Sample]) -> list[str]
     return lines
 
 
-def run_point(runner: str, team: str, evaluation: RunEvaluation, segments: Iterable[Segment]) -> str:
-    """The run at its start time; `segments` lets a restarted stream rebuild what it has counted."""
+def run_point(runner: str, team: str, evaluation: RunEvaluation, segments: Iterable[Segment],
+              retired_km: float = 0.0) -> str:
+    """The run at its start time; `segments` and `retired_km` let a restarted stream rebuild its state."""
     run = evaluation.run
     point = (Point("run").tag("runner", runner).tag("team", team).tag("device", run.device_id)
              .field("run_id", run.run_id).field("km", round(run.km, 4))
              .field("duration_s", run.duration_s).field("samples", run.samples)
-             .field("end_ms", run.end_ms)
+             .field("end_ms", run.end_ms).field("retired_km", float(retired_km))
              .field("segments", json.dumps([segment.model_dump() for segment in segments],
                                            separators=(",", ":")))
              .time(run.start_ms, WritePrecision.MS))
     if run.cadence_spm is not None:
         point.field("cadence_spm", round(run.cadence_spm, 2))
+    if evaluation.device_km is not None:
+        point.field("device_km", round(evaluation.device_km, 3))
     if evaluation.cadence_dev_pct is not None:
         point.field("cadence_dev_pct", round(evaluation.cadence_dev_pct, 2))
     return point.to_line_protocol()

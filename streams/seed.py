@@ -22,7 +22,7 @@ log = logging.getLogger("footpod.stream")
 
 async def seed_state(api: V1Api | V2Api, runner: str) -> RunnerState | None:
     """The runner's stored segments; None when the store cannot answer InfluxQL (seeding off)."""
-    query = (f'SELECT "device", "segments" FROM "run" WHERE "runner" = \'{runner}\' '
+    query = (f'SELECT "device", "segments", "retired_km" FROM "run" WHERE "runner" = \'{runner}\' '
              f"AND time > now() - {HISTORY_DAYS + 7}d")
     delay = 0.5
     while True:
@@ -50,7 +50,12 @@ def state_from_rows(runner: str, rows: list[dict]) -> RunnerState:
         by_device.setdefault(row["device"], []).extend(segments)
     devices = {device: _outermost(segments) for device, segments in by_device.items()}
     starts = [segment.start_ms for segments in devices.values() for segment in segments]
-    return RunnerState(runner=runner, first_seen_ms=min(starts) if starts else None, devices=devices)
+    retired: dict[str, float] = {}
+    for row in rows:
+        if isinstance(row.get("retired_km"), (int, float)):
+            retired[row["device"]] = max(retired.get(row["device"], 0.0), float(row["retired_km"]))
+    return RunnerState(runner=runner, first_seen_ms=min(starts) if starts else None, devices=devices,
+                       retired_km=retired)
 
 
 def _outermost(segments: list[Segment]) -> tuple[Segment, ...]:

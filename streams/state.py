@@ -24,6 +24,12 @@ class RunnerState(BaseModel):
     runner: str
     first_seen_ms: int | None = None
     devices: dict[str, tuple[Segment, ...]] = {}
+    retired_km: dict[str, float] = {}  # distance of segments forgotten by `prune`, per device
+
+    def device_km(self, device: str, until_ms: int, params: LoadParams) -> float:
+        """A device's lifetime distance up to `until_ms` (for shoe wear)."""
+        runs = cut_runs(device, self.devices.get(device, ()), params)
+        return self.retired_km.get(device, 0.0) + sum(run.km for run in runs if run.end_ms <= until_ms)
 
     def runs(self, params: LoadParams) -> list[RunSummary]:
         """Every known run of every device, ordered by end."""
@@ -64,7 +70,8 @@ def absorb(state: RunnerState, samples: Iterable[Sample], params: LoadParams) ->
     first_seen = min(sample.ts for sample in fresh)
     if state.first_seen_ms is not None:
         first_seen = min(first_seen, state.first_seen_ms)
-    new_state = RunnerState(runner=state.runner, first_seen_ms=first_seen, devices=devices)
+    new_state = RunnerState(runner=state.runner, first_seen_ms=first_seen, devices=devices,
+                            retired_km=state.retired_km)
     return Step(state=new_state, fresh=tuple(fresh), touched=tuple(sorted(touched, key=lambda r: r.end_ms)))
 
 
@@ -75,18 +82,23 @@ def _runs_containing(device: str, segments: tuple[Segment, ...], ts_list: list[i
     return [runs[index] for index in sorted(touched) if index >= 0]
 
 
-def prune(state: RunnerState, before_ms: int) -> RunnerState:
-    """Forget segments that ended before `before_ms` (older than any window needs)."""
-    devices = {
-        device: kept
-        for device, segments in state.devices.items()
-        if (kept := tuple(segment for segment in segments if segment.end_ms >= before_ms))
-    }
-    return RunnerState(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=devices)
+def prune(state: RunnerState, before_ms: int, params: LoadParams) -> RunnerState:
+    """Forget runs that ended before `before_ms` (older than any window needs); keep their distance."""
+    devices: dict[str, tuple[Segment, ...]] = {}
+    retired = dict(state.retired_km)
+    for device, segments in state.devices.items():
+        old = tuple(segment for segment in segments if segment.end_ms < before_ms)
+        if old:
+            retired[device] = retired.get(device, 0.0) + sum(run.km for run in cut_runs(device, old, params))
+        kept = tuple(segment for segment in segments if segment.end_ms >= before_ms)
+        if kept:
+            devices[device] = kept
+    return RunnerState(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=devices, retired_km=retired)
 
 
 def evaluate(run: RunSummary, runs: list[RunSummary], first_seen_ms: int, now_ms: int,
-             params: LoadParams, baseline_override: float | None = None) -> RunEvaluation:
+             params: LoadParams, baseline_override: float | None = None,
+             device_km: float | None = None) -> RunEvaluation:
     """The load at the run's end and its cadence against the baseline; live while the gap is open."""
     baseline = baseline_override if baseline_override is not None else cadence_baseline(runs, run.start_ms)
     return RunEvaluation(
@@ -95,6 +107,7 @@ def evaluate(run: RunSummary, runs: list[RunSummary], first_seen_ms: int, now_ms
         cadence_baseline_spm=baseline,
         cadence_dev_pct=cadence_dev_pct(run.cadence_spm, baseline),
         live=now_ms - run.end_ms < params.run_gap_ms,
+        device_km=device_km,
     )
 
 

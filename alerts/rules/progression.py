@@ -28,9 +28,10 @@ def progression(evaluation: RunEvaluation) -> list[Decision]:
     if load.week_km <= (1 + MAX_WEEKLY_INCREASE) * load.prev_week_km:
         return []
     change = (load.week_km - load.prev_week_km) / load.prev_week_km * 100
+    percent = f"{change:.0f}" if change >= 11 else f"{change:.1f}"  # never "10 %" for a change above 10 %
     return [Decision(
         rule="progression", severity="warning", action="hold", ts_ms=load.as_of_ms,
-        message=(f"{km(load.week_km)} in the last 7 days, {change:.0f} % more than the "
+        message=(f"{km(load.week_km)} in the last 7 days, {percent} % more than the "
                  f"{km(load.prev_week_km)} the week before (limit +10 %). Hold this volume for now."),
         details={"week_km": round(load.week_km, 2), "prev_week_km": round(load.prev_week_km, 2),
                  "change_pct": round(change, 1)},
