@@ -1,22 +1,76 @@
-"""From a runner update to alerts and a status: the rules applied, with stable alert ids."""
+"""Every rule of RULES.md applied to what is known of a runner: alerts with stable ids, and a status.
+
+Pure: a runner's facts (runs, pain reports, roster entry) and the stream's latest update in,
+alerts and status out. The same facts in any arrival order give the same result.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from footpod.contract import Alert, LastRun, Status, iso
-from footpod.records import RunEvaluation, RunnerUpdate
-from alerts.rules.cadence import cadence_low
+from pydantic import BaseModel, ConfigDict
+
+from footpod.contract import Alert, LastRun, PainReport, Status, iso
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
+from footpod.roster import RunnerEntry
+from alerts.rules import cadence, equipment, pain_gate, patterns, progression, return_to_run
 from alerts.rules.decision import Decision
-from alerts.rules.progression import acwr, budget_km, budget_reached, progression
 
 
-def decisions_for(evaluation: RunEvaluation, gate: str) -> list[Decision]:
-    """Every rule on one run: live runs only for the budget, finished runs for the rest."""
+class RunnerFacts(BaseModel):
+    """What the alert worker knows of a runner."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runner: str
+    team: str
+    entry: RunnerEntry = RunnerEntry()
+    runs: tuple[RunSummary, ...] = ()
+    reports: tuple[PainReport, ...] = ()
+
+    def gate(self, as_of_ms: int) -> pain_gate.Gate:
+        return pain_gate.gate_at(self.reports, self.runs, as_of_ms)
+
+    def rtr_start_ms(self) -> int | None:
+        plan = self.entry.return_to_run
+        return None if plan is None else _midnight_ms(plan.start)
+
+
+def run_decisions(evaluation: RunEvaluation, facts: RunnerFacts) -> list[Decision]:
+    """The run rules: only the budget while a run is under way, everything else once it is over."""
+    gate = facts.gate(evaluation.load.as_of_ms).action
     if evaluation.live:
-        return budget_reached(evaluation, gate)
-    return [*progression(evaluation), *acwr(evaluation), *cadence_low(evaluation)]
+        return progression.budget_reached(evaluation, gate)
+    decisions = [
+        *progression.progression(evaluation),
+        *progression.acwr(evaluation),
+        *cadence.cadence_low(evaluation),
+        *cadence.cadence_drop(evaluation),
+        *cadence.cadence_target(evaluation, _retraining(facts, evaluation.load.as_of_ms)),
+        *equipment.shoe_wear(evaluation, facts.entry.shoes.get(evaluation.run.device_id, 0.0)),
+    ]
+    start = facts.rtr_start_ms()
+    if start is not None:
+        plan = facts.entry.return_to_run
+        decisions += return_to_run.return_to_run(evaluation, facts.runs, facts.reports, start,
+                                                 plan.normal_week_km, gate)
+    return decisions
+
+
+def pain_decisions(facts: RunnerFacts, as_of_ms: int) -> list[Decision]:
+    """The pain rules over every report known: the gate's decisions, pain that lasts, the pain mile."""
+    return [
+        *pain_gate.report_decisions(facts.reports, facts.runs),
+        *pain_gate.see_physio(facts.reports, as_of_ms),
+        *patterns.pain_mile(facts.reports, facts.runs),
+    ]
+
+
+def _retraining(facts: RunnerFacts, as_of_ms: int) -> bool:
+    """Cadence retraining by the roster, or by phase 3 of the return-to-run protocol."""
+    start = facts.rtr_start_ms()
+    return facts.entry.cadence_retraining or (start is not None and return_to_run.phase(start, as_of_ms) == 3)
 
 
 def window_of(ts_ms: int) -> str:
@@ -39,28 +93,57 @@ def to_alert(decision: Decision, runner: str, team: str) -> Alert:
     )
 
 
-def alerts_for(update: RunnerUpdate, gate: str) -> list[Alert]:
-    """The alerts an update raises, one per id, in event-time order."""
-    decisions = [d for evaluation in (*update.touched, update.latest) for d in decisions_for(evaluation, gate)]
+def to_alerts(decisions: list[Decision], runner: str, team: str) -> list[Alert]:
+    """One alert per id, from the first event that triggered it, in event-time order."""
     alerts: dict[str, Alert] = {}
     for decision in sorted(decisions, key=lambda d: (d.ts_ms, d.rule, d.action)):
-        alert = to_alert(decision, update.runner, update.team)
-        alerts.setdefault(alert.id, alert)  # the first event that triggered it
+        alert = to_alert(decision, runner, team)
+        alerts.setdefault(alert.id, alert)
     return list(alerts.values())
 
 
-def status_of(update: RunnerUpdate, gate: str) -> Status:
+def alerts_for(update: RunnerUpdate, facts: RunnerFacts | None = None) -> list[Alert]:
+    """The alerts an update raises, with the pain rules re-read against its runs."""
+    facts = facts or RunnerFacts(runner=update.runner, team=update.team, runs=update.recent)
+    decisions = [d for evaluation in (*update.touched, update.latest) for d in run_decisions(evaluation, facts)]
+    if facts.reports:
+        decisions += pain_decisions(facts, update.latest.load.as_of_ms)
+    return to_alerts(decisions, update.runner, update.team)
+
+
+def status_of(update: RunnerUpdate, facts: RunnerFacts | None = None) -> Status:
+    """The runner's status after the latest run (or run so far), with the gate in force then."""
+    facts = facts or RunnerFacts(runner=update.runner, team=update.team, runs=update.recent)
     latest = update.latest
     load, run = latest.load, latest.run
+    as_of = max([load.as_of_ms, *(r.ts for r in facts.reports)])
+    gate = facts.gate(as_of)
+    start = facts.rtr_start_ms()
     return Status(
-        runner=update.runner, team=update.team, as_of=iso(load.as_of_ms), live=latest.live,
+        runner=update.runner, team=update.team, as_of=iso(as_of), live=latest.live,
         week_km=round(load.week_km, 2), prev_week_km=round(load.prev_week_km, 2),
         change_pct=_round(load.change_pct, 1), acwr=_round(load.acwr, 2), acwr_ewma=_round(load.acwr_ewma, 2),
-        budget_km=_round(budget_km(load, gate), 2), gate=gate,
+        budget_km=_round(progression.budget_km(load, gate.action), 2), gate=gate.action,
+        gate_since=iso(gate.set_by.ts) if gate.set_by else None,
         cadence_baseline_spm=_round(latest.cadence_baseline_spm, 1),
+        rtr_phase=_rtr_phase(facts, start, as_of),
         last_run=LastRun(run_id=run.run_id, end=iso(run.end_ms), km=round(run.km, 2),
                          cadence_spm=_round(run.cadence_spm, 1)),
     )
+
+
+def _rtr_phase(facts: RunnerFacts, start: int | None, as_of_ms: int) -> str | None:
+    if start is None:
+        return None
+    current = return_to_run.phase(start, as_of_ms)
+    if current == 5 and return_to_run.completed(facts.runs, facts.reports,
+                                                facts.entry.return_to_run.normal_week_km, as_of_ms):
+        return "complete"
+    return None if current is None else str(current)
+
+
+def _midnight_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from influxdb_client import Point, WritePrecision
 
-from footpod.contract import Alert
+from footpod.contract import Alert, PainReport
 from footpod.records import RunEvaluation
 from alerts.rules.progression import budget_km
 
@@ -30,4 +30,19 @@ def load_point(runner: str, team: str, evaluation: RunEvaluation, gate: str) -> 
     for name, value in optional.items():
         if value is not None:
             point.field(name, round(float(value), 3))
+    return point.to_line_protocol()
+
+
+def pain_point(runner: str, team: str, report: PainReport, timing: str, decision: str, run_id: str | None) -> str:
+    """A pain report at its time; `report` keeps it whole so a restarted worker can read it back."""
+    point = (Point("pain").tag("runner", runner).tag("team", team).tag("timing", timing)
+             .field("score", report.score).field("decision", decision).field("worsening", report.worsening)
+             .field("flags", ",".join(report.flags)).field("report", report.model_dump_json())
+             .time(report.ts, WritePrecision.MS))
+    if run_id is not None:
+        point.field("run_id", run_id)
+    if report.distance_m is not None:
+        point.field("distance_m", float(report.distance_m))
+    if report.location is not None:
+        point.field("location", report.location)
     return point.to_line_protocol()

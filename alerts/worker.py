@@ -1,12 +1,14 @@
-"""The alert worker: runner updates in, alerts and retained status out over MQTT.
+"""The alert worker: runner updates and pain reports in; alerts and retained status out over MQTT.
 
-Alerts are published once per id: ids already published are remembered, and read back from
-the store's `alert` points the first time a runner is seen after a restart.
+What it knows of each runner (recent runs, pain reports) is rebuilt from the store's `run` and
+`pain` points the first time the runner is seen after a start; alerts already published are read
+back from the `alert` points, so a restart never publishes an alert twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -16,18 +18,20 @@ import httpx
 import paho.mqtt.client as mqtt
 
 from footpod import kafka
-from footpod.contract import Alert, Status
-from footpod.records import RunnerUpdate
+from footpod.contract import Alert, PainEvent, PainReport, Status
+from footpod.records import RunnerUpdate, RunSummary
+from footpod.roster import RosterFile
 from footpod.settings import Settings
 from footpod.timeseries import Writer, open_api
-from alerts.decide import alerts_for, status_of
-from alerts.points import alert_point, load_point
+from alerts.decide import RunnerFacts, alerts_for, pain_decisions, status_of, to_alerts
+from alerts.points import alert_point, load_point, pain_point
+from alerts.rules.pain_gate import decision_of, run_of, timing_of
 from ingest.bridge import mqtt_client
 from streams.app import create_app
 
 log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
-SEEN_ALERT_DAYS = 80
+LOOK_BACK_DAYS = 80  # alerts, runs and reports read back at a restart
 
 
 class Publisher:
@@ -44,23 +48,37 @@ class Publisher:
         self.client.publish(topic, payload, qos=1, retain=retain)
 
 
+class Memory:
+    """One runner as the worker knows it."""
+
+    def __init__(self, runs: tuple[RunSummary, ...], reports: list[PainReport], published: set[str]):
+        self.runs = runs
+        self.reports = reports
+        self.published = published
+        self.last_update: RunnerUpdate | None = None
+        self.last_live_status = -1e9
+
+
 class AlertWorker:
     def __init__(self, app: faust.App, settings: Settings):
         self.app, self.settings = app, settings
-        self.published: dict[str, set[str]] = {}
-        self.last_live_status: dict[str, float] = {}
+        self.roster = RosterFile(settings.roster)
+        self.memory: dict[str, Memory] = {}
         self.alerts_published = 0
         self.writer: Writer | None = None
         self.api = None
         self.publisher: Publisher | None = None
+        self._lock = asyncio.Lock()
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
+        self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
 
     def register(self) -> None:
-        self.app.agent(self.updates_topic, name="updates")(self.consume)
+        self.app.agent(self.updates_topic, name="updates")(self.consume_updates)
+        self.app.agent(self.pain_topic, name="pain")(self.consume_pain)
         self.app.task(self.start_io)
 
     async def start_io(self) -> None:
-        client = mqtt_client(self.settings, f"footpod-alerts-{int(time.time())}")
+        client = mqtt_client(self.settings, f"footpod-alerts-{int(time.time() * 1000)}")
         connected = threading.Event()
         client.on_connect = lambda *args: connected.set()
         endpoint = self.settings.mqtt
@@ -73,56 +91,126 @@ class AlertWorker:
         self.writer = Writer(self.api)
         await self.writer.run()
 
-    async def consume(self, stream) -> None:
-        async for value in stream:
-            while self.writer is None or self.publisher is None:
-                await asyncio.sleep(0.05)
-            await self.handle(RunnerUpdate.model_validate_json(value))
+    async def _io_ready(self) -> None:
+        while self.writer is None or self.publisher is None:
+            await asyncio.sleep(0.05)
 
-    async def handle(self, update: RunnerUpdate) -> None:
-        gate = "progress"  # the pain gate (RULES.md §3) sets this once pain reports are read
-        lines = []
-        for alert in alerts_for(update, gate):
-            if await self._first_time(alert):
-                await self.publisher.publish(f"alerts/{alert.team}/{alert.runner}", alert.model_dump_json())
-                lines.append(alert_point(alert))
-                self.alerts_published += 1
-        for evaluation in update.touched:
-            if not evaluation.live:
-                lines.append(load_point(update.runner, update.team, evaluation, gate))
-        status = status_of(update, gate)
-        if self._status_due(status):
+    async def consume_updates(self, stream) -> None:
+        async for value in stream:
+            await self._io_ready()
+            async with self._lock:
+                await self.on_update(RunnerUpdate.model_validate_json(value))
+
+    async def consume_pain(self, stream) -> None:
+        async for value in stream:
+            await self._io_ready()
+            async with self._lock:
+                await self.on_pain(PainEvent.model_validate_json(value))
+
+    def facts(self, runner: str, memory: Memory) -> RunnerFacts:
+        entry = self.roster.current.entry(runner)
+        return RunnerFacts(runner=runner, team=entry.team, entry=entry, runs=memory.runs,
+                           reports=tuple(memory.reports))
+
+    async def on_update(self, update: RunnerUpdate) -> None:
+        memory = await self._memory_of(update.runner)
+        memory.runs = _merge_runs(memory.runs, update.recent)
+        memory.last_update = update
+        facts = self.facts(update.runner, memory)
+        lines = [load_point(update.runner, update.team, evaluation, facts.gate(evaluation.load.as_of_ms).action)
+                 for evaluation in update.touched if not evaluation.live]
+        await self._publish_alerts(alerts_for(update, facts), memory, lines)
+        status = status_of(update, facts)
+        if self._status_due(status, memory):
             await self.publisher.publish(f"status/{update.runner}", status.model_dump_json(), retain=True)
         self.writer.write(lines)
 
-    def _status_due(self, status: Status) -> bool:
+    async def on_pain(self, event: PainEvent) -> None:
+        runner, report = event.runner, event.report
+        memory = await self._memory_of(runner)
+        if report in memory.reports:
+            return  # a redelivery: already counted
+        memory.reports.append(report)
+        facts = self.facts(runner, memory)
+        run = run_of(report, facts.runs)
+        timing = timing_of(report, run)
+        lines = [pain_point(runner, facts.team, report, timing, decision_of(report, timing),
+                            run.run_id if run else None)]
+        await self._publish_alerts(to_alerts(pain_decisions(facts, report.ts), runner, facts.team), memory, lines)
+        if memory.last_update is not None:
+            status = status_of(memory.last_update, facts)
+            await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
+        self.writer.write(lines)
+
+    async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> None:
+        for alert in alerts:
+            if alert.id in memory.published:
+                continue
+            memory.published.add(alert.id)
+            await self.publisher.publish(f"alerts/{alert.team}/{alert.runner}", alert.model_dump_json())
+            lines.append(alert_point(alert))
+            self.alerts_published += 1
+
+    def _status_due(self, status: Status, memory: Memory) -> bool:
         """After every run; while one is under way, every 10 s."""
         if not status.live:
-            self.last_live_status.pop(status.runner, None)
+            memory.last_live_status = -1e9
             return True
         now = time.monotonic()
-        if now - self.last_live_status.get(status.runner, -1e9) >= self.settings.live_status_interval_s:
-            self.last_live_status[status.runner] = now
+        if now - memory.last_live_status >= self.settings.live_status_interval_s:
+            memory.last_live_status = now
             return True
         return False
 
-    async def _first_time(self, alert: Alert) -> bool:
-        seen = self.published.get(alert.runner)
-        if seen is None:
-            seen = self.published[alert.runner] = await self._stored_ids(alert.runner)
-        if alert.id in seen:
-            return False
-        seen.add(alert.id)
-        return True
+    async def _memory_of(self, runner: str) -> Memory:
+        memory = self.memory.get(runner)
+        if memory is None:
+            published, runs, reports = await asyncio.gather(
+                self._stored_alert_ids(runner), self._stored_runs(runner), self._stored_reports(runner))
+            memory = self.memory[runner] = Memory(runs, reports, published)
+        return memory
 
-    async def _stored_ids(self, runner: str) -> set[str]:
+    async def _query(self, runner: str, influxql: str) -> list[dict]:
         try:
-            rows = await self.api.query(f'SELECT "id" FROM "alert" WHERE "runner" = \'{runner}\' '
-                                        f"AND time > now() - {SEEN_ALERT_DAYS}d")
+            return await self.api.query(influxql)
         except (httpx.HTTPError, RuntimeError) as error:
-            log.warning("cannot read %s's past alerts (%s): relying on this run's memory", runner, error)
-            return set()
+            log.warning("cannot read %s's history from the store (%s): starting from what arrives", runner, error)
+            return []
+
+    async def _stored_alert_ids(self, runner: str) -> set[str]:
+        rows = await self._query(runner, f'SELECT "id" FROM "alert" WHERE "runner" = \'{runner}\' '
+                                         f"AND time > now() - {LOOK_BACK_DAYS}d")
         return {row["id"] for row in rows if isinstance(row.get("id"), str)}
+
+    async def _stored_runs(self, runner: str) -> tuple[RunSummary, ...]:
+        rows = await self._query(runner, f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm" '
+                                         f'FROM "run" WHERE "runner" = \'{runner}\' AND time > now() - {LOOK_BACK_DAYS}d')
+        runs = {}
+        for row in rows:
+            if isinstance(row.get("run_id"), str) and isinstance(row.get("end_ms"), (int, float)):
+                runs[row["run_id"]] = RunSummary(
+                    run_id=row["run_id"], device_id=row["device"], start_ms=int(row["time"]),
+                    end_ms=int(row["end_ms"]), km=float(row.get("km") or 0.0), samples=int(row.get("samples") or 0),
+                    cadence_spm=row.get("cadence_spm"))
+        return tuple(sorted(runs.values(), key=lambda run: run.end_ms))
+
+    async def _stored_reports(self, runner: str) -> list[PainReport]:
+        rows = await self._query(runner, f'SELECT * FROM "pain" WHERE "runner" = \'{runner}\' '
+                                         f"AND time > now() - {LOOK_BACK_DAYS}d")
+        reports = []
+        for row in rows:
+            stored = json.loads(row["report"]) if isinstance(row.get("report"), str) else None
+            if stored is not None:
+                reports.append(PainReport.model_validate(stored))
+        return reports
+
+
+def _merge_runs(known: tuple[RunSummary, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
+    """The stream's view of its recent weeks replaces ours; older runs we knew stay."""
+    if not recent:
+        return known
+    floor = min(run.end_ms for run in recent)
+    return tuple(sorted((*(run for run in known if run.end_ms < floor), *recent), key=lambda run: run.end_ms))
 
 
 def create_worker(settings: Settings) -> AlertWorker:

@@ -156,5 +156,7 @@ class Status(_Model):
     acwr_ewma: float | None = None
     budget_km: float | None
     gate: str
+    gate_since: str | None = None  # when the report that set the gate was made
     cadence_baseline_spm: float | None
+    rtr_phase: str | None = None  # return-to-run phase ("1", "3", "4", "5", "complete")
     last_run: LastRun | None

@@ -23,7 +23,7 @@ log = logging.getLogger("footpod.stream")
 async def seed_state(api: V1Api | V2Api, runner: str) -> RunnerState | None:
     """The runner's stored segments; None when the store cannot answer InfluxQL (seeding off)."""
     query = (f'SELECT "device", "segments", "retired_km" FROM "run" WHERE "runner" = \'{runner}\' '
-             f"AND time > now() - {HISTORY_DAYS + 7}d")
+             f"AND time > now() - {HISTORY_DAYS}d")  # what `prune` keeps; older runs live on in retired_km
     delay = 0.5
     while True:
         try:

@@ -6,7 +6,7 @@ import math
 
 from footpod.records import RunEvaluation
 from alerts.rules.decision import Decision
-from alerts.rules.thresholds import CADENCE_LOW_SPM
+from alerts.rules.thresholds import CADENCE_DROP_PCT, CADENCE_LOW_SPM, CADENCE_TARGET_PCT
 
 
 def cadence_low(evaluation: RunEvaluation) -> list[Decision]:
@@ -21,4 +21,34 @@ def cadence_low(evaluation: RunEvaluation) -> list[Decision]:
                  f"Try shorter, quicker steps: aim for {base * 1.05:.0f}-{base * 1.10:.0f} spm."),
         details={"cadence_spm": round(cadence, 1), "run_id": evaluation.run.run_id,
                  "target_low_spm": round(base * 1.05), "target_high_spm": round(base * 1.10)},
+    )]
+
+
+def cadence_drop(evaluation: RunEvaluation) -> list[Decision]:
+    """A finished run 5 % or more below the runner's baseline: fatigue or guarding (ours)."""
+    deviation = evaluation.cadence_dev_pct
+    if evaluation.live or deviation is None or deviation > CADENCE_DROP_PCT:
+        return []
+    return [Decision(
+        rule="cadence_drop", severity="warning", action="check_form", ts_ms=evaluation.run.end_ms,
+        message=(f"Your cadence on this run was {evaluation.run.cadence_spm:.0f} spm, {abs(deviation):.0f} % below "
+                 f"your usual {evaluation.cadence_baseline_spm:.0f} spm. That can mean tired legs or a sore knee: "
+                 "check how you feel and ease off if something hurts."),
+        details={"cadence_spm": round(evaluation.run.cadence_spm, 1), "cadence_dev_pct": round(deviation, 1),
+                 "baseline_spm": round(evaluation.cadence_baseline_spm, 1), "run_id": evaluation.run.run_id},
+    )]
+
+
+def cadence_target(evaluation: RunEvaluation, retraining: bool) -> list[Decision]:
+    """A runner raising cadence whose run landed +5…+10 % over baseline: on target (000 phase 3)."""
+    deviation = evaluation.cadence_dev_pct
+    low, high = CADENCE_TARGET_PCT
+    if not retraining or evaluation.live or deviation is None or not low <= deviation <= high:
+        return []
+    return [Decision(
+        rule="cadence_target", severity="info", action="on_target", ts_ms=evaluation.run.end_ms,
+        message=(f"Cadence {evaluation.run.cadence_spm:.0f} spm, {deviation:.0f} % above your baseline of "
+                 f"{evaluation.cadence_baseline_spm:.0f} spm: right in the +5-10 % target. Keep it there."),
+        details={"cadence_spm": round(evaluation.run.cadence_spm, 1), "cadence_dev_pct": round(deviation, 1),
+                 "baseline_spm": round(evaluation.cadence_baseline_spm, 1), "run_id": evaluation.run.run_id},
     )]

@@ -95,7 +95,7 @@ def test_a_more_severe_action_for_the_same_rule_and_week_is_a_new_alert():
 def test_alerts_for_returns_an_alert_raised_by_two_touched_runs_of_one_week_once():
     # two runs on Tuesday and Thursday, both a +20 % week: one progression alert for the week
     update_ = update([evaluation(MONDAY + DAY_MS), evaluation(MONDAY + 3 * DAY_MS)])
-    alerts = alerts_for(update_, "progress")
+    alerts = alerts_for(update_)
     assert [(a.rule, a.action) for a in alerts] == [("progression", "hold")]
     assert alerts[0].runner == "ana" and alerts[0].team == "red"
 
@@ -103,19 +103,19 @@ def test_alerts_for_returns_an_alert_raised_by_two_touched_runs_of_one_week_once
 def test_alerts_for_keeps_one_alert_per_iso_week_for_the_same_rule():
     # Sunday and the Monday after: the same rule in two windows is two alerts
     update_ = update([evaluation(MONDAY + 6 * DAY_MS), evaluation(MONDAY + 7 * DAY_MS)])
-    alerts = alerts_for(update_, "progress")
+    alerts = alerts_for(update_)
     assert [a.rule for a in alerts] == ["progression", "progression"]
     assert len({a.id for a in alerts}) == 2
 
 
 def test_alerts_for_counts_the_latest_run_once_when_it_is_also_touched():
     latest = evaluation(MONDAY + DAY_MS)
-    assert len(alerts_for(update([latest], latest=latest), "progress")) == 1
+    assert len(alerts_for(update([latest], latest=latest))) == 1
 
 
 def test_alerts_for_the_same_update_twice_gives_identical_alerts():
     update_ = update([evaluation(MONDAY + DAY_MS, acwr=1.6, cadence=160.0), evaluation(MONDAY + 8 * DAY_MS)])
-    first, second = alerts_for(update_, "hold"), alerts_for(update_, "hold")
+    first, second = alerts_for(update_), alerts_for(update_)
     assert first == second
     assert {a.rule for a in first} == {"progression", "acwr_high", "cadence_low"}
 
@@ -123,7 +123,7 @@ def test_alerts_for_the_same_update_twice_gives_identical_alerts():
 def test_alerts_for_a_live_latest_run_only_decides_the_budget():
     # a live run past the hold allowance ends the run; progression waits until it has ended
     live = evaluation(MONDAY + DAY_MS, week=12.0, prev=10.0, live=True, cadence=150.0)
-    alerts = alerts_for(update([], latest=live), "hold")
+    alerts = alerts_for(update([], latest=live))
     assert [(a.rule, a.action) for a in alerts] == [("budget_reached", "end_run")]
 
 
@@ -142,5 +142,5 @@ evaluations = st.builds(
 def test_alerts_for_gives_the_same_ids_whatever_the_order_of_touched_runs(orders):
     touched, shuffled = orders
     latest = touched[0]
-    ids = {a.id for a in alerts_for(update(touched, latest=latest), "hold")}
-    assert {a.id for a in alerts_for(update(shuffled, latest=latest), "hold")} == ids
+    ids = {a.id for a in alerts_for(update(touched, latest=latest))}
+    assert {a.id for a in alerts_for(update(shuffled, latest=latest))} == ids
