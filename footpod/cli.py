@@ -53,6 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
                           help="weeks of past runs each runner syncs first (default: 3)")
     simulate.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
 
+    status = commands.add_parser("status", help="a runner's status as a person reads it",
+                                 description="Week km against the budget, the knee gate and the report that set "
+                                             "it, ACWR, cadence against baseline, return-to-run phase and recent "
+                                             "alerts, from the retained status and the stored series.")
+    status.add_argument("runner", help="the runner's name, as in footpod/{runner}/…")
+
+    pain = commands.add_parser("pain", help="publish a knee-pain report on a runner's behalf",
+                               description="Publishes on footpod/RUNNER/pain exactly as the phone does.")
+    pain.add_argument("runner", help="the runner's name")
+    pain.add_argument("score", type=int, help="pain now, 0 (none) to 10 (worst)")
+    pain.add_argument("--flag", action="append", default=[], metavar="FLAG",
+                      choices=["swelling", "locking", "giving_way", "instability", "cannot_bear_weight",
+                               "night_pain", "deformity"],
+                      help="a red flag (repeatable): swelling, locking, giving_way, instability, "
+                           "cannot_bear_weight, night_pain, deformity")
+    pain.add_argument("--during", action="store_true", help="the pain is during a run (default: derived from time)")
+    pain.add_argument("--worsening", action="store_true", help="the pain got worse during the run")
+
     dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON")
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
     return parser
@@ -101,6 +119,29 @@ def run_up(args, settings: Settings) -> int:
     from footpod.stack import run_stack
 
     return run_stack(settings, simulate=args.simulate, view=not args.no_view, console=console)
+
+
+def run_status(args, settings: Settings) -> int:
+    from rich.table import Table
+
+    from footpod.ask import status_lines
+
+    table = Table(show_header=False, box=None, title=f"[bold]{args.runner}[/bold]", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for label, text in status_lines(settings, args.runner):
+        table.add_row(label, text)
+    Console().print(table)
+    return 0
+
+
+def run_pain(args, settings: Settings) -> int:
+    from footpod.ask import publish_pain
+    from footpod.contract import iso
+
+    report = publish_pain(settings, args.runner, args.score, args.flag, args.during, args.worsening)
+    print(f"published pain {report.score}/10 for {args.runner} at {iso(report.ts)}")
+    return 0
 
 
 def run_dashboards(args, settings: Settings) -> int:
@@ -152,6 +193,8 @@ COMMANDS = {
     "stream": run_stream,
     "alerts": run_alerts,
     "simulate": run_simulate,
+    "status": run_status,
+    "pain": run_pain,
     "dashboards": run_dashboards,
 }
 

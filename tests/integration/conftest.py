@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -17,6 +18,14 @@ import pytest
 from footpod import servers
 
 READY_TIMEOUT_S = 90
+RTR_START = (datetime.now(timezone.utc) - timedelta(days=3)).date()
+ROSTER = f"""runners:
+  alice: {{team: harriers}}
+  bob: {{team: harriers}}
+  frank: {{team: striders, cadence_retraining: true}}
+  gina: {{team: striders, return_to_run: {{start: {RTR_START}, normal_week_km: 40}}}}
+  hank: {{team: striders, shoes: {{hank-pod: 470}}}}
+"""
 HERE = Path(__file__).parent
 
 
@@ -99,7 +108,7 @@ def stack(tmp_path_factory) -> Stack:
 @pytest.fixture(scope="session")
 def pipeline(stack: Stack):
     """The bridge, stream worker and alert worker as the operator runs them."""
-    (stack.data_dir / "roster.yaml").write_text("runners:\n  alice: {team: harriers}\n  bob: {team: harriers}\n")
+    (stack.data_dir / "roster.yaml").write_text(ROSTER)
     try:
         for stage in ("bridge", "stream", "alerts"):
             stack.start_stage(stage)

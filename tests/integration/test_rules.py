@@ -1,0 +1,103 @@
+"""Each rule family over MQTT on the real stack: publish runs and reports, read alerts and status."""
+
+import subprocess
+import sys
+import time
+
+from training import DAY_MS, run
+
+HOUR_MS = 3_600_000
+
+
+def alerts_of(watcher, rule: str) -> list[dict]:
+    return [alert for alert in watcher.on("alerts/") if alert["rule"] == rule]
+
+
+def wait_alert(watcher, rule: str, timeout_s: float = 45) -> dict:
+    return watcher.wait_for(lambda: alerts_of(watcher, rule), timeout_s=timeout_s, what=f"a {rule} alert")[-1]
+
+
+def cli(pipeline, *args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "footpod.cli", *args], env=pipeline.env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_pain_reports_set_the_gate_the_budget_and_red_flags(pipeline, watch, phone):
+    now = int(time.time() * 1000)
+    watcher = watch("alerts/+/ivy", "status/ivy")
+    for days_ago in (12, 10, 8, 5, 3, 1):
+        phone("footpod/ivy/samples", run("ivy-pod", now - days_ago * DAY_MS, 6.0))
+    watcher.wait_for(lambda: watcher.on("status/ivy"), what="ivy's status")
+
+    phone("footpod/ivy/pain", {"ts": now - 20 * HOUR_MS, "score": 4})  # after the last run: maintain
+    alert = wait_alert(watcher, "pain_gate")
+    assert (alert["action"], alert["severity"]) == ("maintain", "warning")
+    status = watcher.wait_for(lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "maintain"],
+                              what="status with gate maintain")[-1]
+    assert status["budget_km"] == round(max(0.0, status["prev_week_km"] - status["week_km"]), 2)
+
+    cli(pipeline, "pain", "ivy", "2", "--flag", "swelling")
+    red = wait_alert(watcher, "red_flag")
+    assert (red["action"], red["severity"]) == ("see_clinician", "critical")
+    assert "swelling" in red["message"]
+    status = watcher.wait_for(lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "see_clinician"],
+                              what="status with gate see_clinician")[-1]
+    assert status["budget_km"] == 0.0
+
+    told = cli(pipeline, "status", "ivy")
+    assert "see a clinician" in told and "2/10" in told and "red_flag" in told
+
+
+def test_cadence_low_and_drop_against_the_baseline(pipeline, watch, phone):
+    now = int(time.time() * 1000)
+    watcher = watch("alerts/+/jack")
+    for days_ago in (7, 5, 3):
+        phone("footpod/jack/samples", run("jack-pod", now - days_ago * DAY_MS, 5.0, cadence=176.0))
+    phone("footpod/jack/samples", run("jack-pod", now - DAY_MS, 5.0, cadence=164.0))
+    low, drop = wait_alert(watcher, "cadence_low"), wait_alert(watcher, "cadence_drop")
+    assert low["action"] == "raise_cadence" and low["details"]["cadence_spm"] == 164.0
+    assert drop["action"] == "check_form" and drop["details"]["baseline_spm"] == 176.0
+
+
+def test_cadence_target_for_a_runner_in_retraining(pipeline, watch, phone):
+    now = int(time.time() * 1000)
+    watcher = watch("alerts/+/frank")
+    for days_ago in (7, 5, 3):
+        phone("footpod/frank/samples", run("frank-pod", now - days_ago * DAY_MS, 5.0, cadence=160.0))
+    phone("footpod/frank/samples", run("frank-pod", now - DAY_MS, 5.0, cadence=172.0))  # +7.5 %
+    alert = wait_alert(watcher, "cadence_target")
+    assert alert["team"] == "striders" and alert["action"] == "on_target"
+
+
+def test_return_to_run_phase_one_limit(pipeline, watch, phone):
+    now = int(time.time() * 1000)
+    watcher = watch("alerts/+/gina", "status/gina")
+    for hours_ago in (60, 40, 20):  # 3 × 8 km in phase 1: over half of her normal 40 km
+        phone("footpod/gina/samples", run("gina-pod", now - hours_ago * HOUR_MS, 8.0))
+    alert = wait_alert(watcher, "rtr_over_limit")
+    assert alert["action"] == "reduce_volume" and alert["details"]["limit_km"] == 20.0
+    status = watcher.wait_for(lambda: watcher.on("status/gina"), what="gina's status")[-1]
+    assert status["rtr_phase"] == "1"
+
+
+def test_shoe_wear_counts_the_start_km_from_the_roster(pipeline, watch, phone):
+    watcher = watch("alerts/+/hank")
+    phone("footpod/hank/samples", run("hank-pod", int(time.time() * 1000) - DAY_MS, 12.0))
+    alert = wait_alert(watcher, "shoe_wear")
+    assert alert["severity"] == "info" and alert["details"]["device_id"] == "hank-pod"
+    assert 480 <= alert["details"]["lifetime_km"] < 483
+
+
+def test_pain_mile_after_three_runs_with_pain_at_the_same_distance(pipeline, watch, phone):
+    now = int(time.time() * 1000)
+    watcher = watch("alerts/+/kim")
+    for days_ago, km_in in ((6, 3.0), (4, 3.2), (2, 3.1)):
+        samples = run("kim-pod", now - days_ago * DAY_MS, 6.0)
+        phone("footpod/kim/samples", samples)
+        at = samples[int(km_in * 1000 / 3)]["ts"]
+        phone("footpod/kim/pain", {"ts": at, "score": 3, "timing": "during", "distance_m": km_in * 1000})
+    alert = wait_alert(watcher, "pain_mile")
+    assert alert["details"]["mean_km"] == 3.1
+    assert len(alerts_of(watcher, "pain_mile")) == 1
