@@ -96,7 +96,8 @@ def to_alert(decision: Decision, runner: str, team: str) -> Alert:
 def to_alerts(decisions: list[Decision], runner: str, team: str) -> list[Alert]:
     """One alert per id, from the first event that triggered it, in event-time order."""
     alerts: dict[str, Alert] = {}
-    for decision in sorted(decisions, key=lambda d: (d.ts_ms, d.rule, d.action)):
+    # ties of the same event time go by content, so the kept message does not depend on arrival order
+    for decision in sorted(decisions, key=lambda d: (d.ts_ms, d.rule, d.action, d.model_dump_json())):
         alert = to_alert(decision, runner, team)
         alerts.setdefault(alert.id, alert)
     return list(alerts.values())

@@ -60,8 +60,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class Sample(_Model):
-    """One footpod reading (CONTRACT.md, `footpod/{runner}/samples`)."""
+class CountedSample(_Model):
+    """A sample as the bridge hands it on: already validated, `ts` in epoch ms (no re-checks)."""
+
+    ts: int
+    device_id: str
+    cadence_spm: float
+    distance_m: float
+    speed_mps: float | None = None
+    seq: int | None = None
+    run_id: str | None = None
+
+
+class Sample(CountedSample):
+    """One footpod reading (CONTRACT.md, `footpod/{runner}/samples`), validated at the edge."""
 
     ts: EpochMs
     device_id: str = Field(pattern=DEVICE_PATTERN)
@@ -97,7 +109,7 @@ class SampleBatch(_Model):
 
     runner: str
     received_ms: int
-    samples: tuple[Sample, ...]
+    samples: tuple[CountedSample, ...]
 
 
 class PainEvent(_Model):
@@ -132,7 +144,7 @@ class Alert(_Model):
     severity: Severity
     action: str
     message: str
-    details: dict[str, float | int | str | None]
+    details: dict[str, bool | int | float | str | None]
 
 
 class LastRun(_Model):

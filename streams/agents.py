@@ -16,19 +16,17 @@ import httpx
 
 from footpod import kafka
 from footpod.contract import Sample, SampleBatch
-from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
+from footpod.records import RunnerUpdate
 from footpod.roster import RosterFile
 from footpod.settings import Settings
 from footpod.timeseries import Writer, open_api
-from streams.points import cadence_points, run_point
 from streams.seed import seed_state
-from streams.load import DAY_MS
 from streams.segments import LoadParams
-from streams.state import RunnerState, absorb, evaluate, history_floor, prune
+from streams.state import RunnerState
+from streams.step import Context, advance, conclude
 
 log = logging.getLogger("footpod.stream")
 STEP_WITHIN_S = 0.3  # a live sample reaches the alert worker within a second
-RECENT_DAYS = 35  # pain and return-to-run rules look back at most 4 weeks and a few days
 
 
 def load_params(settings: Settings) -> LoadParams:
@@ -87,30 +85,17 @@ class StreamWorker:
         self._ack_when_stored(events, lines)
 
     async def _absorb(self, runner: str, samples: list[Sample], now_ms: int, lines: list[str]) -> RunnerUpdate | None:
-        state = await self._state_of(runner)
-        step = absorb(state, samples, self.params)
-        if not step.fresh:
-            return None
-        latest_end = max(run.end_ms for run in step.touched)
-        state = prune(step.state, history_floor(max(latest_end, now_ms - 1)), self.params)
-        self.states[runner] = state
-        team = self.roster.current.team_of(runner)
-        runs = state.runs(self.params)
-        touched = tuple(self._evaluate(runner, run, runs, state, now_ms) for run in step.touched)
-        lines.extend(cadence_points(runner, team, step.fresh))
-        for evaluation in touched:
-            retired = state.retired_km.get(evaluation.run.device_id, 0.0)
-            lines.append(run_point(runner, team, evaluation, _segments_of(state, evaluation.run), retired))
-        latest = self._evaluate(runner, runs[-1], runs, state, now_ms)
-        if latest.live:
-            self.live_runs[runner] = latest.run.end_ms
-        return RunnerUpdate(runner=runner, team=team, touched=touched, latest=latest, recent=_recent(runs))
+        result = advance(await self._state_of(runner), samples, self._context(runner, now_ms))
+        self.states[runner] = result.state
+        lines.extend(result.lines)
+        if result.update is not None and result.update.latest.live:
+            self.live_runs[runner] = result.update.latest.run.end_ms
+        return result.update
 
-    def _evaluate(self, runner: str, run: RunSummary, runs: list[RunSummary], state: RunnerState,
-                  now_ms: int) -> RunEvaluation:
-        override = self.roster.current.entry(runner).baseline_cadence_spm
-        device_km = state.device_km(run.device_id, run.end_ms, self.params)
-        return evaluate(run, runs, state.first_seen_ms or run.start_ms, now_ms, self.params, override, device_km)
+    def _context(self, runner: str, now_ms: int) -> Context:
+        entry = self.roster.current.entry(runner)
+        return Context(now_ms=now_ms, params=self.params, team=entry.team,
+                       baseline_override=entry.baseline_cadence_spm)
 
     async def _state_of(self, runner: str) -> RunnerState:
         state = self.states.get(runner)
@@ -137,26 +122,9 @@ class StreamWorker:
                 continue
             del self.live_runs[runner]
             state = self.states.get(runner)
-            if state is None:
-                continue
-            runs = state.runs(self.params)
-            final = self._evaluate(runner, runs[-1], runs, state, now_ms)
-            update = RunnerUpdate(runner=runner, team=self.roster.current.team_of(runner),
-                                  touched=(final,), latest=final, recent=_recent(runs))
-            await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
-
-
-def _recent(runs: list[RunSummary]) -> tuple[RunSummary, ...]:
-    """The runs the alert worker's look-back rules need (pain matching, return to run)."""
-    if not runs:
-        return ()
-    floor = runs[-1].end_ms - RECENT_DAYS * DAY_MS
-    return tuple(run for run in runs if run.end_ms > floor)
-
-
-def _segments_of(state: RunnerState, run: RunSummary):
-    return [segment for segment in state.devices.get(run.device_id, ())
-            if run.start_ms <= segment.start_ms and segment.end_ms <= run.end_ms]
+            update = conclude(state, self._context(runner, now_ms)) if state else None
+            if update is not None:
+                await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
 
 
 def create_worker(settings: Settings) -> StreamWorker:

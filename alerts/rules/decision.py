@@ -15,7 +15,7 @@ class Decision(BaseModel):
     action: str
     ts_ms: int  # the event time that triggered it
     message: str
-    details: dict[str, float | int | str | None]
+    details: dict[str, bool | int | float | str | None]
 
 
 def km(value: float) -> str:

@@ -23,7 +23,6 @@ SEVERITY: dict[str, Severity] = {
     "continue_no_increase": "info", "maintain": "warning", "reduce_volume": "warning",
     "stop_run": "critical", "see_clinician": "critical",
 }
-STICKY_FROM = GATES.index("reduce_volume")  # these keep their 7-day memory whatever comes after
 
 
 def rank(gate: str) -> int:
@@ -47,10 +46,10 @@ def run_of(report: PainReport, runs: Sequence[RunSummary]) -> RunSummary | None:
         if named:
             return named[0]
     during = [run for run in runs if run.start_ms <= report.ts <= run.end_ms]
-    if during:
-        return during[-1]
+    if during:  # runs overlap (two footpods): the one started last, whatever order the runs came in
+        return max(during, key=lambda run: (run.start_ms, run.end_ms, run.run_id))
     before = [run for run in runs if run.end_ms < report.ts]
-    return max(before, key=lambda run: run.end_ms) if before else None
+    return max(before, key=lambda run: (run.end_ms, run.start_ms, run.run_id)) if before else None
 
 
 def timing_of(report: PainReport, run: RunSummary | None) -> str:
@@ -88,9 +87,9 @@ def decision_of(report: PainReport, timing: str) -> str:
 def gate_at(reports: Sequence[PainReport], runs: Sequence[RunSummary], as_of_ms: int) -> Gate:
     """The most severe decision in force at `as_of_ms`.
 
-    A decision is in force from its report for 7 days. `continue_no_increase` and `maintain`
-    end earlier when a later clear report arrives; `reduce_volume` and above keep their 7 days
-    and then hold on until a clear report has come after them.
+    A decision is in force from its report for 7 days (the trailing-7-day memory), and after
+    that until a clear report (score 0, no red flag, not worse) has come after it: the gate
+    changes back only on such a report, and never before the 7 days are over.
     """
     known = sorted((r for r in reports if r.ts <= as_of_ms), key=lambda r: r.ts)
     clears = [r.ts for r in known if is_clear(r)]
@@ -105,13 +104,11 @@ def gate_at(reports: Sequence[PainReport], runs: Sequence[RunSummary], as_of_ms:
 
 
 def _in_force(report: PainReport, action: str, clears: list[int], as_of_ms: int) -> bool:
+    """A decision holds for its 7 days, and after them until a clear report has come after it."""
     if action == "progress":
         return False
     within_memory = as_of_ms - report.ts < GATE_MEMORY_DAYS * DAY_MS
-    cleared_after = any(ts > report.ts for ts in clears)
-    if rank(action) >= STICKY_FROM:
-        return within_memory or not cleared_after
-    return within_memory and not cleared_after
+    return within_memory or not any(ts > report.ts for ts in clears)
 
 
 def report_decisions(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list[Decision]:

@@ -14,7 +14,7 @@ from alerts.rules.thresholds import PAIN_MILE_RUNS, PAIN_MILE_TOLERANCE
 def pain_mile(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list[Decision]:
     """During-run pain starting within ±15 % of the same distance in 3 runs in a row."""
     firsts: dict[str, PainReport] = {}
-    for report in sorted(reports, key=lambda r: r.ts):
+    for report in sorted(reports, key=lambda r: (r.ts, r.distance_m or 0.0)):  # at one instant, the nearest onset
         run = run_of(report, runs)
         if report.distance_m is None or report.score < 1 or timing_of(report, run) != "during":
             continue

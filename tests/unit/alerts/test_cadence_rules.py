@@ -1,0 +1,108 @@
+"""`cadence_drop` and `cadence_target` (RULES.md §4), and who counts as retraining cadence."""
+
+from datetime import date, datetime, timezone
+
+import pytest
+
+from alerts.decide import RunnerFacts, run_decisions
+from alerts.rules.cadence import cadence_drop, cadence_target
+from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
+from footpod.roster import ReturnToRun, RunnerEntry
+
+DAY_MS = 86_400_000
+START = date(2026, 11, 2)  # a Monday: the return-to-run protocol starts
+START_MS = int(datetime(2026, 11, 2, tzinfo=timezone.utc).timestamp() * 1000)
+BASELINE = 170.0
+
+
+def evaluation(dev_pct=-5.0, live=False, as_of=START_MS + 15 * DAY_MS):
+    """A finished 5 km run (by default in week 3) whose cadence is `dev_pct` % off a 170 spm baseline."""
+    cadence = None if dev_pct is None else BASELINE * (1 + dev_pct / 100)
+    run = RunSummary(run_id="run-1", device_id="pod-1", start_ms=as_of - 1_800_000, end_ms=as_of, km=5.0,
+                     samples=1800, cadence_spm=cadence)
+    load = LoadSnapshot(as_of_ms=as_of, week_km=10.0, prev_week_km=10.0, change_pct=0.0, chronic_week_km=10.0,
+                        acwr=1.0, acwr_ewma=1.0, history_days=60.0)
+    return RunEvaluation(run=run, load=load, cadence_baseline_spm=BASELINE, cadence_dev_pct=dev_pct, live=live)
+
+
+def rules(decisions):
+    return [(d.rule, d.severity, d.action) for d in decisions]
+
+
+# --- cadence_drop -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dev_pct, live, fires",
+    [
+        (-5.0, False, True),  # exactly −5 %: as large as one retraining step
+        (-4.9, False, False),  # −4.9 %: not yet
+        (-12.0, False, True),  # a large drop
+        (3.0, False, False),  # faster than usual is no drop
+        (-8.0, True, False),  # a live run: decided when it has ended
+        (None, False, False),  # no baseline yet: no deviation to judge
+    ],
+    ids=["exactly_minus_5pct", "minus_4.9pct", "minus_12pct", "plus_3pct", "live_run", "no_deviation"],
+)
+def test_cadence_drop_warns_on_finished_runs_5_percent_or_more_below_baseline(dev_pct, live, fires):
+    assert rules(cadence_drop(evaluation(dev_pct, live=live))) == (
+        [("cadence_drop", "warning", "check_form")] if fires else [])
+
+
+def test_cadence_drop_carries_the_run_the_deviation_and_the_baseline():
+    (decision,) = cadence_drop(evaluation(-10.0))
+    assert decision.details == {"cadence_spm": 153.0, "cadence_dev_pct": -10.0, "baseline_spm": 170.0,
+                                "run_id": "run-1"}
+    assert "153 spm" in decision.message and "10 %" in decision.message and "170 spm" in decision.message
+
+
+# --- cadence_target -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dev_pct, retraining, live, fires",
+    [
+        (5.0, True, False, True),  # exactly +5 %: the bottom of the target
+        (7.5, True, False, True),  # in the middle
+        (10.0, True, False, True),  # exactly +10 %: the top of the target
+        (4.9, True, False, False),  # just short
+        (10.1, True, False, False),  # just over
+        (7.5, False, False, False),  # on target, but the runner is not retraining cadence
+        (7.5, True, True, False),  # a live run: decided when it has ended
+        (None, True, False, False),  # no baseline yet
+    ],
+    ids=["exactly_plus_5pct", "plus_7.5pct", "exactly_plus_10pct", "plus_4.9pct", "plus_10.1pct",
+         "not_retraining", "live_run", "no_deviation"],
+)
+def test_cadence_target_is_on_target_only_for_retraining_runners_within_plus_5_to_10_percent(dev_pct, retraining,
+                                                                                              live, fires):
+    assert rules(cadence_target(evaluation(dev_pct, live=live), retraining)) == (
+        [("cadence_target", "info", "on_target")] if fires else [])
+
+
+# --- who is retraining (decide.run_decisions) ---------------------------------------------------
+
+
+def facts(cadence_retraining=False, rtr=True):
+    plan = ReturnToRun(start=START, normal_week_km=40.0) if rtr else None
+    return RunnerFacts(runner="ana", team="red",
+                       entry=RunnerEntry(cadence_retraining=cadence_retraining, return_to_run=plan))
+
+
+@pytest.mark.parametrize(
+    "day, cadence_retraining, rtr, fires",
+    [
+        (15, False, True, True),  # day 15, week 3: return-to-run phase 3 is cadence retraining
+        (27, False, True, True),  # day 27, the last day of phase 3
+        (13, False, True, False),  # day 13, phase 1: not yet
+        (28, False, True, False),  # day 28, phase 4: retraining is over
+        (28, True, True, True),  # … unless the roster says the runner retrains anyway
+        (15, False, False, False),  # not on the protocol, not retraining by the roster
+        (15, True, False, True),  # retraining by the roster alone
+    ],
+    ids=["rtr_phase_3", "rtr_phase_3_last_day", "rtr_phase_1", "rtr_phase_4", "rtr_phase_4_roster_retraining",
+         "no_rtr_no_retraining", "roster_retraining"],
+)
+def test_a_runner_in_return_to_run_phase_3_counts_as_retraining_cadence(day, cadence_retraining, rtr, fires):
+    decisions = run_decisions(evaluation(7.0, as_of=START_MS + day * DAY_MS), facts(cadence_retraining, rtr))
+    assert [d.rule for d in decisions if d.rule == "cadence_target"] == (["cadence_target"] if fires else [])

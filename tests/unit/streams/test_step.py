@@ -1,0 +1,42 @@
+"""One stream step: points and the alert worker's update from a batch of samples."""
+
+from footpod.contract import Sample
+from streams.load import DAY_MS
+from streams.segments import LoadParams
+from streams.state import RunnerState
+from streams.step import Context, advance
+
+T0 = 1_763_000_000_000
+
+
+def samples(start_ms, count, device="pod"):
+    return [Sample(ts=start_ms + i * 1000, device_id=device, cadence_spm=172, distance_m=i * 3.0)
+            for i in range(count)]
+
+
+def ctx(now_ms):
+    return Context(now_ms=now_ms, params=LoadParams(), team="harriers")
+
+
+def test_a_step_writes_cadence_and_run_points_and_describes_the_run():
+    result = advance(RunnerState(runner="alice"), samples(T0, 601), ctx(T0 + DAY_MS))
+    assert any(line.startswith("run,") for line in result.lines)
+    assert sum(line.startswith("cadence,") for line in result.lines) == 61  # one per 10 s
+    assert result.update.latest.run.km == 1.8 and not result.update.latest.live
+
+
+def test_a_run_within_the_run_gap_of_now_is_live():
+    result = advance(RunnerState(runner="alice"), samples(T0, 100), ctx(T0 + 100_000))
+    assert result.update.latest.live
+
+
+def test_a_run_older_than_the_kept_history_is_stored_and_counted_for_the_shoe():
+    result = advance(RunnerState(runner="alice"), samples(T0, 601), ctx(T0 + 400 * DAY_MS))
+    assert result.update.touched[0].run.km == 1.8
+    assert result.state.devices == {} and result.state.retired_km == {"pod": 1.8}
+
+
+def test_samples_already_counted_give_no_update():
+    first = advance(RunnerState(runner="alice"), samples(T0, 100), ctx(T0 + DAY_MS))
+    again = advance(first.state, samples(T0, 100), ctx(T0 + DAY_MS))
+    assert again.update is None and again.lines == []
