@@ -28,8 +28,9 @@ def pipeline(runners: int, samples_per_run: int, console: Console, runs_per_runn
     env = {**os.environ, "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
            "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{kafka_port}",
            "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{influx_port}", "FOOTPOD_DATA_DIR": str(data)}
+    (data / "logs").mkdir(parents=True, exist_ok=True)
     stages = [subprocess.Popen([sys.executable, "-m", "footpod.cli", stage], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=(data / "logs" / f"{stage}.log").open("wb"), stderr=subprocess.STDOUT)
               for stage in ("bridge", "stream", "alerts")]
     try:
         _wait_files(data / "run", ("bridge", "stream", "alerts"))
@@ -43,13 +44,15 @@ def pipeline(runners: int, samples_per_run: int, console: Console, runs_per_runn
         for info in infos:
             info.wait_for_publish(60)
         published = time.perf_counter() - start
-        stored = _wait_stored(influx_port, total)
+        console.print(f"published {total:,} samples in {published:.1f} s; waiting for the store")
+        stored = _wait_stored(influx_port, total, timeout_s=120)
         elapsed = time.perf_counter() - start
         client.loop_stop()
         console.print(f"pipeline: {total:,} samples ({runners} runners × {runs_per_runner} runs of "
                       f"{samples_per_run}) published in {published:.1f} s, all counted and stored after "
                       f"{elapsed:.1f} s: {stored / elapsed:,.0f} samples/s = {stored / elapsed / TARGET:.2f} × target")
     finally:
+        console.print(f"logs: {data / 'logs'}")
         for stage in stages:
             stage.terminate()
         for stage in stages:
@@ -88,5 +91,6 @@ def _wait_stored(influx_port: int, total: int, timeout_s: float = 600) -> int:
         counted = int(series[0]["values"][0][1]) if series else 0
         if counted >= total:
             return counted
+        print(f"\r  stored {counted:,} of {total:,} samples", end="", file=sys.stderr, flush=True)
         time.sleep(0.25)
     raise RuntimeError(f"only {counted:,} of {total:,} samples stored in {timeout_s} s")

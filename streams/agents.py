@@ -15,7 +15,7 @@ import faust
 import httpx
 
 from footpod import kafka
-from footpod.contract import Sample, SampleBatch
+from footpod.contract import CountedSample, SampleBatch
 from footpod.records import RunnerUpdate
 from footpod.roster import RosterFile
 from footpod.settings import Settings
@@ -71,7 +71,7 @@ class StreamWorker:
     async def step(self, events) -> None:
         while self.writer is None:
             await self.app.sleep(0.1)
-        by_runner: dict[str, list[Sample]] = defaultdict(list)
+        by_runner: dict[str, list[CountedSample]] = defaultdict(list)
         for event in events:
             batch = SampleBatch.model_validate_json(event.value)
             by_runner[batch.runner].extend(batch.samples)
@@ -84,7 +84,7 @@ class StreamWorker:
                 await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
         self._ack_when_stored(events, lines)
 
-    async def _absorb(self, runner: str, samples: list[Sample], now_ms: int, lines: list[str]) -> RunnerUpdate | None:
+    async def _absorb(self, runner: str, samples: list[CountedSample], now_ms: int, lines: list[str]) -> RunnerUpdate | None:
         result = advance(await self._state_of(runner), samples, self._context(runner, now_ms))
         self.states[runner] = result.state
         lines.extend(result.lines)

@@ -7,16 +7,16 @@ from collections.abc import Iterable, Sequence
 
 from influxdb_client import Point, WritePrecision
 
-from footpod.contract import Sample
+from footpod.contract import CountedSample
 from footpod.records import RunEvaluation
 from streams.segments import Segment
 
 CADENCE_BUCKET_MS = 10_000  # CONTRACT.md: cadence per sample, or per 10 s of a run
 
 
-def cadence_points(runner: str, team: str, fresh: Sequence[Sample]) -> list[str]:
+def cadence_points(runner: str, team: str, fresh: Sequence[CountedSample]) -> list[str]:
     """One point per device and 10 s of newly counted samples: mean cadence and speed, last distance."""
-    buckets: dict[tuple[str, int], list[Sample]] = {}
+    buckets: dict[tuple[str, int], list[CountedSample]] = {}
     for sample in fresh:
         buckets.setdefault((sample.device_id, sample.ts // CADENCE_BUCKET_MS), []).append(sample)
     lines = []

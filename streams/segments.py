@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from footpod.contract import Sample
+from footpod.contract import CountedSample
 
 
 class LoadParams(BaseModel):
@@ -50,11 +50,11 @@ def distance_step(prev_m: float, next_m: float, dt_ms: int, glitch_mps: float) -
     return step
 
 
-def unseen(samples: Iterable[Sample], segments: Sequence[Segment]) -> list[list[Sample]]:
+def unseen(samples: Iterable[CountedSample], segments: Sequence[Segment]) -> list[list[CountedSample]]:
     """The samples not yet counted, sorted by ts, each timestamp once, grouped by the hole
     between known segments they fall into (so a new segment never straddles an old one)."""
     starts = [segment.start_ms for segment in segments]
-    fresh: dict[int, tuple[int, Sample]] = {}
+    fresh: dict[int, tuple[int, CountedSample]] = {}
     for sample in samples:
         ts = sample.ts
         if ts in fresh:
@@ -63,7 +63,7 @@ def unseen(samples: Iterable[Sample], segments: Sequence[Segment]) -> list[list[
         if index >= 0 and ts <= segments[index].end_ms:
             continue
         fresh[ts] = (index, sample)
-    groups: list[list[Sample]] = []
+    groups: list[list[CountedSample]] = []
     hole = None
     for ts in sorted(fresh):
         index, sample = fresh[ts]
@@ -74,7 +74,7 @@ def unseen(samples: Iterable[Sample], segments: Sequence[Segment]) -> list[list[
     return groups
 
 
-def build_segments(ordered: Sequence[Sample], params: LoadParams) -> list[Segment]:
+def build_segments(ordered: Sequence[CountedSample], params: LoadParams) -> list[Segment]:
     """Segments of samples already sorted by ts and free of duplicates."""
     segments: list[Segment] = []
     if not ordered:
@@ -99,7 +99,7 @@ def build_segments(ordered: Sequence[Sample], params: LoadParams) -> list[Segmen
     return segments
 
 
-def _segment(first: Sample, last: Sample, meters: float, count: int, running: int, spm_sum: float) -> Segment:
+def _segment(first: CountedSample, last: CountedSample, meters: float, count: int, running: int, spm_sum: float) -> Segment:
     return Segment(start_ms=first.ts, end_ms=last.ts, first_m=first.distance_m, last_m=last.distance_m,
                    meters=meters, samples=count, running_samples=running, running_spm_sum=spm_sum,
                    run_id=first.run_id)

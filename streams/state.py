@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
-from footpod.contract import Sample
+from footpod.contract import CountedSample
 from footpod.records import RunEvaluation, RunSummary
 from streams.load import DAY_MS, cadence_baseline, cadence_dev_pct, cut_runs, load_at
 from streams.segments import LoadParams, Segment, build_segments, merge_segments, unseen
@@ -43,17 +43,17 @@ class Step(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     state: RunnerState
-    fresh: tuple[Sample, ...]  # samples counted for the first time
+    fresh: tuple[CountedSample, ...]  # samples counted for the first time
     touched: tuple[RunSummary, ...]  # runs those samples belong to
 
 
-def absorb(state: RunnerState, samples: Iterable[Sample], params: LoadParams) -> Step:
+def absorb(state: RunnerState, samples: Iterable[CountedSample], params: LoadParams) -> Step:
     """Count each sample once (identity: device, ts) and return the runs it changed."""
-    by_device: dict[str, list[Sample]] = defaultdict(list)
+    by_device: dict[str, list[CountedSample]] = defaultdict(list)
     for sample in samples:
         by_device[sample.device_id].append(sample)
     devices = dict(state.devices)
-    fresh: list[Sample] = []
+    fresh: list[CountedSample] = []
     touched: list[RunSummary] = []
     for device, device_samples in by_device.items():
         old = devices.get(device, ())

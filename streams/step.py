@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from footpod.contract import Sample
+from footpod.contract import CountedSample
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.load import DAY_MS
 from streams.points import cadence_points, run_point
@@ -38,7 +38,7 @@ class Advance(BaseModel):
     update: RunnerUpdate | None = None
 
 
-def advance(state: RunnerState, samples: Sequence[Sample], ctx: Context) -> Advance:
+def advance(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> Advance:
     """Count the new samples once; describe the runs they touched and the runner's latest."""
     step = absorb(state, samples, ctx.params)
     if not step.fresh:

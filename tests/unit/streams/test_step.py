@@ -40,3 +40,11 @@ def test_samples_already_counted_give_no_update():
     first = advance(RunnerState(runner="alice"), samples(T0, 100), ctx(T0 + DAY_MS))
     again = advance(first.state, samples(T0, 100), ctx(T0 + DAY_MS))
     assert again.update is None and again.lines == []
+
+
+def test_samples_as_decoded_from_kafka_records_go_through_a_step():
+    from footpod.contract import SampleBatch
+
+    record = SampleBatch(runner="alice", received_ms=T0, samples=tuple(samples(T0, 601))).model_dump_json()
+    decoded = SampleBatch.model_validate_json(record).samples
+    assert advance(RunnerState(runner="alice"), decoded, ctx(T0 + DAY_MS)).update.latest.run.km == 1.8
