@@ -12,10 +12,11 @@ from datetime import date, datetime, timezone
 from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import Alert, LastRun, PainReport, Status, iso
-from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
+from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummary
 from footpod.roster import RunnerEntry
 from alerts.rules import cadence, equipment, pain_gate, patterns, progression, return_to_run
 from alerts.rules.decision import Decision
+from streams.load import DAY_MS, load_at
 
 
 class RunnerFacts(BaseModel):
@@ -131,6 +132,13 @@ def status_of(update: RunnerUpdate, facts: RunnerFacts | None = None) -> Status:
         last_run=LastRun(run_id=run.run_id, end=iso(run.end_ms), km=round(run.km, 2),
                          cadence_spm=_round(run.cadence_spm, 1)),
     )
+
+
+def load_now(update: RunnerUpdate, facts: RunnerFacts, as_of_ms: int) -> LoadSnapshot:
+    """The load at `as_of_ms` (a midnight with no run) from the runs known; for the daily `load` point."""
+    latest = update.latest.load
+    first_seen = latest.as_of_ms - int(latest.history_days * DAY_MS)
+    return load_at(facts.runs, as_of_ms, first_seen)
 
 
 def _rtr_phase(facts: RunnerFacts, start: int | None, as_of_ms: int) -> str | None:

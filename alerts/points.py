@@ -7,7 +7,7 @@ from datetime import datetime
 from influxdb_client import Point, WritePrecision
 
 from footpod.contract import Alert, PainReport
-from footpod.records import RunEvaluation
+from footpod.records import LoadSnapshot
 from alerts.rules.progression import budget_km
 
 
@@ -18,9 +18,8 @@ def alert_point(alert: Alert) -> str:
             .field("id", alert.id).time(ts_ms, WritePrecision.MS).to_line_protocol())
 
 
-def load_point(runner: str, team: str, evaluation: RunEvaluation, gate: str) -> str:
-    """The load at the end of a run (RULES.md §1), with the budget the gate leaves."""
-    load = evaluation.load
+def load_point(runner: str, team: str, load: LoadSnapshot, gate: str) -> str:
+    """The load at an instant (a run's end, or midnight), with the budget the gate leaves."""
     point = (Point("load").tag("runner", runner).tag("team", team)
              .field("week_km", round(load.week_km, 3)).field("prev_week_km", round(load.prev_week_km, 3))
              .field("chronic_week_km", round(load.chronic_week_km, 3)).field("gate", gate)

@@ -23,11 +23,12 @@ from footpod.records import RunnerUpdate, RunSummary
 from footpod.roster import RosterFile
 from footpod.settings import Settings
 from footpod.timeseries import Writer, open_api
-from alerts.decide import RunnerFacts, alerts_for, pain_decisions, status_of, to_alerts
+from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, status_of, to_alerts
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, timing_of
 from ingest.bridge import mqtt_client
 from streams.app import create_app
+from streams.load import DAY_MS
 
 log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
@@ -69,6 +70,7 @@ class AlertWorker:
         self.api = None
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
+        self._day: int | None = None
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
 
@@ -76,6 +78,7 @@ class AlertWorker:
         self.app.agent(self.updates_topic, name="updates")(self.consume_updates)
         self.app.agent(self.pain_topic, name="pain")(self.consume_pain)
         self.app.task(self.start_io)
+        self.app.timer(60.0)(self.write_daily_load)
 
     async def start_io(self) -> None:
         client = mqtt_client(self.settings, f"footpod-alerts-{int(time.time() * 1000)}")
@@ -117,8 +120,8 @@ class AlertWorker:
         memory.runs = _merge_runs(memory.runs, update.recent)
         memory.last_update = update
         facts = self.facts(update.runner, memory)
-        lines = [load_point(update.runner, update.team, evaluation, facts.gate(evaluation.load.as_of_ms).action)
-                 for evaluation in update.touched if not evaluation.live]
+        lines = [load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
+                 for e in update.touched if not e.live]
         await self._publish_alerts(alerts_for(update, facts), memory, lines)
         status = status_of(update, facts)
         if self._status_due(status, memory):
@@ -140,6 +143,22 @@ class AlertWorker:
         if memory.last_update is not None:
             status = status_of(memory.last_update, facts)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
+        self.writer.write(lines)
+
+    async def write_daily_load(self) -> None:
+        """At each UTC midnight, every runner's load then: the series moves on rest days too."""
+        today = int(time.time() * 1000) // DAY_MS
+        if self._day is None or today == self._day or self.writer is None:
+            self._day = today
+            return
+        self._day = today
+        lines = []
+        async with self._lock:
+            for runner, memory in self.memory.items():
+                if memory.last_update is not None:
+                    facts = self.facts(runner, memory)
+                    load = load_now(memory.last_update, facts, today * DAY_MS)
+                    lines.append(load_point(runner, facts.team, load, facts.gate(load.as_of_ms).action))
         self.writer.write(lines)
 
     async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> None:

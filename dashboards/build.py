@@ -25,6 +25,8 @@ from grafana_foundation_sdk.cog.variants import Dataquery
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from alerts.rules import thresholds
+
 DATASOURCE_UID = "footpod-influxdb"
 DATASOURCE = model.DataSourceRef(type_val="influxdb", uid=DATASOURCE_UID)
 JSON_DIR = Path(__file__).resolve().parent / "json"
@@ -33,15 +35,16 @@ RUNNER_DETAIL_UID = "footpod-runner-detail"
 DASHBOARD_TAGS = ["footpod"]
 
 # Colour bands. The numbers belong to the alert rules; RULES.md names the source of each.
-PROGRESSION_LIMIT_PCT = 10.0  # % week on week; RULES.md §2 `progression`
-ACWR_SWEET_SPOT_FROM = 0.8  # ratio; RULES.md §2, Gabbett 2016 "sweet spot" 0.8–1.3
-ACWR_ELEVATED_ABOVE = 1.3  # ratio; RULES.md §2 `acwr_elevated`
-ACWR_HIGH_ABOVE = 1.5  # ratio; RULES.md §2 `acwr_high`
-CADENCE_LOW_BELOW_SPM = 170.0  # spm; RULES.md §4 `cadence_low`
-CADENCE_DROP_AT_PCT = -5.0  # % against baseline; RULES.md §4 `cadence_drop`
+# The rules' own thresholds (alerts/rules/thresholds.py), so a panel turns colour where an alert fires.
+PROGRESSION_LIMIT_PCT = thresholds.MAX_WEEKLY_INCREASE * 100  # % week on week; RULES.md §2 `progression`
+ACWR_SWEET_SPOT_FROM = 0.8  # ratio; lower end of Gabbett 2016's "sweet spot" 0.8–1.3 (no rule fires below)
+ACWR_ELEVATED_ABOVE = thresholds.ACWR_ELEVATED  # ratio; RULES.md §2 `acwr_elevated`
+ACWR_HIGH_ABOVE = thresholds.ACWR_HIGH  # ratio; RULES.md §2 `acwr_high`
+CADENCE_LOW_BELOW_SPM = thresholds.CADENCE_LOW_SPM  # spm; RULES.md §4 `cadence_low`
+CADENCE_DROP_AT_PCT = thresholds.CADENCE_DROP_PCT  # % against baseline; RULES.md §4 `cadence_drop`
 PAIN_CONTINUE_FROM = 1  # NRS 0–10; RULES.md §3 `continue_no_increase`
-PAIN_MAINTAIN_FROM = 4  # NRS 0–10; RULES.md §3 `maintain`
-PAIN_REDUCE_FROM = 5  # NRS 0–10; RULES.md §3 `reduce_volume`
+PAIN_MAINTAIN_FROM = thresholds.PAIN_MAINTAIN  # NRS 0–10; RULES.md §3 `maintain`
+PAIN_REDUCE_FROM = thresholds.PAIN_REDUCE  # NRS 0–10; RULES.md §3 `reduce_volume`
 SEVERITY_COLOURS = {"info": "blue", "warning": "orange", "critical": "red"}
 RECENT_ALERTS_SHOWN = 100
 

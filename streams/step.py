@@ -16,7 +16,7 @@ from streams.points import cadence_points, run_point
 from streams.segments import LoadParams, Segment
 from streams.state import RunnerState, absorb, evaluate, history_floor, prune
 
-RECENT_DAYS = 35  # pain and return-to-run rules look back at most 4 weeks and a few days
+RECENT_DAYS = 60  # what the alert worker looks back at: pain and return to run (4 weeks), daily EWMA (56 days)
 
 
 class Context(BaseModel):

@@ -215,3 +215,14 @@ def test_the_same_facts_in_any_order_or_twice_give_identical_alerts_and_status(r
     duplicated = data.draw(st.lists(st.sampled_from(reports), max_size=3)) if reports else []
     shuffled = data.draw(st.permutations([*reports, *duplicated]))
     assert outcome(shuffled, data.draw(st.permutations(RUNS))) == expected
+
+
+def test_the_daily_load_counts_the_runs_of_the_trailing_weeks_at_midnight():
+    from alerts.decide import load_now
+
+    runs = [run(start=MONDAY - days * DAY_MS) for days in (9, 6, 3, 0)]
+    midnight = MONDAY - 6 * HOUR_MS + 3 * DAY_MS  # Thursday 00:00, three days after the last run
+    load = load_now(update(runs=runs), facts(runs=runs), midnight)
+    # this week: the runs 3 days and 0 days before Monday (6 days back is just outside); before: 6 and 9
+    assert (load.week_km, load.prev_week_km) == (10.0, 10.0)
+    assert load.as_of_ms == midnight
