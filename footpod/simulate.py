@@ -53,12 +53,15 @@ def run_samples(runner: Runner, start_ms: int, km: float, rng: random.Random, st
 
 
 def history(runner: Runner, now_ms: int, weeks: int, rng: random.Random) -> list[list[dict]]:
-    """Past runs, four a week; an overreaching runner's last week is about 30 % bigger."""
+    """Past runs, four a week on the runner's usual days; an overreaching runner's last week is
+    about 30 % bigger. Each week's runs start 2 h later than the week before's, so a trailing
+    7-day window holds one week's runs, not a run of the week before as well."""
+    slots = sorted(rng.sample(range(0, 160, 8), 4))
     runs = []
     for week in range(weeks, 0, -1):
         factor = 1.3 if runner.overreaching and week == 1 else rng.uniform(0.97, 1.03)
-        for slot in range(4):
-            start = now_ms - week * 7 * DAY_MS + (slot * 42 + rng.randint(1, 20)) * 3_600_000
+        for slot in slots:
+            start = now_ms - week * 7 * DAY_MS + (slot + 2 * (weeks - week)) * 3_600_000
             if start < now_ms - 3_600_000:
                 runs.append(run_samples(runner, start, runner.weekly_km * factor / 4, rng))
     return runs
