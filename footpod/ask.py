@@ -97,16 +97,21 @@ def retained_status(settings: Settings, runner: str, timeout_s: float = 3.0) -> 
 
     client.on_message = on_message
     client.on_connect = lambda c, *args: c.subscribe(f"status/{runner}", qos=1)
+    _start(client, settings)
+    arrived.wait(timeout_s)
+    client.loop_stop()
+    client.disconnect()
+    return received[-1] if received else None
+
+
+def _start(client, settings: Settings) -> None:
+    """Connect and run the network loop, or say in one line that the broker is out of reach."""
     endpoint = settings.mqtt
     try:
         client.connect(endpoint.host, endpoint.port)
     except OSError as error:
         raise FootpodError(f"cannot reach the MQTT broker at {endpoint.host}:{endpoint.port}: {error}") from error
     client.loop_start()
-    arrived.wait(timeout_s)
-    client.loop_stop()
-    client.disconnect()
-    return received[-1] if received else None
 
 
 def stored(settings: Settings, influxql: str) -> list[dict]:
@@ -159,12 +164,7 @@ def publish_pain(settings: Settings, runner: str, score: int, flags: list[str], 
     except ValidationError as error:
         raise FootpodError(f"not a valid report: {error.errors(include_url=False)[0]['msg']}") from error
     client = mqtt_client(settings, f"footpod-pain-{time.time_ns()}")
-    endpoint = settings.mqtt
-    try:
-        client.connect(endpoint.host, endpoint.port)
-    except OSError as error:
-        raise FootpodError(f"cannot reach the MQTT broker at {endpoint.host}:{endpoint.port}: {error}") from error
-    client.loop_start()
+    _start(client, settings)
     client.publish(f"footpod/{runner}/pain", json.dumps(payload), qos=1).wait_for_publish(10)
     client.loop_stop()
     client.disconnect()
