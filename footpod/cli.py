@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         return COMMANDS[args.command](args, settings) or 0
     except FootpodError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -99,8 +99,8 @@ def start_servers(settings: Settings, console: Console) -> list[servers.Server]:
                 console.print(f"{name}: using {host}:{port} ({variable})")
             elif servers.port_open(host, port):
                 if not speaks(host, port):
-                    raise ServerStartError(f"{name}: port {port} on {host} is taken by something that is not a "
-                                           f"{name}; stop it or point {variable} at another port")
+                    raise ServerStartError(f"{name}: port {port} on {host} is taken by a process that does not "
+                                           f"answer as one; stop it or point {variable} at another port")
                 console.print(f"{name}: using the one already running on {host}:{port}")
             else:
                 server = make(host, port).start()
