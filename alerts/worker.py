@@ -79,6 +79,7 @@ class AlertWorker:
         self.app.agent(self.pain_topic, name="pain")(self.consume_pain)
         self.app.task(self.start_io)
         self.app.timer(60.0)(self.write_daily_load)
+        self.app.timer(60.0)(self.report_progress)
 
     async def start_io(self) -> None:
         client = mqtt_client(self.settings, f"footpod-alerts-{int(time.time() * 1000)}")
@@ -144,6 +145,10 @@ class AlertWorker:
             status = status_of(memory.last_update, facts)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         self.writer.write(lines)
+
+    async def report_progress(self) -> None:
+        log.info("%d alerts published, %d runners in memory, %d points waiting for the store",
+                 self.alerts_published, len(self.memory), self.writer.backlog if self.writer else 0)
 
     async def write_daily_load(self) -> None:
         """At each UTC midnight, every runner's load then: the series moves on rest days too."""

@@ -52,6 +52,7 @@ class StreamWorker:
     def register(self) -> None:
         self.app.agent(self.samples_topic, name="samples")(self.consume)
         self.app.timer(2.0)(self.close_finished_runs)
+        self.app.timer(60.0)(self.report_progress)
         self.app.task(self.run_writer)
         self.app.on_partitions_assigned.connect(self.forget_states)
 
@@ -59,6 +60,11 @@ class StreamWorker:
         self.api = await open_api(self.settings, httpx.AsyncClient(timeout=30))
         self.writer = Writer(self.api)
         await self.writer.run()
+
+    async def report_progress(self) -> None:
+        backlog = self.writer.backlog if self.writer else 0
+        log.info("%d samples read, %d runners in memory, %d points waiting for the store, %d refused",
+                 self.samples_in, len(self.states), backlog, self.writer.rejected_points if self.writer else 0)
 
     async def forget_states(self, *args, **kwargs) -> None:
         """After a rebalance the store plus the uncommitted records are the truth: reseed."""
