@@ -177,6 +177,11 @@ def _mark_ready(settings: Settings, name: str) -> None:
 def _run_faust(app, settings: Settings, name: str, log_level: str) -> int:
     import faust
 
+    from footpod.kafka import ensure_topics
+
+    # production brokers do not create topics on first use; the local one needs them too
+    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.kafka_partitions))
+
     class Worker(faust.Worker):
         async def on_startup_finished(self) -> None:
             await super().on_startup_finished()
