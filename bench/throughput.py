@@ -105,6 +105,9 @@ def core(samples_per_run: int, runs: int, console: Console) -> None:
 
 
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the servers it started
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples-per-run", type=int, default=3600)
     parser.add_argument("--runs", type=int, default=20)

@@ -219,7 +219,14 @@ def _colour(alert: dict) -> str:
     return {"critical": "red", "warning": "yellow"}.get(alert.get("severity"), "cyan")
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def run_stack(settings: Settings, simulate: int, view: bool, console: Console) -> int:
+    # a closed terminal or a plain `kill` stops everything as cleanly as Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started = start_servers(settings, console)
     processes: list[subprocess.Popen] = []

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from footpod import servers
 
 
@@ -18,7 +20,8 @@ def stack_env(tmp_path, **ports):
             "FOOTPOD_DATA_DIR": str(tmp_path / "data")}
 
 
-def test_up_starts_everything_says_ready_runs_a_team_and_stops_it_all_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "kill"])
+def test_up_starts_everything_says_ready_runs_a_team_and_stops_it_all(tmp_path, stop_signal):
     ports = {name: servers.free_port() for name in ("mqtt", "kafka", "influx")}
     process = subprocess.Popen([sys.executable, "-m", "footpod.cli", "up", "--no-view", "--simulate", "2"],
                                env=stack_env(tmp_path, **ports), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -34,7 +37,7 @@ def test_up_starts_everything_says_ready_runs_a_team_and_stops_it_all_on_ctrl_c(
         assert any(line.startswith("ready") for line in lines), lines
         assert lines[-1].startswith("2 runners with a status"), lines
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(60) == 0
     assert not any(servers.port_open("127.0.0.1", port) for port in ports.values())
 
