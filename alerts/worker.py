@@ -33,6 +33,7 @@ from streams.load import DAY_MS
 log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
 LOOK_BACK_DAYS = 80  # alerts, runs and reports read back at a restart
+PAIN_GRACE_S = 2.0  # a step of the stream takes well under a second
 
 
 class Publisher:
@@ -58,6 +59,7 @@ class Memory:
         self.published = published
         self.last_update: RunnerUpdate | None = None
         self.last_live_status = -1e9
+        self.held_status: Status | None = None
 
 
 class AlertWorker:
@@ -80,6 +82,7 @@ class AlertWorker:
         self.app.task(self.start_io)
         self.app.timer(60.0)(self.write_daily_load)
         self.app.timer(60.0)(self.report_progress)
+        self.app.timer(1.0)(self.publish_held_statuses)
 
     async def start_io(self) -> None:
         client = mqtt_client(self.settings, f"footpod-alerts-{int(time.time() * 1000)}")
@@ -108,8 +111,14 @@ class AlertWorker:
     async def consume_pain(self, stream) -> None:
         async for value in stream:
             await self._io_ready()
+            event = PainEvent.model_validate_json(value)
+            # a phone often syncs a run and reports pain straight after: the run comes the longer
+            # way (through the stream), so give it a moment to arrive before matching the report
+            wait_s = event.received_ms / 1000 + PAIN_GRACE_S - time.time()
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
             async with self._lock:
-                await self.on_pain(PainEvent.model_validate_json(value))
+                await self.on_pain(event)
 
     def facts(self, runner: str, memory: Memory) -> RunnerFacts:
         entry = self.roster.current.entry(runner)
@@ -123,10 +132,8 @@ class AlertWorker:
         facts = self.facts(update.runner, memory)
         lines = [load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
                  for e in update.touched if not e.live]
-        await self._publish_alerts(alerts_for(update, facts), memory, lines)
-        status = status_of(update, facts)
-        if self._status_due(status, memory):
-            await self.publisher.publish(f"status/{update.runner}", status.model_dump_json(), retain=True)
+        published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
+        await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
         self.writer.write(lines)
 
     async def on_pain(self, event: PainEvent) -> None:
@@ -166,7 +173,9 @@ class AlertWorker:
                     lines.append(load_point(runner, facts.team, load, facts.gate(load.as_of_ms).action))
         self.writer.write(lines)
 
-    async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> None:
+    async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> int:
+        """Publish the alerts not published before; return how many were new."""
+        before = self.alerts_published
         for alert in alerts:
             if alert.id in memory.published:
                 continue
@@ -174,17 +183,26 @@ class AlertWorker:
             await self.publisher.publish(f"alerts/{alert.team}/{alert.runner}", alert.model_dump_json())
             lines.append(alert_point(alert))
             self.alerts_published += 1
+        return self.alerts_published - before
 
-    def _status_due(self, status: Status, memory: Memory) -> bool:
-        """After every run; while one is under way, every 10 s."""
-        if not status.live:
-            memory.last_live_status = -1e9
-            return True
+    async def _offer_status(self, status: Status, memory: Memory, urgent: bool = False) -> None:
+        """After every run, and with every new alert, at once; while a run is under way, every 10 s,
+        the latest status held back until its turn comes (`publish_held_statuses`)."""
         now = time.monotonic()
-        if now - memory.last_live_status >= self.settings.live_status_interval_s:
-            memory.last_live_status = now
-            return True
-        return False
+        if status.live and not urgent and now - memory.last_live_status < self.settings.live_status_interval_s:
+            memory.held_status = status
+            return
+        memory.held_status = None
+        memory.last_live_status = now if status.live else -1e9
+        await self.publisher.publish(f"status/{status.runner}", status.model_dump_json(), retain=True)
+
+    async def publish_held_statuses(self) -> None:
+        now = time.monotonic()
+        async with self._lock:
+            for memory in self.memory.values():
+                held = memory.held_status
+                if held is not None and now - memory.last_live_status >= self.settings.live_status_interval_s:
+                    await self._offer_status(held, memory)
 
     async def _memory_of(self, runner: str) -> Memory:
         memory = self.memory.get(runner)

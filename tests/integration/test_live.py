@@ -22,6 +22,7 @@ def test_a_live_run_that_passes_the_weekly_budget_raises_budget_reached(pipeline
                              timeout_s=30, what="budget_reached")[0]
     assert alert["action"] == "end_run" and alert["severity"] == "info"
     assert alert["details"]["allowed_week_km"] == 11.0
-    live_status = [s for s in watcher.on("status/erin") if s["live"]]
-    assert live_status and live_status[-1]["budget_km"] == 0.0
+    # the run's latest status, published with the alert, shows the budget used up
+    watcher.wait_for(lambda: [s for s in watcher.on("status/erin") if s["live"] and s["budget_km"] == 0.0],
+                     timeout_s=15, what="a live status with no budget left")
     assert len([a for a in watcher.on("alerts/") if a["rule"] == "budget_reached"]) == 1
