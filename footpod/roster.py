@@ -34,6 +34,7 @@ def _empty_if_null(value: Any) -> Any:
 
 RunnerName = Annotated[str, StringConstraints(pattern=RUNNER_PATTERN)]
 DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_PATTERN)]
+TeamName = Annotated[str, StringConstraints(pattern=RUNNER_PATTERN)]
 _FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
@@ -51,7 +52,7 @@ class RunnerEntry(BaseModel):
 
     model_config = _FROZEN
 
-    team: str = UNASSIGNED
+    team: TeamName = UNASSIGNED  # part of the topic alerts/{team}/{runner}: no '/', '+' or '#'
     baseline_cadence_spm: float | None = Field(
         None, ge=120, le=220, description="coach-set cadence baseline (RULES.md §1), replaces the median")
     cadence_retraining: bool = Field(False, description="runner is raising cadence (RULES.md §4)")

@@ -340,3 +340,10 @@ def test_a_deleted_roster_keeps_the_last_good_one_until_it_is_back(roster_path):
     write_roster(roster_path, MOVED)
     clock.advance(1.0)
     assert roster_file.current.team_of("alice") == "striders"
+
+
+def test_a_team_name_that_would_break_the_alert_topic_names_its_line(tmp_path):
+    path = tmp_path / "roster.yaml"
+    path.write_text("runners:\n  alice:\n    team: north/south\n")
+    with pytest.raises(RosterError, match=r"line 3: runners\.alice\.team: String should match pattern"):
+        load_roster(path)
