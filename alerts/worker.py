@@ -26,7 +26,7 @@ from footpod.timeseries import Writer, open_api
 from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, status_of, to_alerts
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, timing_of
-from ingest.bridge import mqtt_client
+from footpod.mqtt import mqtt_client
 from streams.app import create_app
 from streams.load import DAY_MS
 

@@ -85,7 +85,7 @@ def _when(value) -> str:
 
 def retained_status(settings: Settings, runner: str, timeout_s: float = 3.0) -> dict | None:
     """The retained `status/{runner}` message, if the broker has one."""
-    from ingest.bridge import mqtt_client
+    from footpod.mqtt import mqtt_client
 
     received: list[dict] = []
     arrived = threading.Event()
@@ -152,7 +152,7 @@ def publish_pain(settings: Settings, runner: str, score: int, flags: list[str], 
     from pydantic import ValidationError
 
     from footpod.contract import is_runner_name
-    from ingest.bridge import mqtt_client
+    from footpod.mqtt import mqtt_client
 
     if not is_runner_name(runner):
         raise FootpodError(f"'{runner}' is not a runner name: 1-64 of A-Z a-z 0-9 _ . -")

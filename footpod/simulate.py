@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from footpod.settings import Settings
+from streams.load import DAY_MS
 
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def history(runner: Runner, now_ms: int, weeks: int, rng: random.Random) -> list
 
 def run_team(settings: Settings, size: int, history_weeks: int = 3, seed: int = 7) -> None:
     """Sync each runner's history, then run everyone live, staggered, until interrupted."""
-    from ingest.bridge import mqtt_client
+    from footpod.mqtt import mqtt_client
 
     console = Console(stderr=True)
     rng = random.Random(seed)

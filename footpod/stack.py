@@ -38,7 +38,7 @@ def _host_port(url: str, default_port: int) -> tuple[str, int]:
 
 
 def _speaks_mqtt(host: str, port: int) -> bool:
-    from ingest.bridge import mqtt_client
+    from footpod.mqtt import mqtt_client
 
     connected = threading.Event()
     client = mqtt_client(Settings(mqtt_url=f"mqtt://{host}:{port}"), f"footpod-probe-{os.getpid()}")
@@ -159,7 +159,7 @@ class TeamView:
     """The latest retained status and last alert of every runner, from MQTT."""
 
     def __init__(self, settings: Settings):
-        from ingest.bridge import mqtt_client
+        from footpod.mqtt import mqtt_client
 
         self.status: dict[str, dict] = {}
         self.last_alert: dict[str, dict] = {}

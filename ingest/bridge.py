@@ -13,13 +13,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from footpod import kafka
+from footpod.mqtt import mqtt_client
 from footpod.settings import Settings
 from ingest.validate import Verdict, judge
 
@@ -51,18 +51,6 @@ class ReasonLog:
         if now - self._last.get(key, -self._every) >= self._every:
             self._last[key] = now
             log.warning("dead-lettered (%d so far with this reason): %s", self.counts[key], reason[:300])
-
-
-def mqtt_client(settings: Settings, client_id: str, **kwargs: Any) -> mqtt.Client:
-    """A paho 2.x client (callback API v2) configured from FOOTPOD_MQTT_URL."""
-    endpoint = settings.mqtt
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, **kwargs)
-    if endpoint.username:
-        client.username_pw_set(endpoint.username, endpoint.password)
-    if endpoint.tls:
-        client.tls_set()
-    client.reconnect_delay_set(min_delay=1, max_delay=5)
-    return client
 
 
 class Bridge:

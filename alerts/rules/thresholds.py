@@ -1,5 +1,7 @@
 """Every number the rules decide by, once, with where it comes from (RULES.md)."""
 
+from streams.load import DAY_MS  # noqa: F401  (the unit, defined once, for the rules)
+
 MAX_WEEKLY_INCREASE = 0.10  # RULES.md §2 progression: +10 % a week at most (000, 001, 002, 003)
 PROGRESSION_MIN_HISTORY_DAYS = 14  # RULES.md §2 progression (ours): a new runner's first weeks are not a progression
 ACWR_ELEVATED = 1.3  # RULES.md §2: above the 0.8–1.3 "sweet spot" (Gabbett 2016)
@@ -18,7 +20,6 @@ GATE_FACTORS = {
     "see_clinician": 0.0,
 }
 
-DAY_MS = 86_400_000
 
 # RULES.md §3, the pain gate (000, "The 24-Hour Rule")
 PAIN_MAINTAIN = 4  # pain 4: maintain
