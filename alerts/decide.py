@@ -16,7 +16,7 @@ from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummar
 from footpod.roster import RunnerEntry
 from alerts.rules import cadence, equipment, pain_gate, patterns, progression, return_to_run
 from alerts.rules.decision import Decision
-from streams.load import DAY_MS, load_at
+from footpod.load import DAY_MS, load_at
 
 
 class RunnerFacts(BaseModel):

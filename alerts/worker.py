@@ -27,8 +27,8 @@ from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, sta
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, timing_of
 from footpod.mqtt import mqtt_client
-from streams.app import create_app
-from streams.load import DAY_MS
+
+from footpod.load import DAY_MS
 
 log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
@@ -256,6 +256,6 @@ def _merge_runs(known: tuple[RunSummary, ...], recent: tuple[RunSummary, ...]) -
 
 
 def create_worker(settings: Settings) -> AlertWorker:
-    worker = AlertWorker(create_app(settings, app_id="footpod-alerts"), settings)
+    worker = AlertWorker(kafka.create_app(settings, "footpod-alerts"), settings)
     worker.register()
     return worker

@@ -14,7 +14,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from rich.console import Console
 
-from footpod import servers
+from monitor import servers
 
 TARGET = 200_000
 
@@ -29,7 +29,7 @@ def pipeline(runners: int, samples_per_run: int, console: Console, runs_per_runn
            "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{kafka_port}",
            "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{influx_port}", "FOOTPOD_DATA_DIR": str(data)}
     (data / "logs").mkdir(parents=True, exist_ok=True)
-    stages = [subprocess.Popen([sys.executable, "-m", "footpod.cli", stage], env=env,
+    stages = [subprocess.Popen([sys.executable, "-m", "monitor.cli", stage], env=env,
                                stdout=(data / "logs" / f"{stage}.log").open("wb"), stderr=subprocess.STDOUT)
               for stage in ("bridge", "stream", "alerts")]
     try:

@@ -25,7 +25,7 @@ from grafana_foundation_sdk.cog.variants import Dataquery
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from alerts.rules import thresholds
+from footpod import thresholds
 
 DATASOURCE_UID = "footpod-influxdb"
 DATASOURCE = model.DataSourceRef(type_val="influxdb", uid=DATASOURCE_UID)

@@ -1,12 +1,19 @@
-"""Kafka topic names and their creation; shared by every stage."""
+"""Kafka for every stage: topic names, their creation, and the Faust app the workers are built on."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from typing import TYPE_CHECKING
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from footpod.settings import Settings
+
+if TYPE_CHECKING:
+    import faust
 
 SAMPLES = "footpod.samples"
 PAIN = "footpod.pain"
@@ -39,3 +46,23 @@ async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float = 60.0
             await asyncio.sleep(1.0)
         finally:
             await admin.close()
+
+
+def create_app(settings: Settings, app_id: str) -> faust.App:
+    """A Faust app on the configured brokers: raw bytes in and out, no web server, memory tables."""
+    import faust  # the bridge uses this module for topic names only
+
+    return faust.App(
+        app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        web_enabled=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.kafka_partitions,
+        consumer_auto_offset_reset="earliest",
+        # Short timeouts let a restarted worker rejoin its group in seconds (~3 s on Tansu).
+        broker_session_timeout=6.0,
+        broker_rebalance_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+    )

@@ -134,8 +134,8 @@ class StreamWorker:
 
 
 def create_worker(settings: Settings) -> StreamWorker:
-    from streams.app import create_app
 
-    worker = StreamWorker(create_app(settings), settings)
+
+    worker = StreamWorker(kafka.create_app(settings, "footpod-stream"), settings)
     worker.register()
     return worker

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
 from footpod.records import RunEvaluation, RunSummary
-from streams.load import DAY_MS, cadence_baseline, cadence_dev_pct, cut_runs, load_at
+from footpod.load import DAY_MS, cadence_baseline, cadence_dev_pct, load_at
+from streams.runs import cut_runs
 from streams.segments import LoadParams, Segment, build_segments, merge_segments, unseen
 
 HISTORY_DAYS = 70  # long enough for the 56-day EWMA and a run synced a week late

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
-from streams.load import DAY_MS
+from footpod.load import DAY_MS
 from streams.points import cadence_points, run_point
 from streams.segments import LoadParams, Segment
 from streams.state import RunnerState, absorb, evaluate, history_floor, prune

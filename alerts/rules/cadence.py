@@ -6,7 +6,7 @@ import math
 
 from footpod.records import RunEvaluation
 from alerts.rules.decision import Decision
-from alerts.rules.thresholds import CADENCE_DROP_PCT, CADENCE_LOW_SPM, CADENCE_TARGET_PCT
+from footpod.thresholds import CADENCE_DROP_PCT, CADENCE_LOW_SPM, CADENCE_TARGET_PCT
 
 
 def cadence_low(evaluation: RunEvaluation) -> list[Decision]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from footpod.records import RunEvaluation
 from alerts.rules.decision import Decision
-from alerts.rules.thresholds import SHOE_WEAR_KM
+from footpod.thresholds import SHOE_WEAR_KM
 
 _ACTIONS = {"info": "plan_new_shoes", "warning": "replace_shoes"}
 

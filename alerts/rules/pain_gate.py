@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from footpod.contract import PainReport, Severity
 from footpod.records import RunSummary
 from alerts.rules.decision import Decision
-from alerts.rules.thresholds import (DAY_MS, GATE_MEMORY_DAYS, NEXT_DAY_CHECK_HOURS, PAIN_MAINTAIN,
+from footpod.thresholds import (DAY_MS, GATE_MEMORY_DAYS, NEXT_DAY_CHECK_HOURS, PAIN_MAINTAIN,
                                      PAIN_REDUCE, PHYSIO_MIN_DAYS, PHYSIO_SPAN_DAYS, PHYSIO_WINDOW_DAYS)
 
 # least to most severe (RULES.md §3 table)

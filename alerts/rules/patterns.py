@@ -8,7 +8,7 @@ from footpod.contract import PainReport
 from footpod.records import RunSummary
 from alerts.rules.decision import Decision
 from alerts.rules.pain_gate import run_of, timing_of
-from alerts.rules.thresholds import PAIN_MILE_RUNS, PAIN_MILE_TOLERANCE
+from footpod.thresholds import PAIN_MILE_RUNS, PAIN_MILE_TOLERANCE
 
 
 def pain_mile(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list[Decision]:

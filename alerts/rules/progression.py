@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from footpod.records import LoadSnapshot, RunEvaluation
 from alerts.rules.decision import Decision, km
-from alerts.rules.thresholds import (ACWR_ELEVATED, ACWR_HIGH, ACWR_MIN_HISTORY_DAYS, GATE_FACTORS,
+from footpod.thresholds import (ACWR_ELEVATED, ACWR_HIGH, ACWR_MIN_HISTORY_DAYS, GATE_FACTORS,
                                      MAX_WEEKLY_INCREASE, PROGRESSION_MIN_HISTORY_DAYS)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from footpod.contract import PainReport
 from footpod.records import RunEvaluation, RunSummary
 from alerts.rules.decision import Decision, km
-from alerts.rules.thresholds import (DAY_MS, RTR_COMPLETE_WEEKS, RTR_PHASE1_MAX_SHARE,
+from footpod.thresholds import (DAY_MS, RTR_COMPLETE_WEEKS, RTR_PHASE1_MAX_SHARE,
                                      RTR_PHASE_START_WEEKS)
 
 WEEK_MS = 7 * DAY_MS

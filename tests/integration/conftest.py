@@ -15,7 +15,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from footpod import servers
+from monitor import servers
 
 READY_TIMEOUT_S = 90
 RTR_START = (datetime.now(timezone.utc) - timedelta(days=3)).date()
@@ -50,7 +50,7 @@ class Stack:
         ready = self.data_dir / "run" / f"{stage}.ready"
         ready.unlink(missing_ok=True)
         log = (logs / f"{stage}.log").open("ab")
-        process = subprocess.Popen([sys.executable, "-m", "footpod.cli", "-l", "info", stage],
+        process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "-l", "info", stage],
                                    env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.stages[stage] = process
         return process

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from conftest import Stack, mqtt_connect
-from footpod import servers
+from monitor import servers
 
 MESSAGES = 600
 

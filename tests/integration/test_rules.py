@@ -18,7 +18,7 @@ def wait_alert(watcher, rule: str, timeout_s: float = 45) -> dict:
 
 
 def cli(pipeline, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "footpod.cli", *args], env=pipeline.env,
+    result = subprocess.run([sys.executable, "-m", "monitor.cli", *args], env=pipeline.env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -5,7 +5,7 @@ import threading
 import httpx
 
 from conftest import mqtt_connect
-from footpod import servers
+from monitor import servers
 
 
 def test_mosquitto_keeps_retained_messages_across_a_restart(tmp_path):

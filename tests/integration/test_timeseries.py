@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from footpod import servers
+from monitor import servers
 from footpod.settings import Settings
 from footpod.timeseries import V1Api, V2Api, Writer, open_api
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from footpod import servers
+from monitor import servers
 
 
 def stack_env(tmp_path, **ports):
@@ -23,7 +23,7 @@ def stack_env(tmp_path, **ports):
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "kill"])
 def test_up_starts_everything_says_ready_runs_a_team_and_stops_it_all(tmp_path, stop_signal):
     ports = {name: servers.free_port() for name in ("mqtt", "kafka", "influx")}
-    process = subprocess.Popen([sys.executable, "-m", "footpod.cli", "up", "--no-view", "--simulate", "2"],
+    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "up", "--no-view", "--simulate", "2"],
                                env=stack_env(tmp_path, **ports), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
@@ -48,7 +48,7 @@ def test_a_port_taken_by_something_else_is_one_clear_line(tmp_path):
     squatter.listen()
     ports = {"mqtt": servers.free_port(), "kafka": servers.free_port(), "influx": squatter.getsockname()[1]}
     try:
-        result = subprocess.run([sys.executable, "-m", "footpod.cli", "up", "--no-view"],
+        result = subprocess.run([sys.executable, "-m", "monitor.cli", "up", "--no-view"],
                                 env=stack_env(tmp_path, **ports), capture_output=True, text=True, timeout=120)
     finally:
         squatter.close()

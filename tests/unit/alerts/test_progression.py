@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.rules.progression import acwr, allowed_week_km, budget_km, budget_reached, progression
-from alerts.rules.thresholds import GATE_FACTORS
+from footpod.thresholds import GATE_FACTORS
 from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 
 NOW = 1_764_000_000_000  # 2025-11-24T16:00:00Z

@@ -1,7 +1,7 @@
 """One stream step: points and the alert worker's update from a batch of samples."""
 
 from footpod.contract import Sample
-from streams.load import DAY_MS
+from footpod.load import DAY_MS
 from streams.segments import LoadParams
 from streams.state import RunnerState
 from streams.step import Context, advance

@@ -1,6 +1,6 @@
 """`footpod-monitor status` reads a status the way a person would."""
 
-from footpod.ask import describe_status
+from monitor.ask import describe_status
 
 STATUS = {"runner": "alice", "team": "harriers", "as_of": "2026-11-25T07:41:00Z", "live": False,
           "week_km": 31.2, "prev_week_km": 26.4, "change_pct": 18.2, "acwr": 1.41, "acwr_ewma": 1.38,

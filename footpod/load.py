@@ -1,4 +1,7 @@
-"""Runs and load in numbers (RULES.md §1): plain functions of runs and an instant of event time."""
+"""Load in numbers (RULES.md §1): plain functions of a runner's runs and an instant of event time.
+
+Shared by the stream (a run's load at its end) and the alert worker (the load now, budgets).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import statistics
 from collections.abc import Sequence
 
 from footpod.records import LoadSnapshot, RunSummary
-from streams.segments import LoadParams, Segment, distance_step
 
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
@@ -16,44 +18,6 @@ BASELINE_MIN_RUNS = 3  # RULES.md §1 cadence baseline: at least 3 runs
 EWMA_ACUTE = 2 / (7 + 1)  # Williams et al. 2017, λa
 EWMA_CHRONIC = 2 / (28 + 1)  # Williams et al. 2017, λc
 EWMA_DAYS = 56  # days of daily load the EWMA walks through; older days weigh < 2 % in λc
-
-
-def cut_runs(device_id: str, segments: Sequence[Segment], params: LoadParams) -> list[RunSummary]:
-    """A device's time-ordered segments grouped into runs: by shared `run_id`, else by gaps."""
-    runs: list[RunSummary] = []
-    group: list[Segment] = []
-    for segment in segments:
-        if group and not _same_run(group[-1], segment, params):
-            runs.append(summarise(device_id, group, params))
-            group = []
-        group.append(segment)
-    if group:
-        runs.append(summarise(device_id, group, params))
-    return runs
-
-
-def _same_run(a: Segment, b: Segment, params: LoadParams) -> bool:
-    if a.run_id is not None and b.run_id is not None:
-        return a.run_id == b.run_id
-    return b.start_ms - a.end_ms <= params.run_gap_ms
-
-
-def summarise(device_id: str, group: Sequence[Segment], params: LoadParams) -> RunSummary:
-    meters = sum(segment.meters for segment in group)
-    for a, b in zip(group, group[1:]):
-        meters += distance_step(a.last_m, b.first_m, b.start_ms - a.end_ms, params.glitch_mps)
-    running = sum(segment.running_samples for segment in group)
-    spm_sum = sum(segment.running_spm_sum for segment in group)
-    first = group[0]
-    return RunSummary(
-        run_id=first.run_id or f"{device_id}@{first.start_ms}",
-        device_id=device_id,
-        start_ms=first.start_ms,
-        end_ms=group[-1].end_ms,
-        km=meters / 1000,
-        samples=sum(segment.samples for segment in group),
-        cadence_spm=spm_sum / running if running else None,
-    )
 
 
 def km_between(runs: Sequence[RunSummary], after_ms: int, until_ms: int) -> float:

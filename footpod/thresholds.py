@@ -1,6 +1,6 @@
 """Every number the rules decide by, once, with where it comes from (RULES.md)."""
 
-from streams.load import DAY_MS  # noqa: F401  (the unit, defined once, for the rules)
+from footpod.load import DAY_MS  # noqa: F401  (the unit, defined once, for the rules)
 
 MAX_WEEKLY_INCREASE = 0.10  # RULES.md §2 progression: +10 % a week at most (000, 001, 002, 003)
 PROGRESSION_MIN_HISTORY_DAYS = 14  # RULES.md §2 progression (ours): a new runner's first weeks are not a progression

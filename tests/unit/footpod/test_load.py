@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from footpod.records import RunSummary
-from streams.load import (DAY_MS, acwr_ewma, cadence_baseline, cadence_dev_pct, change_pct, daily_km,
+from footpod.load import (DAY_MS, acwr_ewma, cadence_baseline, cadence_dev_pct, change_pct, daily_km,
                           load_at)
 
 NOW = 1_764_000_000_000

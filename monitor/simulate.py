@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from footpod.settings import Settings
-from streams.load import DAY_MS
+from footpod.load import DAY_MS
 
 
 

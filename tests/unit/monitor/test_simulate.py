@@ -2,7 +2,7 @@
 
 import random
 
-from footpod.simulate import DAY_MS, Runner, history
+from monitor.simulate import DAY_MS, Runner, history
 
 
 def weekly_km(runs, now_ms, weeks):

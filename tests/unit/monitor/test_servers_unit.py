@@ -3,7 +3,7 @@
 import pytest
 
 from footpod.errors import ServerStartError
-from footpod.servers import find_binary
+from monitor.servers import find_binary
 
 
 def test_a_missing_binary_names_what_to_install():

@@ -13,7 +13,7 @@ import httpx
 from footpod.contract import PainReport, iso
 from footpod.errors import FootpodError
 from footpod.settings import Settings
-from alerts.rules.thresholds import ACWR_ELEVATED, GATE_FACTORS
+from footpod.thresholds import ACWR_ELEVATED, GATE_FACTORS
 
 GATE_WORDS = {
     "progress": "progress: up to +10 % on last week",

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from footpod import servers
+from monitor import servers
 from footpod.errors import ServerStartError
 from footpod.settings import Settings
 
@@ -121,7 +121,7 @@ def start_stages(settings: Settings) -> list[subprocess.Popen]:
     processes = []
     for stage in STAGES:
         log = (logs / f"{stage}.log").open("ab")
-        processes.append(subprocess.Popen([sys.executable, "-m", "footpod.cli", stage], stdout=log,
+        processes.append(subprocess.Popen([sys.executable, "-m", "monitor.cli", stage], stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True))
     return processes
 
@@ -237,7 +237,7 @@ def run_stack(settings: Settings, simulate: int, view: bool, console: Console) -
               f" (logs in {settings.data_dir / 'logs'})", flush=True)
         if simulate:
             log = (settings.data_dir / "logs" / "simulator.log").open("ab")
-            processes.append(subprocess.Popen([sys.executable, "-m", "footpod.cli", "simulate", str(simulate)],
+            processes.append(subprocess.Popen([sys.executable, "-m", "monitor.cli", "simulate", str(simulate)],
                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         team_view = TeamView(settings)
         _watch(team_view, view, processes, console)

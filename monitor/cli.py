@@ -109,14 +109,14 @@ def run_alerts(args, settings: Settings) -> int:
 
 
 def run_simulate(args, settings: Settings) -> int:
-    from footpod.simulate import run_team
+    from monitor.simulate import run_team
 
     run_team(settings, args.runners, history_weeks=args.history_weeks, seed=args.seed)
     return 0
 
 
 def run_up(args, settings: Settings) -> int:
-    from footpod.stack import run_stack
+    from monitor.stack import run_stack
 
     return run_stack(settings, simulate=args.simulate, view=not args.no_view, console=console)
 
@@ -124,7 +124,7 @@ def run_up(args, settings: Settings) -> int:
 def run_status(args, settings: Settings) -> int:
     from rich.table import Table
 
-    from footpod.ask import status_lines
+    from monitor.ask import status_lines
 
     table = Table(show_header=False, box=None, title=f"[bold]{args.runner}[/bold]", title_justify="left")
     table.add_column(style="bold")
@@ -136,7 +136,7 @@ def run_status(args, settings: Settings) -> int:
 
 
 def run_pain(args, settings: Settings) -> int:
-    from footpod.ask import publish_pain
+    from monitor.ask import publish_pain
     from footpod.contract import iso
 
     report = publish_pain(settings, args.runner, args.score, args.flag, args.during, args.worsening)

@@ -1,0 +1,46 @@
+"""Segments to runs (RULES.md §1 "run"): a device's segments grouped and summarised."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from footpod.records import RunSummary
+from streams.segments import LoadParams, Segment, distance_step
+
+
+def cut_runs(device_id: str, segments: Sequence[Segment], params: LoadParams) -> list[RunSummary]:
+    """A device's time-ordered segments grouped into runs: by shared `run_id`, else by gaps."""
+    runs: list[RunSummary] = []
+    group: list[Segment] = []
+    for segment in segments:
+        if group and not _same_run(group[-1], segment, params):
+            runs.append(summarise(device_id, group, params))
+            group = []
+        group.append(segment)
+    if group:
+        runs.append(summarise(device_id, group, params))
+    return runs
+
+
+def _same_run(a: Segment, b: Segment, params: LoadParams) -> bool:
+    if a.run_id is not None and b.run_id is not None:
+        return a.run_id == b.run_id
+    return b.start_ms - a.end_ms <= params.run_gap_ms
+
+
+def summarise(device_id: str, group: Sequence[Segment], params: LoadParams) -> RunSummary:
+    meters = sum(segment.meters for segment in group)
+    for a, b in zip(group, group[1:]):
+        meters += distance_step(a.last_m, b.first_m, b.start_ms - a.end_ms, params.glitch_mps)
+    running = sum(segment.running_samples for segment in group)
+    spm_sum = sum(segment.running_spm_sum for segment in group)
+    first = group[0]
+    return RunSummary(
+        run_id=first.run_id or f"{device_id}@{first.start_ms}",
+        device_id=device_id,
+        start_ms=first.start_ms,
+        end_ms=group[-1].end_ms,
+        km=meters / 1000,
+        samples=sum(segment.samples for segment in group),
+        cadence_spm=spm_sum / running if running else None,
+    )
