@@ -1,52 +1,51 @@
 """The alert worker: runner updates and pain reports in; alerts and retained status out over MQTT.
 
-What it knows of each runner (recent runs, pain reports) is rebuilt from the store's `run` and
+What it knows of each runner (recent runs, pain reports) is read back from the store's `run` and
 `pain` points the first time the runner is seen after a start; alerts already published are read
-back from the `alert` points, so a restart never publishes an alert twice.
+back from the `alert` points, so a restart never publishes an alert twice. A read-back the store
+cannot answer is retried, never taken as an empty history. The decisions are `alerts.decide`'s,
+the publishing pace `alerts.pacing`'s; this module only moves data.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
 
 import faust
-import httpx
 import paho.mqtt.client as mqtt
 
-from footpod import kafka
-from footpod.contract import Alert, PainEvent, PainReport, Status
-from footpod.records import RunnerUpdate, RunSummary
-from footpod.roster import RosterFile
-from footpod.settings import Settings
-from footpod.timeseries import Writer, open_api
 from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, status_of, to_alerts
+from alerts.pacing import StatusPace, pain_wait_s
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, timing_of
-from footpod.mqtt import mqtt_client
-
+from footpod import kafka, schema
+from footpod.contract import Alert, PainEvent, PainReport, Status
+from footpod.errors import StoreReadError
 from footpod.load import DAY_MS
+from footpod.mqtt import mqtt_client
+from footpod.records import RunnerUpdate, RunSummary
+from footpod.settings import Settings
+from footpod.worker import StageWorker
 
 log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
 LOOK_BACK_DAYS = 80  # alerts, runs and reports read back at a restart
-PAIN_GRACE_S = 2.0  # a step of the stream takes well under a second
+READ_BACK_MAX_DELAY_S = 10.0
 
 
 class Publisher:
     """QoS 1 publishing with a bound on messages the broker has not acknowledged yet."""
 
-    def __init__(self, client: mqtt.Client):
+    def __init__(self, client: mqtt.Client, loop: asyncio.AbstractEventLoop):
         self.client = client
-        self._outstanding = threading.Semaphore(MAX_UNACKED_PUBLISHES)
-        client.on_publish = lambda *args: self._outstanding.release()
+        self._outstanding = asyncio.Semaphore(MAX_UNACKED_PUBLISHES)
+        client.on_publish = lambda *args: loop.call_soon_threadsafe(self._outstanding.release)
 
     async def publish(self, topic: str, payload: str, retain: bool = False) -> None:
-        while not self._outstanding.acquire(blocking=False):
-            await asyncio.sleep(0.01)
+        await self._outstanding.acquire()
         self.client.publish(topic, payload, qos=1, retain=retain)
 
 
@@ -58,18 +57,16 @@ class Memory:
         self.reports = reports
         self.published = published
         self.last_update: RunnerUpdate | None = None
-        self.last_live_status = -1e9
-        self.held_status: Status | None = None
+        self.pace = StatusPace()
 
 
-class AlertWorker:
+class AlertWorker(StageWorker):
+    log = log
+
     def __init__(self, app: faust.App, settings: Settings):
-        self.app, self.settings = app, settings
-        self.roster = RosterFile(settings.roster)
+        super().__init__(app, settings)
         self.memory: dict[str, Memory] = {}
         self.alerts_published = 0
-        self.writer: Writer | None = None
-        self.api = None
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
         self._day: int | None = None
@@ -79,44 +76,36 @@ class AlertWorker:
     def register(self) -> None:
         self.app.agent(self.updates_topic, name="updates")(self.consume_updates)
         self.app.agent(self.pain_topic, name="pain")(self.consume_pain)
-        self.app.task(self.start_io)
         self.app.timer(60.0)(self.write_daily_load)
-        self.app.timer(60.0)(self.report_progress)
         self.app.timer(1.0)(self.publish_held_statuses)
+        super().register()
 
-    async def start_io(self) -> None:
+    async def open_connections(self) -> None:
         client = mqtt_client(self.settings, f"footpod-alerts-{int(time.time() * 1000)}")
         connected = threading.Event()
         client.on_connect = lambda *args: connected.set()
         endpoint = self.settings.mqtt
         client.connect_async(endpoint.host, endpoint.port, keepalive=30)
         client.loop_start()
-        while not connected.is_set():
-            await asyncio.sleep(0.05)
-        self.publisher = Publisher(client)
-        self.api = await open_api(self.settings, httpx.AsyncClient(timeout=30))
-        self.writer = Writer(self.api)
-        await self.writer.run()
+        await asyncio.to_thread(connected.wait)
+        self.publisher = Publisher(client, asyncio.get_running_loop())
 
-    async def _io_ready(self) -> None:
-        while self.writer is None or self.publisher is None:
-            await asyncio.sleep(0.05)
+    def progress(self) -> str:
+        return f"{self.alerts_published} alerts published, {len(self.memory)} runners in memory"
 
     async def consume_updates(self, stream) -> None:
         async for value in stream:
-            await self._io_ready()
+            await self.until_ready()
             async with self._lock:
                 await self.on_update(RunnerUpdate.model_validate_json(value))
 
     async def consume_pain(self, stream) -> None:
         async for value in stream:
-            await self._io_ready()
+            await self.until_ready()
             event = PainEvent.model_validate_json(value)
             # a phone often syncs a run and reports pain straight after: the run comes the longer
             # way (through the stream), so give it a moment to arrive before matching the report
-            wait_s = event.received_ms / 1000 + PAIN_GRACE_S - time.time()
-            if wait_s > 0:
-                await asyncio.sleep(wait_s)
+            await asyncio.sleep(pain_wait_s(event.received_ms, int(time.time() * 1000)))
             async with self._lock:
                 await self.on_pain(event)
 
@@ -153,10 +142,6 @@ class AlertWorker:
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         self.writer.write(lines)
 
-    async def report_progress(self) -> None:
-        log.info("%d alerts published, %d runners in memory, %d points waiting for the store",
-                 self.alerts_published, len(self.memory), self.writer.backlog if self.writer else 0)
-
     async def write_daily_load(self) -> None:
         """At each UTC midnight, every runner's load then: the series moves on rest days too."""
         today = int(time.time() * 1000) // DAY_MS
@@ -188,63 +173,37 @@ class AlertWorker:
     async def _offer_status(self, status: Status, memory: Memory, urgent: bool = False) -> None:
         """After every run, and with every new alert, at once; while a run is under way, every 10 s,
         the latest status held back until its turn comes (`publish_held_statuses`)."""
-        now = time.monotonic()
-        if status.live and not urgent and now - memory.last_live_status < self.settings.live_status_interval_s:
-            memory.held_status = status
-            return
-        memory.held_status = None
-        memory.last_live_status = now if status.live else -1e9
-        await self.publisher.publish(f"status/{status.runner}", status.model_dump_json(), retain=True)
+        memory.pace, due = memory.pace.offer(status, time.monotonic(), self.settings.live_status_interval_s, urgent)
+        if due is not None:
+            await self.publisher.publish(f"status/{due.runner}", due.model_dump_json(), retain=True)
 
     async def publish_held_statuses(self) -> None:
         now = time.monotonic()
         async with self._lock:
             for memory in self.memory.values():
-                held = memory.held_status
-                if held is not None and now - memory.last_live_status >= self.settings.live_status_interval_s:
-                    await self._offer_status(held, memory)
+                memory.pace, due = memory.pace.release(now, self.settings.live_status_interval_s)
+                if due is not None:
+                    await self.publisher.publish(f"status/{due.runner}", due.model_dump_json(), retain=True)
 
     async def _memory_of(self, runner: str) -> Memory:
         memory = self.memory.get(runner)
         if memory is None:
-            published, runs, reports = await asyncio.gather(
-                self._stored_alert_ids(runner), self._stored_runs(runner), self._stored_reports(runner))
+            published, runs, reports = await self._read_back(runner)
             memory = self.memory[runner] = Memory(runs, reports, published)
         return memory
 
-    async def _query(self, runner: str, influxql: str) -> list[dict]:
-        try:
-            return await self.api.query(influxql)
-        except (httpx.HTTPError, RuntimeError) as error:
-            log.warning("cannot read %s's history from the store (%s): starting from what arrives", runner, error)
-            return []
-
-    async def _stored_alert_ids(self, runner: str) -> set[str]:
-        rows = await self._query(runner, f'SELECT "id" FROM "alert" WHERE "runner" = \'{runner}\' '
-                                         f"AND time > now() - {LOOK_BACK_DAYS}d")
-        return {row["id"] for row in rows if isinstance(row.get("id"), str)}
-
-    async def _stored_runs(self, runner: str) -> tuple[RunSummary, ...]:
-        rows = await self._query(runner, f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm" '
-                                         f'FROM "run" WHERE "runner" = \'{runner}\' AND time > now() - {LOOK_BACK_DAYS}d')
-        runs = {}
-        for row in rows:
-            if isinstance(row.get("run_id"), str) and isinstance(row.get("end_ms"), (int, float)):
-                runs[row["run_id"]] = RunSummary(
-                    run_id=row["run_id"], device_id=row["device"], start_ms=int(row["time"]),
-                    end_ms=int(row["end_ms"]), km=float(row.get("km") or 0.0), samples=int(row.get("samples") or 0),
-                    cadence_spm=row.get("cadence_spm"))
-        return tuple(sorted(runs.values(), key=lambda run: run.end_ms))
-
-    async def _stored_reports(self, runner: str) -> list[PainReport]:
-        rows = await self._query(runner, f'SELECT * FROM "pain" WHERE "runner" = \'{runner}\' '
-                                         f"AND time > now() - {LOOK_BACK_DAYS}d")
-        reports = []
-        for row in rows:
-            stored = json.loads(row["report"]) if isinstance(row.get("report"), str) else None
-            if stored is not None:
-                reports.append(PainReport.model_validate(stored))
-        return reports
+    async def _read_back(self, runner: str) -> tuple[set[str], tuple[RunSummary, ...], list[PainReport]]:
+        """The runner's published alerts, runs and reports; retried until the store answers."""
+        delay = 0.5
+        while True:
+            try:
+                return await asyncio.gather(schema.read_alert_ids(self.api.query, runner, LOOK_BACK_DAYS),
+                                            schema.read_runs(self.api.query, runner, LOOK_BACK_DAYS),
+                                            schema.read_reports(self.api.query, runner, LOOK_BACK_DAYS))
+            except StoreReadError as error:
+                log.warning("cannot read %s's history from the store (%s); retrying in %.1f s", runner, error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, READ_BACK_MAX_DELAY_S)
 
 
 def _merge_runs(known: tuple[RunSummary, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:

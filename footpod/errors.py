@@ -11,3 +11,7 @@ class RosterError(FootpodError):
 
 class ServerStartError(FootpodError):
     """A local server could not be started; the message says what to install or change."""
+
+
+class StoreReadError(FootpodError):
+    """The time-series store did not answer a read-back; never to be taken as an empty history."""

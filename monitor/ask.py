@@ -8,12 +8,12 @@ import threading
 import time
 from datetime import datetime, timezone
 
-import httpx
-
+from footpod import schema
 from footpod.contract import PainReport, iso
 from footpod.errors import FootpodError
 from footpod.settings import Settings
 from footpod.thresholds import ACWR_ELEVATED, GATE_FACTORS
+from footpod.timeseries import query_now
 
 GATE_WORDS = {
     "progress": "progress: up to +10 % on last week",
@@ -114,23 +114,6 @@ def _start(client, settings: Settings) -> None:
     client.loop_start()
 
 
-def stored(settings: Settings, influxql: str) -> list[dict]:
-    """Rows of an InfluxQL query; empty when the store cannot be reached."""
-    token = settings.influx_token.get_secret_value()
-    headers = {"Authorization": f"Token {token}"} if token else {}
-    try:
-        response = httpx.get(f"{settings.influx_url.rstrip('/')}/query", headers=headers, timeout=5,
-                             params={"db": settings.influx_bucket, "q": influxql, "epoch": "ms"})
-        response.raise_for_status()
-    except httpx.HTTPError:
-        return []
-    rows = []
-    for result in response.json().get("results", []):
-        for series in result.get("series", []):
-            rows += [dict(zip(series["columns"], values)) for values in series["values"]]
-    return rows
-
-
 def status_lines(settings: Settings, runner: str) -> list[tuple[str, str]]:
     status = retained_status(settings, runner)
     if status is None:
@@ -138,11 +121,9 @@ def status_lines(settings: Settings, runner: str) -> list[tuple[str, str]]:
     gate_report = None
     if status.get("gate_since"):
         since = int(datetime.fromisoformat(status["gate_since"].replace("Z", "+00:00")).timestamp() * 1000)
-        rows = stored(settings, f"SELECT score, timing, flags FROM pain WHERE runner = '{runner}' "
-                                f"AND time = {since}ms")
+        rows = query_now(settings, schema.report_at_query(runner, since))
         gate_report = rows[0] if rows else None
-    alerts = stored(settings, f"SELECT rule, severity, message FROM alert WHERE runner = '{runner}' "
-                              f"AND time > now() - 7d ORDER BY time DESC LIMIT 10")
+    alerts = query_now(settings, schema.recent_alerts_query(runner, days=7, limit=10))
     return describe_status(status, gate_report, alerts)
 
 

@@ -99,13 +99,13 @@ def run_bridge(args, settings: Settings) -> int:
 def run_stream(args, settings: Settings) -> int:
     from streams.agents import create_worker
 
-    return _run_faust(create_worker(settings).app, settings, "stream", args.log_level)
+    return _run_faust(create_worker(settings), settings, "stream", args.log_level)
 
 
 def run_alerts(args, settings: Settings) -> int:
     from alerts.worker import create_worker
 
-    return _run_faust(create_worker(settings).app, settings, "alerts", args.log_level)
+    return _run_faust(create_worker(settings), settings, "alerts", args.log_level)
 
 
 def run_simulate(args, settings: Settings) -> int:
@@ -174,7 +174,9 @@ def _mark_ready(settings: Settings, name: str) -> None:
     (run_dir / f"{name}.ready").touch()
 
 
-def _run_faust(app, settings: Settings, name: str, log_level: str) -> int:
+def _run_faust(stage, settings: Settings, name: str, log_level: str) -> int:
+    """Run a stage's Faust worker; it says it is ready once Faust has started and its own
+    connections (store, MQTT) are open."""
     import faust
 
     from footpod.kafka import ensure_topics
@@ -185,10 +187,11 @@ def _run_faust(app, settings: Settings, name: str, log_level: str) -> int:
     class Worker(faust.Worker):
         async def on_startup_finished(self) -> None:
             await super().on_startup_finished()
+            await stage.until_ready()
             _mark_ready(settings, name)
 
     level = "warn" if log_level == "warning" else log_level
-    Worker(app, loglevel=level, quiet=True, override_logging=True).execute_from_commandline()
+    Worker(stage.app, loglevel=level, quiet=True, override_logging=True).execute_from_commandline()
     return 0
 
 

@@ -12,14 +12,12 @@ import time
 from collections import defaultdict
 
 import faust
-import httpx
 
 from footpod import kafka
 from footpod.contract import CountedSample, SampleBatch
 from footpod.records import RunnerUpdate
-from footpod.roster import RosterFile
 from footpod.settings import Settings
-from footpod.timeseries import Writer, open_api
+from footpod.worker import StageWorker
 from streams.seed import seed_state
 from streams.segments import LoadParams
 from streams.state import RunnerState
@@ -34,37 +32,28 @@ def load_params(settings: Settings) -> LoadParams:
                       running_cadence_spm=settings.running_cadence_spm)
 
 
-class StreamWorker:
+class StreamWorker(StageWorker):
     """Holds the runners' states of this worker's partitions; seeded from the store on first use."""
 
+    log = log
+
     def __init__(self, app: faust.App, settings: Settings):
-        self.app, self.settings = app, settings
+        super().__init__(app, settings)
         self.params = load_params(settings)
-        self.roster = RosterFile(settings.roster)
         self.states: dict[str, RunnerState] = {}
         self.live_runs: dict[str, int] = {}  # runner -> end of a run still under way
         self.samples_in = 0
-        self.api = None
-        self.writer: Writer | None = None
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
 
     def register(self) -> None:
         self.app.agent(self.samples_topic, name="samples")(self.consume)
         self.app.timer(2.0)(self.close_finished_runs)
-        self.app.timer(60.0)(self.report_progress)
-        self.app.task(self.run_writer)
         self.app.on_partitions_assigned.connect(self.forget_states)
+        super().register()
 
-    async def run_writer(self) -> None:
-        self.api = await open_api(self.settings, httpx.AsyncClient(timeout=30))
-        self.writer = Writer(self.api)
-        await self.writer.run()
-
-    async def report_progress(self) -> None:
-        backlog = self.writer.backlog if self.writer else 0
-        log.info("%d samples read, %d runners in memory, %d points waiting for the store, %d refused",
-                 self.samples_in, len(self.states), backlog, self.writer.rejected_points if self.writer else 0)
+    def progress(self) -> str:
+        return f"{self.samples_in} samples read, {len(self.states)} runners in memory"
 
     async def forget_states(self, *args, **kwargs) -> None:
         """After a rebalance the store plus the uncommitted records are the truth: reseed."""
@@ -75,8 +64,7 @@ class StreamWorker:
             await self.step(events)
 
     async def step(self, events) -> None:
-        while self.writer is None:
-            await self.app.sleep(0.1)
+        await self.until_ready()
         by_runner: dict[str, list[CountedSample]] = defaultdict(list)
         for event in events:
             batch = SampleBatch.model_validate_json(event.value)

@@ -1,12 +1,11 @@
-"""Stream results as InfluxDB points (CONTRACT.md, "Time series"): pure, no I/O."""
+"""Stream results as InfluxDB points (`footpod.schema`): pure, no I/O."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
 
-from influxdb_client import Point, WritePrecision
-
+from footpod import schema
 from footpod.contract import CountedSample
 from footpod.records import RunEvaluation
 from streams.segments import Segment
@@ -21,14 +20,12 @@ def cadence_points(runner: str, team: str, fresh: Sequence[CountedSample]) -> li
         buckets.setdefault((sample.device_id, sample.ts // CADENCE_BUCKET_MS), []).append(sample)
     lines = []
     for (device, _), samples in buckets.items():
-        point = (Point("cadence").tag("runner", runner).tag("team", team).tag("device", device)
-                 .field("spm", sum(s.cadence_spm for s in samples) / len(samples))
-                 .field("distance_m", float(samples[-1].distance_m))
-                 .time(samples[0].ts, WritePrecision.MS))
         speeds = [s.speed_mps for s in samples if s.speed_mps is not None]
-        if speeds:
-            point.field("speed_mps", sum(speeds) / len(speeds))
-        lines.append(point.to_line_protocol())
+        lines.append(schema.CADENCE.line(
+            {"runner": runner, "team": team, "device": device},
+            {"spm": sum(s.cadence_spm for s in samples) / len(samples), "distance_m": samples[-1].distance_m,
+             "speed_mps": sum(speeds) / len(speeds) if speeds else None},
+            samples[0].ts))
     return lines
 
 
@@ -36,17 +33,15 @@ def run_point(runner: str, team: str, evaluation: RunEvaluation, segments: Itera
               retired_km: float = 0.0) -> str:
     """The run at its start time; `segments` and `retired_km` let a restarted stream rebuild its state."""
     run = evaluation.run
-    point = (Point("run").tag("runner", runner).tag("team", team).tag("device", run.device_id)
-             .field("run_id", run.run_id).field("km", round(run.km, 4))
-             .field("duration_s", run.duration_s).field("samples", run.samples)
-             .field("end_ms", run.end_ms).field("retired_km", float(retired_km))
-             .field("segments", json.dumps([segment.model_dump() for segment in segments],
-                                           separators=(",", ":")))
-             .time(run.start_ms, WritePrecision.MS))
-    if run.cadence_spm is not None:
-        point.field("cadence_spm", round(run.cadence_spm, 2))
-    if evaluation.device_km is not None:
-        point.field("device_km", round(evaluation.device_km, 3))
-    if evaluation.cadence_dev_pct is not None:
-        point.field("cadence_dev_pct", round(evaluation.cadence_dev_pct, 2))
-    return point.to_line_protocol()
+    return schema.RUN.line(
+        {"runner": runner, "team": team, "device": run.device_id},
+        {"run_id": run.run_id, "km": round(run.km, 4), "duration_s": run.duration_s, "samples": run.samples,
+         "end_ms": run.end_ms, "retired_km": retired_km,
+         "segments": json.dumps([segment.model_dump() for segment in segments], separators=(",", ":")),
+         "cadence_spm": _round(run.cadence_spm, 2), "device_km": _round(evaluation.device_km, 3),
+         "cadence_dev_pct": _round(evaluation.cadence_dev_pct, 2)},
+        run.start_ms)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

@@ -9,7 +9,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from conftest import Stack, mqtt_connect
+from tests.integration.stack import Stack, mqtt_connect
 from monitor import servers
 
 MESSAGES = 600

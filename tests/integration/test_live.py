@@ -2,7 +2,7 @@
 
 import time
 
-from training import DAY_MS, run
+from tests.integration.training import DAY_MS, run
 
 
 def test_a_live_run_that_passes_the_weekly_budget_raises_budget_reached(pipeline, watch, phone):

@@ -8,7 +8,7 @@ import json
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from training import daily_runs, monday_weeks_ago, trailing_km
+from tests.integration.training import daily_runs, monday_weeks_ago, trailing_km
 
 FLAT = [35.0, 35.0, 35.0]
 PLUS_20 = [35.0, 35.0, 42.0]

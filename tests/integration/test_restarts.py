@@ -2,7 +2,7 @@
 
 import signal
 
-from training import daily_runs, monday_weeks_ago, run, trailing_km
+from tests.integration.training import daily_runs, monday_weeks_ago, run, trailing_km
 
 
 def test_a_killed_stream_worker_restarts_with_the_runs_it_had_counted(pipeline, watch, phone):

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from training import DAY_MS, run
+from tests.integration.training import DAY_MS, run
 
 HOUR_MS = 3_600_000
 

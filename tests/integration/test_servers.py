@@ -4,7 +4,7 @@ import threading
 
 import httpx
 
-from conftest import mqtt_connect
+from tests.integration.stack import mqtt_connect
 from monitor import servers
 
 

@@ -1,0 +1,39 @@
+"""When the alert worker publishes: the live-status pace and the pain-report grace, as pure
+functions of a clock value (CONTRACT.md: a status after every run, every 10 s during one)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from footpod.contract import Status
+
+PAIN_GRACE_S = 2.0  # ours: a phone syncs the run just before its report; a stream step takes < 1 s
+
+
+class StatusPace(BaseModel):
+    """One runner's live-status pace: when a live status was last published, and the latest held back."""
+
+    model_config = ConfigDict(frozen=True)
+
+    last_live_s: float | None = None
+    held: Status | None = None
+
+    def offer(self, status: Status, now_s: float, interval_s: float, urgent: bool = False) -> tuple[StatusPace, Status | None]:
+        """The pace after `status` is offered at `now_s`, and the status to publish now (or None).
+
+        A final status, or one with a new alert (`urgent`), goes at once; a live one at most every
+        `interval_s`, the latest held back until its turn."""
+        if status.live and not urgent and self.last_live_s is not None and now_s - self.last_live_s < interval_s:
+            return StatusPace(last_live_s=self.last_live_s, held=status), None
+        return StatusPace(last_live_s=now_s if status.live else None), status
+
+    def release(self, now_s: float, interval_s: float) -> tuple[StatusPace, Status | None]:
+        """The held status once its turn has come."""
+        if self.held is None or (self.last_live_s is not None and now_s - self.last_live_s < interval_s):
+            return self, None
+        return StatusPace(last_live_s=self.last_live_s).offer(self.held, now_s, interval_s)
+
+
+def pain_wait_s(received_ms: int, now_ms: int, grace_s: float = PAIN_GRACE_S) -> float:
+    """How long a pain report still waits for a run synced just before it to reach the worker."""
+    return max(0.0, received_ms / 1000 + grace_s - now_ms / 1000)

@@ -1,0 +1,171 @@
+"""The time-series store's schema, in one place: each measurement's tags and fields, the line
+protocol that writes them, and the queries that read them back (CONTRACT.md, "Time series").
+
+Every stage writes through `Measurement.line`, which refuses a tag or field the schema does not
+name, and every read-back goes through the functions at the end of this module, which raise
+`StoreReadError` when the store cannot answer: a failed read never turns into an empty history.
+Pure apart from the read-backs, which take the store's query seam (`footpod.timeseries`) as an
+argument.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from influxdb_client import Point, WritePrecision
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from footpod.contract import PainReport
+from footpod.errors import StoreReadError
+from footpod.records import RunSummary
+
+Query = Callable[[str], Awaitable[list[dict[str, Any]]]]
+"""The store's InfluxQL seam: a query in, rows (tags and columns merged, times in ms) out."""
+
+
+class Measurement(BaseModel):
+    """A measurement's name, its tags, and its fields with their line-protocol types."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    tags: tuple[str, ...]
+    fields: Mapping[str, type]  # required fields
+    optional: Mapping[str, type] = {}  # written when known
+
+    def line(self, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
+        """One point as line protocol; absent optional fields (None) are left out.
+
+        Raises ValueError for a tag or field this measurement does not have, or a missing one:
+        a renamed field fails here, at the writer, not later as a silently empty read-back."""
+        if set(tags) != set(self.tags):
+            raise ValueError(f"{self.name}: tags {sorted(tags)} are not {sorted(self.tags)}")
+        unknown = set(fields) - set(self.fields) - set(self.optional)
+        missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
+        if unknown or missing:
+            raise ValueError(f"{self.name}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
+        point = Point(self.name)
+        for name in self.tags:
+            point.tag(name, tags[name])
+        for name, value in fields.items():
+            if value is not None:
+                kind = self.fields.get(name) or self.optional[name]
+                point.field(name, kind(value))
+        return point.time(ts_ms, WritePrecision.MS).to_line_protocol()
+
+
+CADENCE = Measurement(
+    name="cadence", tags=("runner", "team", "device"),
+    fields={"spm": float, "distance_m": float}, optional={"speed_mps": float},
+)
+"""Cadence per device and 10 s of newly counted samples (all samples, walking included)."""
+
+RUN = Measurement(
+    name="run", tags=("runner", "team", "device"),
+    fields={"run_id": str, "km": float, "duration_s": float, "samples": int, "end_ms": int,
+            "retired_km": float, "segments": str},
+    optional={"cadence_spm": float, "device_km": float, "cadence_dev_pct": float},
+)
+"""A run at its start; `segments` (JSON) and `retired_km` let a restarted stream rebuild its state."""
+
+LOAD = Measurement(
+    name="load", tags=("runner", "team"),
+    fields={"week_km": float, "prev_week_km": float, "chronic_week_km": float, "gate": str},
+    optional={"change_pct": float, "acwr": float, "acwr_ewma": float, "budget_km": float},
+)
+"""A runner's load at an instant (a run's end, or midnight) with the gate in force and its budget."""
+
+PAIN = Measurement(
+    name="pain", tags=("runner", "team", "timing"),
+    fields={"score": int, "decision": str, "worsening": bool, "flags": str, "report": str},
+    optional={"run_id": str, "distance_m": float, "location": str},
+)
+"""A pain report at its time; `report` keeps it whole (JSON) so a restarted worker can read it back."""
+
+ALERT = Measurement(
+    name="alert", tags=("runner", "team", "rule", "severity"),
+    fields={"message": str, "action": str, "id": str},
+)
+"""An alert at the event time that triggered it."""
+
+MEASUREMENTS = (CADENCE, RUN, LOAD, PAIN, ALERT)
+
+
+# --- the queries that read the store back -------------------------------------------------------
+
+def _runner(runner: str) -> str:
+    return runner.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def alert_ids_query(runner: str, days: int) -> str:
+    return f"SELECT \"id\" FROM \"{ALERT.name}\" WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d"
+
+
+def runs_query(runner: str, days: int) -> str:
+    return (f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm" FROM "{RUN.name}" '
+            f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d")
+
+
+def reports_query(runner: str, days: int) -> str:
+    return f"SELECT \"report\" FROM \"{PAIN.name}\" WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d"
+
+
+def report_at_query(runner: str, ts_ms: int) -> str:
+    return (f'SELECT "score", "timing", "flags" FROM "{PAIN.name}" '
+            f"WHERE \"runner\" = '{_runner(runner)}' AND time = {int(ts_ms)}ms")
+
+
+def recent_alerts_query(runner: str, days: int, limit: int) -> str:
+    return (f'SELECT "rule", "severity", "message" FROM "{ALERT.name}" '
+            f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d ORDER BY time DESC LIMIT {limit}")
+
+
+def alert_ids(rows: list[dict[str, Any]]) -> set[str]:
+    return {row["id"] for row in rows if isinstance(row.get("id"), str)}
+
+
+def runs(rows: list[dict[str, Any]]) -> tuple[RunSummary, ...]:
+    """The newest version of each run (by `run_id`), ordered by end."""
+    by_id: dict[str, RunSummary] = {}
+    for row in rows:
+        if isinstance(row.get("run_id"), str) and isinstance(row.get("end_ms"), (int, float)):
+            by_id[row["run_id"]] = RunSummary(
+                run_id=row["run_id"], device_id=row["device"], start_ms=int(row["time"]),
+                end_ms=int(row["end_ms"]), km=float(row.get("km") or 0.0), samples=int(row.get("samples") or 0),
+                cadence_spm=row.get("cadence_spm"))
+    return tuple(sorted(by_id.values(), key=lambda run: run.end_ms))
+
+
+def reports(rows: list[dict[str, Any]]) -> list[PainReport]:
+    stored = []
+    for row in rows:
+        if isinstance(row.get("report"), str):
+            try:
+                stored.append(PainReport.model_validate(json.loads(row["report"])))
+            except (ValueError, ValidationError) as error:
+                raise StoreReadError(f"a stored pain report does not parse: {error}") from error
+    return stored
+
+
+async def read(query: Query, influxql: str) -> list[dict[str, Any]]:
+    """Rows of `influxql`; raises StoreReadError when the store does not answer."""
+    try:
+        return await query(influxql)
+    except StoreReadError:
+        raise
+    except Exception as error:  # the seam's transport and server errors, whatever the client
+        raise StoreReadError(f"the store did not answer {influxql!r}: {error}") from error
+
+
+async def read_alert_ids(query: Query, runner: str, days: int) -> set[str]:
+    return alert_ids(await read(query, alert_ids_query(runner, days)))
+
+
+async def read_runs(query: Query, runner: str, days: int) -> tuple[RunSummary, ...]:
+    return runs(await read(query, runs_query(runner, days)))
+
+
+async def read_reports(query: Query, runner: str, days: int) -> list[PainReport]:
+    return reports(await read(query, reports_query(runner, days)))

@@ -1,0 +1,55 @@
+"""The live-status pace and the pain grace, against a clock value."""
+
+from footpod.contract import LastRun, Status
+from alerts.pacing import StatusPace, pain_wait_s
+
+INTERVAL = 10.0
+
+
+def status(live: bool, km: float = 1.0) -> Status:
+    return Status(runner="alice", team="t", as_of="2025-10-01T10:00:00.000Z", live=live, week_km=km,
+                  prev_week_km=0.0, change_pct=None, acwr=None, budget_km=None, gate="progress",
+                  cadence_baseline_spm=None,
+                  last_run=LastRun(run_id="r", end="2025-10-01T10:00:00.000Z", km=km, cadence_spm=None))
+
+
+def test_the_first_live_status_goes_at_once():
+    _, published = StatusPace().offer(status(True), now_s=100.0, interval_s=INTERVAL)
+    assert published is not None
+
+
+def test_a_live_status_within_the_interval_is_held_back_as_the_latest():
+    pace, _ = StatusPace().offer(status(True, 1.0), now_s=100.0, interval_s=INTERVAL)
+    pace, published = pace.offer(status(True, 2.0), now_s=105.0, interval_s=INTERVAL)
+    pace, published_again = pace.offer(status(True, 3.0), now_s=109.9, interval_s=INTERVAL)
+    assert published is None and published_again is None
+    assert pace.held.week_km == 3.0
+
+
+def test_a_held_status_is_released_once_the_interval_has_passed_and_not_before():
+    pace, _ = StatusPace().offer(status(True, 1.0), now_s=100.0, interval_s=INTERVAL)
+    pace, _ = pace.offer(status(True, 2.0), now_s=101.0, interval_s=INTERVAL)
+    early_pace, early = pace.release(now_s=109.0, interval_s=INTERVAL)
+    late_pace, late = pace.release(now_s=110.0, interval_s=INTERVAL)
+    assert early is None and early_pace.held is not None
+    assert late.week_km == 2.0 and late_pace.held is None and late_pace.last_live_s == 110.0
+
+
+def test_a_final_status_goes_at_once_and_drops_the_held_live_one():
+    pace, _ = StatusPace().offer(status(True), now_s=100.0, interval_s=INTERVAL)
+    pace, _ = pace.offer(status(True), now_s=101.0, interval_s=INTERVAL)
+    pace, published = pace.offer(status(False, 5.0), now_s=102.0, interval_s=INTERVAL)
+    assert published.week_km == 5.0 and pace.held is None
+    assert pace.release(now_s=200.0, interval_s=INTERVAL)[1] is None
+
+
+def test_a_live_status_with_a_new_alert_goes_at_once():
+    pace, _ = StatusPace().offer(status(True), now_s=100.0, interval_s=INTERVAL)
+    _, published = pace.offer(status(True, 7.0), now_s=101.0, interval_s=INTERVAL, urgent=True)
+    assert published.week_km == 7.0
+
+
+def test_a_pain_report_waits_out_the_grace_from_its_arrival():
+    assert pain_wait_s(received_ms=10_000, now_ms=10_500, grace_s=2.0) == 1.5
+    assert pain_wait_s(received_ms=10_000, now_ms=12_000, grace_s=2.0) == 0.0
+    assert pain_wait_s(received_ms=10_000, now_ms=60_000, grace_s=2.0) == 0.0
