@@ -93,14 +93,17 @@ def facts(cadence_retraining=False, rtr=True):
     "day, cadence_retraining, rtr, fires",
     [
         (15, False, True, True),  # day 15, week 3: return-to-run phase 3 is cadence retraining
-        (27, False, True, True),  # day 27, the last day of phase 3
-        (13, False, True, False),  # day 13, phase 1: not yet
-        (28, False, True, False),  # day 28, phase 4: retraining is over
-        (28, True, True, True),  # … unless the roster says the runner retrains anyway
+        (6, False, True, False),  # day 6, week 1: phase 1 only, not yet
+        (7, False, True, True),  # day 7 exactly, week 2: phase 3 begins (weeks 2–6 overlap phase 1)
+        (28, False, True, True),  # day 28, week 5: phase 4 runs, phase 3 still applies
+        (41, False, True, True),  # day 41, the last day of week 6: the last day of phase 3
+        (42, False, True, False),  # day 42, week 7: phase 3 is over
+        (42, True, True, True),  # … unless the roster says the runner retrains anyway
         (15, False, False, False),  # not on the protocol, not retraining by the roster
         (15, True, False, True),  # retraining by the roster alone
     ],
-    ids=["rtr_phase_3", "rtr_phase_3_last_day", "rtr_phase_1", "rtr_phase_4", "rtr_phase_4_roster_retraining",
+    ids=["rtr_phase_3", "rtr_day_6_phase_1", "rtr_day_7_phase_3_begins", "rtr_day_28_phase_3_with_phase_4",
+         "rtr_day_41_last_day", "rtr_day_42_over", "rtr_over_roster_retraining",
          "no_rtr_no_retraining", "roster_retraining"],
 )
 def test_a_runner_in_return_to_run_phase_3_counts_as_retraining_cadence(day, cadence_retraining, rtr, fires):
