@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from footpod.contract import PainReport
-from footpod.records import RunEvaluation, RunSummary
+from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 from alerts.rules.decision import Decision, km
 from alerts.rules.thresholds import (DAY_MS, RTR_COMPLETE_WEEKS, RTR_PHASE1_MAX_SHARE, RTR_PHASE_WEEKS,
                                      GateName)
@@ -49,10 +49,11 @@ def completed(runs: Sequence[RunSummary], reports: Sequence[PainReport], normal_
     return not any(r.score >= 1 and since < r.ts <= as_of_ms for r in reports)
 
 
-def protocol_week_km(runs: Sequence[RunSummary], start_ms: int, as_of_ms: int) -> float:
-    """`week_km` counting only runs since the start date (runs before it do not count for phase 1)."""
-    after = max(start_ms, as_of_ms - WEEK_MS)
-    return sum(r.km for r in runs if r.start_ms >= start_ms and after < r.end_ms <= as_of_ms)
+def protocol_week_km(load: LoadSnapshot, runs: Sequence[RunSummary], start_ms: int) -> float:
+    """`week_km` less the runs of that week that began before the start date (they do not count
+    for phase 1)."""
+    before = sum(r.km for r in runs if r.start_ms < start_ms and load.as_of_ms - WEEK_MS < r.end_ms <= load.as_of_ms)
+    return max(0.0, load.week_km - before)
 
 
 def return_to_run(evaluation: RunEvaluation, runs: Sequence[RunSummary], reports: Sequence[PainReport],
@@ -65,7 +66,7 @@ def return_to_run(evaluation: RunEvaluation, runs: Sequence[RunSummary], reports
     details = {"phase": max(current), "week_km": round(load.week_km, 2), "normal_week_km": normal_week_km}
     decisions = []
     known = {run.run_id: run for run in (*runs, evaluation.run)}.values()
-    week_km = protocol_week_km(list(known), start_ms, load.as_of_ms)
+    week_km = protocol_week_km(load, list(known), start_ms)
     limit = RTR_PHASE1_MAX_SHARE * normal_week_km
     if 1 in current and week_km > limit:
         decisions.append(Decision(
