@@ -13,6 +13,8 @@ def allowed_week_km(load: LoadSnapshot, gate: GateName, reference_km: float | No
 
     The factor applies to `prev_week_km`, except under `reduce_volume`, where it applies once to
     `reference_km`, the 7 days before the gate was set (RULES.md §2: one cut, not 0.7ⁿ)."""
+    if load.prev_week_km <= 0:
+        return None
     base = reference_km if gate == "reduce_volume" and reference_km is not None else load.prev_week_km
     if base <= 0:
         return None
