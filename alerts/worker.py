@@ -23,9 +23,9 @@ from footpod.records import RunnerUpdate, RunSummary
 from footpod.roster import RosterFile
 from footpod.settings import Settings
 from footpod.timeseries import Writer, open_api
-from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, status_of, to_alerts
+from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, rule_params, status_of, to_alerts
 from alerts.points import alert_point, load_point, pain_point
-from alerts.rules.pain_gate import decision_of, run_of, timing_of
+from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod.mqtt import mqtt_client
 from streams.app import create_app
 from streams.load import DAY_MS
@@ -33,7 +33,6 @@ from streams.load import DAY_MS
 log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
 LOOK_BACK_DAYS = 80  # alerts, runs and reports read back at a restart
-PAIN_GRACE_S = 2.0  # a step of the stream takes well under a second
 
 
 class Publisher:
@@ -58,6 +57,8 @@ class Memory:
         self.reports = reports
         self.published = published
         self.last_update: RunnerUpdate | None = None
+        self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
+        self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
         self.last_live_status = -1e9
         self.held_status: Status | None = None
 
@@ -66,12 +67,14 @@ class AlertWorker:
     def __init__(self, app: faust.App, settings: Settings):
         self.app, self.settings = app, settings
         self.roster = RosterFile(settings.roster)
+        self.params = rule_params(settings)
         self.memory: dict[str, Memory] = {}
         self.alerts_published = 0
         self.writer: Writer | None = None
         self.api = None
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
+        self._settling: set[asyncio.Future] = set()
         self._day: int | None = None
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
@@ -112,23 +115,41 @@ class AlertWorker:
         async for value in stream:
             await self._io_ready()
             event = PainEvent.model_validate_json(value)
-            # a phone often syncs a run and reports pain straight after: the run comes the longer
-            # way (through the stream), so give it a moment to arrive before matching the report
-            wait_s = event.received_ms / 1000 + PAIN_GRACE_S - time.time()
-            if wait_s > 0:
-                await asyncio.sleep(wait_s)
+            # --- settle rule (RULES.md §3 arrival order): a runner's reports wait together, without
+            # holding up the stream, until its data has settled; then they are decided at once
             async with self._lock:
-                await self.on_pain(event)
+                memory = await self._memory_of(event.runner)
+                memory.pending.append(event)
+                memory.last_arrival_ms = max(memory.last_arrival_ms or 0, event.received_ms)
+            task = asyncio.ensure_future(self._decide_when_settled(event.runner))
+            self._settling.add(task)  # a reference, so the task is not collected while it waits
+            task.add_done_callback(self._settling.discard)
+
+    async def _decide_when_settled(self, runner: str) -> None:
+        memory = self.memory[runner]
+        while memory.pending:
+            due = settle_at(min(e.received_ms for e in memory.pending), memory.last_arrival_ms,
+                            self.params.pain_settle_s, self.params.pain_settle_max_s)
+            wait_ms = due - int(time.time() * 1000)
+            if wait_ms <= 0:
+                break
+            await asyncio.sleep(wait_ms / 1000)
+        async with self._lock:
+            events, memory.pending = memory.pending, []
+            if events:
+                await self.on_pain(*events)
+            # --- end of settle rule
 
     def facts(self, runner: str, memory: Memory) -> RunnerFacts:
         entry = self.roster.current.entry(runner)
         return RunnerFacts(runner=runner, team=entry.team, entry=entry, runs=memory.runs,
-                           reports=tuple(memory.reports))
+                           reports=tuple(memory.reports), params=self.params)
 
     async def on_update(self, update: RunnerUpdate) -> None:
         memory = await self._memory_of(update.runner)
         memory.runs = _merge_runs(memory.runs, update.recent)
         memory.last_update = update
+        memory.last_arrival_ms = int(time.time() * 1000)
         facts = self.facts(update.runner, memory)
         lines = [load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
                  for e in update.touched if not e.live]
@@ -136,20 +157,26 @@ class AlertWorker:
         await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
         self.writer.write(lines)
 
-    async def on_pain(self, event: PainEvent) -> None:
-        runner, report = event.runner, event.report
+    async def on_pain(self, *events: PainEvent) -> None:
+        """Reports of one runner, decided together against everything known of the runner."""
+        runner = events[0].runner
         memory = await self._memory_of(runner)
-        if report in memory.reports:
-            return  # a redelivery: already counted
-        memory.reports.append(report)
+        new = [e.report for e in events if e.report not in memory.reports]  # a redelivery: already counted
+        if not new:
+            return
+        memory.reports.extend(dict.fromkeys(new))
         facts = self.facts(runner, memory)
-        run = run_of(report, facts.runs)
-        timing = timing_of(report, run)
-        lines = [pain_point(runner, facts.team, report, timing, decision_of(report, timing),
-                            run.run_id if run else None)]
-        await self._publish_alerts(to_alerts(pain_decisions(facts, report.ts), runner, facts.team), memory, lines)
+        lines = []
+        for report in dict.fromkeys(new):
+            run = run_of(report, facts.runs)
+            timing = timing_of(report, run)
+            lines.append(pain_point(runner, facts.team, report, timing, decision_of(report, timing),
+                                    run.run_id if run else None))
+        now_ms = int(time.time() * 1000)
+        as_of = max(facts.latest_ms() or now_ms, now_ms)  # a gate lifts by time, too
+        await self._publish_alerts(to_alerts(pain_decisions(facts, as_of), runner, facts.team), memory, lines)
         if memory.last_update is not None:
-            status = status_of(memory.last_update, facts)
+            status = status_of(memory.last_update, facts, now_ms)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         self.writer.write(lines)
 

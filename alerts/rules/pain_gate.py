@@ -216,10 +216,12 @@ def see_physio(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> lis
 
 def settle_at(report_received_ms: int, last_arrival_ms: int | None,
               settle_s: float = PAIN_SETTLE_S, settle_max_s: float = PAIN_SETTLE_MAX_S) -> int:
-    """When a report may be decided if nothing more arrives: once no sample of its runner has
-    arrived for `settle_s` (counted from the report too), at the latest `settle_max_s` after it."""
+    """When a report may be decided if nothing more arrives: once no data of its runner (a sample,
+    or another report) has arrived for `settle_s`, counted from the report too, and at the latest
+    `settle_max_s` after it. For several reports waiting together, `report_received_ms` is the
+    earliest and `last_arrival_ms` the latest arrival of anything of the runner's."""
     quiet_from = max(report_received_ms, last_arrival_ms or report_received_ms)
-    return min(quiet_from + int(settle_s * 1000), report_received_ms + int(settle_max_s * 1000))
+    return min(quiet_from + round(settle_s * 1000), report_received_ms + round(settle_max_s * 1000))
 
 
 def settled(report_received_ms: int, last_arrival_ms: int | None, now_ms: int,
