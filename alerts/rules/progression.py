@@ -38,7 +38,8 @@ def progression(evaluation: RunEvaluation) -> list[Decision]:
     return [Decision(
         rule="progression", severity="warning", action="hold", ts_ms=load.as_of_ms,
         message=(f"{km(load.week_km)} in the last 7 days, {percent} % more than the "
-                 f"{km(load.prev_week_km)} the week before (limit +{MAX_WEEKLY_INCREASE * 100:.0f} %). Hold this volume for now."),
+                 f"{km(load.prev_week_km)} the week before (limit +{MAX_WEEKLY_INCREASE * 100:.0f} %). "
+                 "Hold this volume for now."),
         details={"week_km": round(load.week_km, 2), "prev_week_km": round(load.prev_week_km, 2),
                  "change_pct": round(change, 1)},
     )]
@@ -59,10 +60,12 @@ def acwr(evaluation: RunEvaluation, min_chronic_week_km: float = ACWR_MIN_CHRONI
                f"{km(load.chronic_week_km)} a week")
     if ratio > ACWR_HIGH:
         return [Decision(rule="acwr_high", severity="critical", action="reduce_volume", ts_ms=load.as_of_ms,
-                         message=f"{numbers} (above {ACWR_HIGH}, the highest injury risk). Cut back your running this week.",
+                         message=(f"{numbers} (above {ACWR_HIGH}, the highest injury risk). "
+                                  "Cut back your running this week."),
                          details=details)]
     return [Decision(rule="acwr_elevated", severity="info", action="hold", ts_ms=load.as_of_ms,
-                     message=f"{numbers} (above {ACWR_ELEVATED}). Keep this week at the current volume; don't add more.",
+                     message=(f"{numbers} (above {ACWR_ELEVATED}). "
+                              "Keep this week at the current volume; don't add more."),
                      details=details)]
 
 
