@@ -109,3 +109,43 @@ def facts(cadence_retraining=False, rtr=True):
 def test_a_runner_in_return_to_run_phase_3_counts_as_retraining_cadence(day, cadence_retraining, rtr, fires):
     decisions = run_decisions(evaluation(7.0, as_of=START_MS + day * DAY_MS), facts(cadence_retraining, rtr))
     assert [d.rule for d in decisions if d.rule == "cadence_target"] == (["cadence_target"] if fires else [])
+
+
+# --- the baseline frozen at the start date (RULES.md §1) -----------------------------------------
+
+
+def cadence_run(day, cadence):
+    start = START_MS + day * DAY_MS
+    return RunSummary(run_id=f"r{day}", device_id="pod-1", start_ms=start, end_ms=start + 1_800_000, km=5.0,
+                      samples=1800, cadence_spm=cadence)
+
+
+# 160 spm before the start date (the frozen baseline), then the runner rises to 168-172 spm
+BEFORE = [cadence_run(day, 160.0) for day in (-6, -4, -2)]
+AFTER = [cadence_run(day, 172.0) for day in (20, 22, 24, 26)]
+
+
+@pytest.mark.parametrize(
+    "entry, fires",
+    [
+        # retraining since the start date: 172 is +7.5 % over the 160 frozen then (RULES changed)
+        (RunnerEntry(cadence_retraining=True, cadence_retraining_since=START), True),
+        # the coach's baseline wins over the median at the start: 172 over 165 is +4.2 %, short of +5 %
+        (RunnerEntry(cadence_retraining=True, cadence_retraining_since=START, baseline_cadence_spm=165.0), False),
+        # return to run: phase 3 on day 28 freezes the baseline at the protocol's start, 160
+        (RunnerEntry(return_to_run=ReturnToRun(start=START, normal_week_km=40.0)), True),
+        # retraining without a start date: the rolling baseline, now 172 itself: 0 %, not on target
+        (RunnerEntry(cadence_retraining=True), False),
+    ],
+    ids=["frozen_at_retraining_start", "roster_baseline_frozen", "frozen_at_rtr_start", "no_start_date_rolling"],
+)
+def test_cadence_target_measures_against_the_baseline_frozen_at_the_start_date(entry, fires):
+    latest = cadence_run(28, 172.0)
+    runs = (*BEFORE, *AFTER, latest)
+    rolling = 172.0  # what the stream's 28-day median has drifted to
+    load = LoadSnapshot(as_of_ms=latest.end_ms, week_km=10.0, prev_week_km=10.0, change_pct=0.0,
+                        chronic_week_km=10.0, acwr=1.0, acwr_ewma=1.0, history_days=60.0)
+    evaluation_ = RunEvaluation(run=latest, load=load, cadence_baseline_spm=rolling, cadence_dev_pct=0.0, live=False)
+    facts_ = RunnerFacts(runner="ana", team="red", entry=entry, runs=runs)
+    targets = [d for d in run_decisions(evaluation_, facts_) if d.rule == "cadence_target"]
+    assert [d.details["baseline_spm"] for d in targets] == ([entry.baseline_cadence_spm or 160.0] if fires else [])
