@@ -235,3 +235,23 @@ def test_the_daily_load_counts_the_runs_of_the_trailing_weeks_at_midnight():
     # this week: the runs 3 days and 0 days before Monday (6 days back is just outside); before: 6 and 9
     assert (load.week_km, load.prev_week_km) == (10.0, 10.0)
     assert load.as_of_ms == midnight
+
+
+def test_under_reduce_the_budget_is_one_cut_of_the_week_before_the_gate_as_of_now():
+    # 2 km a day for two weeks, pain 6 on Monday 08:00 (reduce_volume), then 1 km a day (RULES changed)
+    from streams.load import load_at
+
+    days = [*range(-14, 0), *range(1, 8)]
+    runs = [run(start=MONDAY + d * DAY_MS, km=2.0 if d < 0 else 1.0, run_id=f"d{d}") for d in days]
+    report = PainReport(ts=MONDAY + 2 * HOUR_MS, score=6)
+    last = runs[-1]
+    latest = RunEvaluation(run=last, load=load_at(runs, last.end_ms, MONDAY - 30 * DAY_MS),
+                           cadence_baseline_spm=None, cadence_dev_pct=None, live=False)
+    known = facts([report], runs)
+    # the 7 days before the gate: six runs of 2 km (days −6 … −1) = 12 km, so 8.4 km allowed
+    # day 8, 08:00: days 2 … 7 in the window, 6 km; 8.4 − 6 = 2.4 (0.7 × last week's 11 km would be 1.7)
+    status = status_of(update(latest, runs), known, now_ms=MONDAY + 8 * DAY_MS + 2 * HOUR_MS)
+    assert (status.gate, status.week_km, status.budget_km) == ("reduce_volume", 6.0, 2.4)
+    # day 12, four rest days later: only days 6 and 7 are left in the window, 2 km; 8.4 − 2 = 6.4
+    status = status_of(update(latest, runs), known, now_ms=MONDAY + 12 * DAY_MS + 2 * HOUR_MS)
+    assert (status.gate, status.week_km, status.budget_km) == ("reduce_volume", 2.0, 6.4)
