@@ -1,13 +1,12 @@
-"""When the alert worker publishes: the live-status pace and the pain-report grace, as pure
-functions of a clock value (CONTRACT.md: a status after every run, every 10 s during one)."""
+"""When the alert worker publishes a status, as a pure function of a clock value (CONTRACT.md: a
+status after every run, every 10 s during one). When it decides a pain report is
+`alerts.rules.pain_gate.settle_at`'s."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import Status
-
-PAIN_GRACE_S = 2.0  # ours: a phone syncs the run just before its report; a stream step takes < 1 s
 
 
 class StatusPace(BaseModel):
@@ -33,7 +32,3 @@ class StatusPace(BaseModel):
             return self, None
         return StatusPace(last_live_s=self.last_live_s).offer(self.held, now_s, interval_s)
 
-
-def pain_wait_s(received_ms: int, now_ms: int, grace_s: float = PAIN_GRACE_S) -> float:
-    """How long a pain report still waits for a run synced just before it to reach the worker."""
-    return max(0.0, received_ms / 1000 + grace_s - now_ms / 1000)

@@ -17,10 +17,10 @@ import time
 import faust
 import paho.mqtt.client as mqtt
 
-from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, status_of, to_alerts
-from alerts.pacing import StatusPace, pain_wait_s
+from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, rule_params, status_of, to_alerts
+from alerts.pacing import StatusPace
 from alerts.points import alert_point, load_point, pain_point
-from alerts.rules.pain_gate import decision_of, run_of, timing_of
+from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod import kafka, schema
 from footpod.contract import Alert, PainEvent, PainReport, Status
 from footpod.errors import StoreReadError
@@ -58,6 +58,8 @@ class Memory:
         self.published = published
         self.last_update: RunnerUpdate | None = None
         self.pace = StatusPace()
+        self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
+        self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
 
 
 class AlertWorker(StageWorker):
@@ -65,10 +67,12 @@ class AlertWorker(StageWorker):
 
     def __init__(self, app: faust.App, settings: Settings):
         super().__init__(app, settings)
+        self.params = rule_params(settings)
         self.memory: dict[str, Memory] = {}
         self.alerts_published = 0
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
+        self._settling: set[asyncio.Future] = set()
         self._day: int | None = None
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
@@ -103,21 +107,41 @@ class AlertWorker(StageWorker):
         async for value in stream:
             await self.until_ready()
             event = PainEvent.model_validate_json(value)
-            # a phone often syncs a run and reports pain straight after: the run comes the longer
-            # way (through the stream), so give it a moment to arrive before matching the report
-            await asyncio.sleep(pain_wait_s(event.received_ms, int(time.time() * 1000)))
+            # --- settle rule (RULES.md §3 arrival order): a runner's reports wait together, without
+            # holding up the stream, until its data has settled; then they are decided at once
             async with self._lock:
-                await self.on_pain(event)
+                memory = await self._memory_of(event.runner)
+                memory.pending.append(event)
+                memory.last_arrival_ms = max(memory.last_arrival_ms or 0, event.received_ms)
+            task = asyncio.ensure_future(self._decide_when_settled(event.runner))
+            self._settling.add(task)  # a reference, so the task is not collected while it waits
+            task.add_done_callback(self._settling.discard)
+
+    async def _decide_when_settled(self, runner: str) -> None:
+        memory = self.memory[runner]
+        while memory.pending:
+            due = settle_at(min(e.received_ms for e in memory.pending), memory.last_arrival_ms,
+                            self.params.pain_settle_s, self.params.pain_settle_max_s)
+            wait_ms = due - int(time.time() * 1000)
+            if wait_ms <= 0:
+                break
+            await asyncio.sleep(wait_ms / 1000)
+        async with self._lock:
+            events, memory.pending = memory.pending, []
+            if events:
+                await self.on_pain(*events)
+            # --- end of settle rule
 
     def facts(self, runner: str, memory: Memory) -> RunnerFacts:
         entry = self.roster.current.entry(runner)
         return RunnerFacts(runner=runner, team=entry.team, entry=entry, runs=memory.runs,
-                           reports=tuple(memory.reports))
+                           reports=tuple(memory.reports), params=self.params)
 
     async def on_update(self, update: RunnerUpdate) -> None:
         memory = await self._memory_of(update.runner)
         memory.runs = _merge_runs(memory.runs, update.recent)
         memory.last_update = update
+        memory.last_arrival_ms = int(time.time() * 1000)
         facts = self.facts(update.runner, memory)
         lines = [load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
                  for e in update.touched if not e.live]
@@ -125,20 +149,26 @@ class AlertWorker(StageWorker):
         await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
         self.writer.write(lines)
 
-    async def on_pain(self, event: PainEvent) -> None:
-        runner, report = event.runner, event.report
+    async def on_pain(self, *events: PainEvent) -> None:
+        """Reports of one runner, decided together against everything known of the runner."""
+        runner = events[0].runner
         memory = await self._memory_of(runner)
-        if report in memory.reports:
-            return  # a redelivery: already counted
-        memory.reports.append(report)
+        new = [e.report for e in events if e.report not in memory.reports]  # a redelivery: already counted
+        if not new:
+            return
+        memory.reports.extend(dict.fromkeys(new))
         facts = self.facts(runner, memory)
-        run = run_of(report, facts.runs)
-        timing = timing_of(report, run)
-        lines = [pain_point(runner, facts.team, report, timing, decision_of(report, timing),
-                            run.run_id if run else None)]
-        await self._publish_alerts(to_alerts(pain_decisions(facts, report.ts), runner, facts.team), memory, lines)
+        lines = []
+        for report in dict.fromkeys(new):
+            run = run_of(report, facts.runs)
+            timing = timing_of(report, run)
+            lines.append(pain_point(runner, facts.team, report, timing, decision_of(report, timing),
+                                    run.run_id if run else None))
+        now_ms = int(time.time() * 1000)
+        as_of = max(facts.latest_ms() or now_ms, now_ms)  # a gate lifts by time, too
+        await self._publish_alerts(to_alerts(pain_decisions(facts, as_of), runner, facts.team), memory, lines)
         if memory.last_update is not None:
-            status = status_of(memory.last_update, facts)
+            status = status_of(memory.last_update, facts, now_ms)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         self.writer.write(lines)
 

@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from footpod.contract import Sample, SampleBatch
+from footpod.settings import Settings
 from ingest.validate import judge
 from streams.points import cadence_points
-from streams.segments import LoadParams
+from streams.segments import load_params
 from streams.state import RunnerState, absorb
 from streams.step import Context, advance
 
@@ -54,7 +55,7 @@ def bench_decode(records: list[bytes]) -> float:
 
 
 def bench_absorb(batches: list[list[Sample]]) -> float:
-    params = LoadParams()
+    params = load_params(Settings())
 
     def run() -> None:
         state = RunnerState(runner="r")
@@ -65,7 +66,7 @@ def bench_absorb(batches: list[list[Sample]]) -> float:
 
 
 def bench_step(batches: list[list[Sample]]) -> float:
-    ctx = Context(now_ms=T0 + 30 * 86_400_000, params=LoadParams(), team="t")
+    ctx = Context(now_ms=T0 + 30 * 86_400_000, params=load_params(Settings()), team="t")
 
     def run() -> None:
         state = RunnerState(runner="r")

@@ -35,7 +35,7 @@ RUNNER_DETAIL_UID = "footpod-runner-detail"
 DASHBOARD_TAGS = ["footpod"]
 
 # Colour bands. The numbers belong to the alert rules; RULES.md names the source of each.
-# The rules' own thresholds (alerts/rules/thresholds.py), so a panel turns colour where an alert fires.
+# The rules' own thresholds (footpod/thresholds.py), so a panel turns colour where an alert fires.
 PROGRESSION_LIMIT_PCT = thresholds.MAX_WEEKLY_INCREASE * 100  # % week on week; RULES.md §2 `progression`
 ACWR_SWEET_SPOT_FROM = 0.8  # ratio; lower end of Gabbett 2016's "sweet spot" 0.8–1.3 (no rule fires below)
 ACWR_ELEVATED_ABOVE = thresholds.ACWR_ELEVATED  # ratio; RULES.md §2 `acwr_elevated`

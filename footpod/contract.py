@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
@@ -85,9 +85,11 @@ class Sample(CountedSample):
 
 
 PainTiming = Literal["during", "after", "next_day"]
-RedFlag = Literal[
-    "swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain", "deformity"
+RedFlag = Literal[  # RULES.md §3 see_clinician; the one definition (the bridge validates with it)
+    "swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain", "deformity",
+    "trauma", "worse_at_rest", "systemic", "sharp_pain",
 ]
+RED_FLAGS: tuple[str, ...] = get_args(RedFlag)
 PainLocation = Literal["front", "outside", "below_kneecap", "inside", "back", "other"]
 
 

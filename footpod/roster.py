@@ -56,6 +56,8 @@ class RunnerEntry(BaseModel):
     baseline_cadence_spm: float | None = Field(
         None, ge=120, le=220, description="coach-set cadence baseline (RULES.md §1), replaces the median")
     cadence_retraining: bool = Field(False, description="runner is raising cadence (RULES.md §4)")
+    cadence_retraining_since: date | None = Field(
+        None, description="when retraining started: its baseline is frozen then (RULES.md §1)")
     return_to_run: ReturnToRun | None = None
     shoes: Annotated[dict[DeviceId, Annotated[float, Field(ge=0)]], BeforeValidator(_empty_if_null)] = Field(
         default_factory=dict, description="footpod device_id -> km the shoe had when paired (RULES.md §6)")

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from footpod.thresholds import ACWR_MIN_CHRONIC_WEEK_KM, PAIN_SETTLE_MAX_S, PAIN_SETTLE_S
+
 
 class Settings(BaseSettings):
     """Every field is read from the `FOOTPOD_<NAME>` environment variable."""
@@ -36,6 +38,12 @@ class Settings(BaseSettings):
     max_future_s: float = Field(300.0, ge=0, description="FOOTPOD_MAX_FUTURE_S")
     # CONTRACT.md: status every 10 s while a run is under way.
     live_status_interval_s: float = Field(10.0, gt=0, description="FOOTPOD_LIVE_STATUS_INTERVAL_S")
+    # Ours (RULES.md §2 acwr rules): no ACWR alert over a month of less than this a week (km).
+    acwr_min_chronic_km: float = Field(ACWR_MIN_CHRONIC_WEEK_KM, ge=0, description="FOOTPOD_ACWR_MIN_CHRONIC_KM")
+    # Ours (RULES.md §3 arrival order): a pain report is decided once no sample of its runner
+    # arrived for this long, at the latest pain_settle_max_s after the report.
+    pain_settle_s: float = Field(PAIN_SETTLE_S, ge=0, description="FOOTPOD_PAIN_SETTLE_S")
+    pain_settle_max_s: float = Field(PAIN_SETTLE_MAX_S, ge=0, description="FOOTPOD_PAIN_SETTLE_MAX_S")
     bridge_batch_max: int = Field(2000, ge=1, description="FOOTPOD_BRIDGE_BATCH_MAX: MQTT messages per Kafka hand-off")
     stream_batch_max: int = Field(5000, ge=1, description="FOOTPOD_STREAM_BATCH_MAX: Kafka records per stream step")
 

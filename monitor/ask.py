@@ -12,15 +12,15 @@ from footpod import schema
 from footpod.contract import PainReport, iso
 from footpod.errors import FootpodError
 from footpod.settings import Settings
-from footpod.thresholds import ACWR_ELEVATED, GATE_FACTORS
+from footpod.thresholds import ACWR_ELEVATED, GATE_FACTORS, GateName
 from footpod.timeseries import query_now
 
-GATE_WORDS = {
-    "progress": "progress: up to +10 % on last week",
+GATE_WORDS: dict[GateName, str] = {
+    "progress": f"progress: up to +{(GATE_FACTORS['progress'] - 1) * 100:.0f} % on last week",
     "continue_no_increase": "keep running, no increase",
     "maintain": "maintain this volume",
-    "reduce_volume": "reduce volume by 30 %",
-    "stop_run": "stop running",
+    "reduce_volume": f"reduce volume by {(1 - GATE_FACTORS['reduce_volume']) * 100:.0f} % on the week before the gate",
+    "stop_run": "stop running, seek a physiotherapy assessment",
     "see_clinician": "see a clinician before running",
 }
 
@@ -52,6 +52,8 @@ def _week(status: dict) -> str:
     text = f"{status['week_km']:.1f} km in the last 7 days (the week before: {status['prev_week_km']:.1f} km)"
     if status.get("budget_km") is None:
         return text + "; no budget yet: it needs a previous week"
+    if status["gate"] == "reduce_volume":  # the cut applies to the week before the gate, not to last week
+        return text + f"; {status['budget_km']:.1f} km left"
     allowed = status["prev_week_km"] * GATE_FACTORS[status["gate"]]
     return text + f"; {status['budget_km']:.1f} km left of the {allowed:.1f} km allowed"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
+from footpod.contract import RED_FLAGS
 from footpod.errors import FootpodError
 from footpod.settings import Settings
 
@@ -64,10 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     pain.add_argument("runner", help="the runner's name")
     pain.add_argument("score", type=int, help="pain now, 0 (none) to 10 (worst)")
     pain.add_argument("--flag", action="append", default=[], metavar="FLAG",
-                      choices=["swelling", "locking", "giving_way", "instability", "cannot_bear_weight",
-                               "night_pain", "deformity"],
-                      help="a red flag (repeatable): swelling, locking, giving_way, instability, "
-                           "cannot_bear_weight, night_pain, deformity")
+                      choices=RED_FLAGS, help=f"a red flag (repeatable): {', '.join(RED_FLAGS)}")
     pain.add_argument("--during", action="store_true", help="the pain is during a run (default: derived from time)")
     pain.add_argument("--worsening", action="store_true", help="the pain got worse during the run")
 

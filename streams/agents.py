@@ -19,17 +19,12 @@ from footpod.records import RunnerUpdate
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 from streams.seed import seed_state
-from streams.segments import LoadParams
+from streams.segments import load_params
 from streams.state import RunnerState
 from streams.step import Context, advance, conclude
 
 log = logging.getLogger("footpod.stream")
 STEP_WITHIN_S = 0.3  # a live sample reaches the alert worker within a second
-
-
-def load_params(settings: Settings) -> LoadParams:
-    return LoadParams(run_gap_ms=int(settings.run_gap_s * 1000), glitch_mps=settings.glitch_mps,
-                      running_cadence_spm=settings.running_cadence_spm)
 
 
 class StreamWorker(StageWorker):

@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
 
+if TYPE_CHECKING:
+    from footpod.settings import Settings
+
 
 class LoadParams(BaseModel):
-    """The "ours" numbers of RULES.md §1, from settings."""
+    """The "ours" numbers of RULES.md §1; built from settings only, by `load_params` (their defaults
+    live in `footpod/settings.py`, once)."""
 
     model_config = ConfigDict(frozen=True)
 
-    run_gap_ms: int = 300_000  # RULES.md §1 run: gaps of at most 5 minutes
-    glitch_mps: float = 12.0  # RULES.md §1 run distance: faster steps are glitches
-    running_cadence_spm: float = 140.0  # RULES.md §1 cadence of a run: walking excluded
+    run_gap_ms: int  # RULES.md §1 run: gaps of at most FOOTPOD_RUN_GAP_S
+    glitch_mps: float  # RULES.md §1 run distance: faster steps are glitches
+    running_cadence_spm: float  # RULES.md §1 cadence of a run: walking excluded
     contiguous_ms: int = 1_500  # a 1 Hz stream with jitter stays one segment; a lost sample splits it
+
+
+def load_params(settings: Settings) -> LoadParams:
+    """The one place settings become load parameters."""
+    return LoadParams(run_gap_ms=int(settings.run_gap_s * 1000), glitch_mps=settings.glitch_mps,
+                      running_cadence_spm=settings.running_cadence_spm)
 
 
 class Segment(BaseModel):

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from footpod.records import LoadSnapshot, RunEvaluation
 from alerts.rules.decision import Decision, km
-from footpod.thresholds import (ACWR_ELEVATED, ACWR_HIGH, ACWR_MIN_HISTORY_DAYS, GATE_FACTORS,
-                                     MAX_WEEKLY_INCREASE, PROGRESSION_MIN_HISTORY_DAYS)
+from footpod.thresholds import (ACWR_ELEVATED, ACWR_HIGH, ACWR_MIN_CHRONIC_WEEK_KM, ACWR_MIN_HISTORY_DAYS,
+                                     GATE_FACTORS, MAX_WEEKLY_INCREASE, PROGRESSION_MIN_HISTORY_DAYS, GateName)
 
 
-def allowed_week_km(load: LoadSnapshot, gate: str) -> float | None:
-    """What the gate lets the runner run in this 7-day window; absent without a previous week."""
+def allowed_week_km(load: LoadSnapshot, gate: GateName, reference_km: float | None = None) -> float | None:
+    """What the gate lets the runner run in this 7-day window; absent without a previous week.
+
+    The factor applies to `prev_week_km`, except under `reduce_volume`, where it applies once to
+    `reference_km`, the 7 days before the gate was set (RULES.md §2: one cut, not 0.7ⁿ)."""
     if load.prev_week_km <= 0:
         return None
-    return load.prev_week_km * GATE_FACTORS[gate]
+    base = reference_km if gate == "reduce_volume" and reference_km is not None else load.prev_week_km
+    if base <= 0:
+        return None
+    return base * GATE_FACTORS[gate]
 
 
-def budget_km(load: LoadSnapshot, gate: str) -> float | None:
-    allowed = allowed_week_km(load, gate)
+def budget_km(load: LoadSnapshot, gate: GateName, reference_km: float | None = None) -> float | None:
+    allowed = allowed_week_km(load, gate, reference_km)
     return None if allowed is None else max(0.0, allowed - load.week_km)
 
 
@@ -32,17 +38,21 @@ def progression(evaluation: RunEvaluation) -> list[Decision]:
     return [Decision(
         rule="progression", severity="warning", action="hold", ts_ms=load.as_of_ms,
         message=(f"{km(load.week_km)} in the last 7 days, {percent} % more than the "
-                 f"{km(load.prev_week_km)} the week before (limit +10 %). Hold this volume for now."),
+                 f"{km(load.prev_week_km)} the week before (limit +{MAX_WEEKLY_INCREASE * 100:.0f} %). "
+                 "Hold this volume for now."),
         details={"week_km": round(load.week_km, 2), "prev_week_km": round(load.prev_week_km, 2),
                  "change_pct": round(change, 1)},
     )]
 
 
-def acwr(evaluation: RunEvaluation) -> list[Decision]:
-    """Acute:chronic ratio above 1.5 (reduce) or between 1.3 and 1.5 (hold), after 28 days."""
+def acwr(evaluation: RunEvaluation, min_chronic_week_km: float = ACWR_MIN_CHRONIC_WEEK_KM) -> list[Decision]:
+    """Acute:chronic ratio above 1.5 (reduce) or between 1.3 and 1.5 (hold), after 28 days and with
+    at least `min_chronic_week_km` a week over the month (a near-empty month is a break, not overload)."""
     load = evaluation.load
     ratio = load.acwr
     if ratio is None or load.history_days < ACWR_MIN_HISTORY_DAYS or ratio <= ACWR_ELEVATED:
+        return []
+    if load.chronic_week_km < min_chronic_week_km:
         return []
     details = {"acwr": round(ratio, 2), "week_km": round(load.week_km, 2),
                "chronic_week_km": round(load.chronic_week_km, 2)}
@@ -50,17 +60,19 @@ def acwr(evaluation: RunEvaluation) -> list[Decision]:
                f"{km(load.chronic_week_km)} a week")
     if ratio > ACWR_HIGH:
         return [Decision(rule="acwr_high", severity="critical", action="reduce_volume", ts_ms=load.as_of_ms,
-                         message=f"{numbers} (above 1.5, the highest injury risk). Cut back your running this week.",
+                         message=(f"{numbers} (above {ACWR_HIGH}, the highest injury risk). "
+                                  "Cut back your running this week."),
                          details=details)]
     return [Decision(rule="acwr_elevated", severity="info", action="hold", ts_ms=load.as_of_ms,
-                     message=f"{numbers} (above 1.3). Keep this week at the current volume; don't add more.",
+                     message=(f"{numbers} (above {ACWR_ELEVATED}). "
+                              "Keep this week at the current volume; don't add more."),
                      details=details)]
 
 
-def budget_reached(evaluation: RunEvaluation, gate: str) -> list[Decision]:
+def budget_reached(evaluation: RunEvaluation, gate: GateName, reference_km: float | None = None) -> list[Decision]:
     """During a run: this run has just taken the week past what the gate allows."""
     load = evaluation.load
-    allowed = allowed_week_km(load, gate)
+    allowed = allowed_week_km(load, gate, reference_km)
     if not evaluation.live or allowed is None:
         return []
     before_run = load.week_km - evaluation.run.km

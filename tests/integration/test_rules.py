@@ -13,7 +13,7 @@ def alerts_of(watcher, rule: str) -> list[dict]:
     return [alert for alert in watcher.on("alerts/") if alert["rule"] == rule]
 
 
-def wait_alert(watcher, rule: str, timeout_s: float = 45) -> dict:
+def wait_alert(watcher, rule: str, timeout_s: float = 90) -> dict:  # pain waits 30 s for the data to settle
     return watcher.wait_for(lambda: alerts_of(watcher, rule), timeout_s=timeout_s, what=f"a {rule} alert")[-1]
 
 
@@ -34,7 +34,7 @@ def test_pain_reports_set_the_gate_the_budget_and_red_flags(pipeline, watch, pho
     alert = wait_alert(watcher, "pain_gate")
     assert (alert["action"], alert["severity"]) == ("maintain", "warning")
     status = watcher.wait_for(lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "maintain"],
-                              what="status with gate maintain")[-1]
+                              timeout_s=90, what="status with gate maintain")[-1]
     assert status["budget_km"] == round(max(0.0, status["prev_week_km"] - status["week_km"]), 2)
 
     cli(pipeline, "pain", "ivy", "2", "--flag", "swelling")
@@ -42,11 +42,32 @@ def test_pain_reports_set_the_gate_the_budget_and_red_flags(pipeline, watch, pho
     assert (red["action"], red["severity"]) == ("see_clinician", "critical")
     assert "swelling" in red["message"]
     status = watcher.wait_for(lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "see_clinician"],
-                              what="status with gate see_clinician")[-1]
+                              timeout_s=90, what="status with gate see_clinician")[-1]
     assert status["budget_km"] == 0.0
 
     told = cli(pipeline, "status", "ivy")
     assert "see a clinician" in told and "2/10" in told and "red_flag" in told
+
+
+def test_a_pain_report_sent_before_its_run_gets_the_decision_it_gets_after_it(pipeline, watch, phone):
+    # RULES.md §3: pain 2 an hour after a run is continue_no_increase. Matched against the run of
+    # three days before (the phone sends the report, then syncs today's run), it would look like the
+    # 24-hour check and give reduce_volume: the worker waits for the data to settle instead.
+    now = int(time.time() * 1000)
+    watcher = watch("alerts/+/lena", "status/lena")
+    phone("footpod/lena/samples", run("lena-pod", now - 3 * DAY_MS, 6.0))
+    watcher.wait_for(lambda: watcher.on("status/lena"), timeout_s=60, what="lena's first status")
+    run_today = run("lena-pod", now - 3 * HOUR_MS, 6.0)  # ends 2 h ago
+    phone("footpod/lena/pain", {"ts": run_today[-1]["ts"] + HOUR_MS, "score": 2})  # first the report …
+    phone("footpod/lena/samples", run_today)  # … then the run it follows
+    alert = wait_alert(watcher, "pain_gate")
+    assert (alert["action"], alert["severity"], alert["details"]["timing"]) == ("continue_no_increase", "info", "after")
+    status = watcher.wait_for(lambda: [s for s in watcher.on("status/lena") if s["gate"] != "progress"],
+                              timeout_s=60, what="status with the gate set")[-1]
+    assert status["gate"] == "continue_no_increase"
+    time.sleep(5)  # anything else the report could raise would come with it, not later
+    assert [(a["rule"], a["action"]) for a in watcher.on("alerts/") if a["rule"] in ("pain_gate", "red_flag")] == [
+        ("pain_gate", "continue_no_increase")]
 
 
 def test_cadence_low_and_drop_against_the_baseline(pipeline, watch, phone):
@@ -98,5 +119,5 @@ def test_pain_mile_after_three_runs_with_pain_at_the_same_distance(pipeline, wat
         at = samples[int(km_in * 1000 / 3)]["ts"]
         phone("footpod/kim/pain", {"ts": at, "score": 3, "timing": "during", "distance_m": km_in * 1000})
     alert = wait_alert(watcher, "pain_mile")
-    assert alert["details"]["mean_km"] == 3.1
+    assert alert["details"]["median_km"] == 3.1  # RULES changed: within 15 % of the median
     assert len(alerts_of(watcher, "pain_mile")) == 1

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.decide import RunnerFacts, alerts_for, status_of
-from footpod.contract import PainReport, iso
+from footpod.contract import RED_FLAGS, PainReport, iso
 from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummary
 from footpod.roster import ReturnToRun, RunnerEntry
 
@@ -66,7 +66,7 @@ def pain(hours_after_run, score, **fields):
         ([pain(2, 2)], "continue_no_increase", 2, 2, 15.0),
         # pain 4: maintain
         ([pain(2, 4)], "maintain", 2, 2, 15.0),
-        # pain 6: reduce, 20 × 0.70 − 5
+        # pain 6: reduce, 0.70 × the 20 km of the 7 days before the gate was set − 5 (RULES changed)
         ([pain(2, 6)], "reduce_volume", 2, 2, 9.0),
         # pain still there at the 24-hour check: reduce, since that check
         ([pain(2, 2), pain(22, 1)], "reduce_volume", 22, 22, 9.0),
@@ -77,7 +77,7 @@ def pain(hours_after_run, score, **fields):
         # swelling: see a clinician, nothing left to run
         ([pain(2, 1, flags=("swelling",))], "see_clinician", 2, 2, 0.0),
         # pain 2 reported two days before this run is still in force at the run's end
-        ([pain(-48, 2)], "continue_no_increase", -48, 0, 15.0),
+        ([pain(-48, 2, timing="after")], "continue_no_increase", -48, 0, 15.0),
     ],
     ids=["no_reports_progress", "continue_after_pain_2", "maintain_after_pain_4", "reduce_after_pain_6",
          "reduce_after_next_day_pain", "continue_kept_after_clear_check", "reduce_not_cleared_within_7_days",
@@ -85,7 +85,9 @@ def pain(hours_after_run, score, **fields):
 )
 def test_status_shows_the_gate_in_force_at_the_latest_event_with_its_budget(reports, gate, since_h, as_of_h,
                                                                              budget):
-    status = status_of(update(), facts(reports))
+    # 20 km in the 7 days before any of these gates: 15 km last Friday and this run's 5 km
+    runs = [run(start=MONDAY - 3 * DAY_MS, km=15.0), RUN]
+    status = status_of(update(runs=runs), facts(reports, runs))
     assert status.gate == gate
     assert status.gate_since == (None if since_h is None else iso(END + since_h * HOUR_MS))
     assert status.as_of == iso(END + as_of_h * HOUR_MS)
@@ -113,13 +115,14 @@ def weekly_runs(km_, weeks=3):
         (None, [RUN], [], None),  # not on the protocol
         (date(2026, 11, 30), [RUN], [], None),  # starts next week: not yet
         (date(2026, 11, 20), [RUN], [], "1"),  # day 3
-        (RTR_START, [RUN], [], "3"),  # day 21
+        (date(2026, 11, 16), [RUN], [], "3"),  # day 7 exactly: phase 3 begins (phases overlap; RULES changed)
+        (RTR_START, [RUN], [], "4"),  # day 21: phase 4 begins, the latest begun (RULES changed)
         (date(2026, 10, 20), [RUN], [], "4"),  # day 34
         (date(2026, 9, 21), [RUN], [], "5"),  # day 63, not complete: one short run
         (date(2026, 9, 21), [RUN, *weekly_runs(40.0)], [], "complete"),  # three weeks at normal, pain-free
         (date(2026, 9, 21), [RUN, *weekly_runs(40.0)], [pain(-48, 1)], "5"),  # … but pain 1 two days ago
     ],
-    ids=["no_protocol", "before_start", "phase_1", "phase_3", "phase_4", "phase_5", "complete",
+    ids=["no_protocol", "before_start", "phase_1", "phase_3", "phase_4_day_21", "phase_4", "phase_5", "complete",
          "phase_5_with_pain"],
 )
 def test_status_shows_the_return_to_run_phase_or_complete(plan_start, runs, reports, expected):
@@ -149,15 +152,19 @@ def pain_alerts(reports):
           ("pain_gate", "maintain", iso(END + 50 * HOUR_MS))]),
         # pain 2 on Monday and pain 3 on Wednesday: the same action in the same week, one alert
         ([pain(2, 2), pain(50, 3)], [("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS))]),
-        # pain 2 on Monday and again next Monday: another week, another alert
-        ([pain(2, 2), pain(2 + 7 * 24, 2)],
+        # pain 2 on Monday and again next Monday just as the first lifts: the gate never changes, one alert
+        # (RULES changed: alerts follow the gate in force)
+        ([pain(2, 2), pain(2 + 7 * 24, 2)], [("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS))]),
+        # … an hour later: the first lifted (progress) and the new pain sets continue again
+        ([pain(2, 2), pain(3 + 7 * 24, 2)],
          [("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS)),
-          ("pain_gate", "continue_no_increase", iso(END + (2 + 7 * 24) * HOUR_MS))]),
+          ("pain_gate", "progress", iso(END + (2 + 7 * 24) * HOUR_MS)),
+          ("pain_gate", "continue_no_increase", iso(END + (3 + 7 * 24) * HOUR_MS))]),
         # a pain-free report publishes nothing
         ([pain(2, 0)], []),
     ],
     ids=["more_severe_action_same_week_new_alert", "same_action_same_week_one_alert",
-         "same_action_next_week_new_alert", "pain_free_nothing"],
+         "renewed_as_it_lifts_one_alert", "lift_then_new_pain_next_week", "pain_free_nothing"],
 )
 def test_alerts_for_publishes_one_pain_alert_per_action_and_week(reports, expected):
     assert pain_alerts(reports) == expected
@@ -170,10 +177,12 @@ def test_a_more_severe_pain_action_in_the_same_week_has_a_new_alert_id():
 
 
 def test_alerts_for_publishes_red_flags_and_see_physio_with_the_pain_rules():
-    # pain during this run with a red flag, and pain 7 and 14 days before: 3 days, 14 apart
-    reports = [pain(-0.5, 1, flags=("giving_way",)), pain(-7 * 24, 2), pain(-14 * 24, 2)]
+    # pain 6 fifteen days ago (reduce, never cleared); under it, pain 14 and 7 days before this run and
+    # during it with a red flag: 3 days, 14 apart, while a gate held (RULES changed: pain under progress
+    # does not count; the milder pain 2 under reduce publishes nothing)
+    reports = [pain(-15 * 24, 6), pain(-14 * 24, 2), pain(-7 * 24, 2), pain(-0.5, 1, flags=("giving_way",))]
     rules = {(a.rule, a.severity, a.action) for a in alerts_for(update(), facts(reports))}
-    assert rules == {("red_flag", "critical", "see_clinician"), ("pain_gate", "info", "continue_no_increase"),
+    assert rules == {("red_flag", "critical", "see_clinician"), ("pain_gate", "warning", "reduce_volume"),
                      ("see_physio", "warning", "see_physio")}
 
 
@@ -187,7 +196,7 @@ def test_simultaneous_reports_with_one_alert_id_publish_the_same_alert_in_either
 
 # --- the same facts in any order ---------------------------------------------------------------
 
-FLAGS = ("swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain", "deformity")
+FLAGS = RED_FLAGS
 RUNS = [run(start=MONDAY + day * DAY_MS, km=5.0 + day, run_id=f"r{day}") for day in range(-14, 1, 2)]
 
 reports_st = st.builds(
@@ -226,3 +235,23 @@ def test_the_daily_load_counts_the_runs_of_the_trailing_weeks_at_midnight():
     # this week: the runs 3 days and 0 days before Monday (6 days back is just outside); before: 6 and 9
     assert (load.week_km, load.prev_week_km) == (10.0, 10.0)
     assert load.as_of_ms == midnight
+
+
+def test_under_reduce_the_budget_is_one_cut_of_the_week_before_the_gate_as_of_now():
+    # 2 km a day for two weeks, pain 6 on Monday 08:00 (reduce_volume), then 1 km a day (RULES changed)
+    from footpod.load import load_at
+
+    days = [*range(-14, 0), *range(1, 8)]
+    runs = [run(start=MONDAY + d * DAY_MS, km=2.0 if d < 0 else 1.0, run_id=f"d{d}") for d in days]
+    report = PainReport(ts=MONDAY + 2 * HOUR_MS, score=6)
+    last = runs[-1]
+    latest = RunEvaluation(run=last, load=load_at(runs, last.end_ms, MONDAY - 30 * DAY_MS),
+                           cadence_baseline_spm=None, cadence_dev_pct=None, live=False)
+    known = facts([report], runs)
+    # the 7 days before the gate: six runs of 2 km (days −6 … −1) = 12 km, so 8.4 km allowed
+    # day 8, 08:00: days 2 … 7 in the window, 6 km; 8.4 − 6 = 2.4 (0.7 × last week's 11 km would be 1.7)
+    status = status_of(update(latest, runs), known, now_ms=MONDAY + 8 * DAY_MS + 2 * HOUR_MS)
+    assert (status.gate, status.week_km, status.budget_km) == ("reduce_volume", 6.0, 2.4)
+    # day 12, four rest days later: only days 6 and 7 are left in the window, 2 km; 8.4 − 2 = 6.4
+    status = status_of(update(latest, runs), known, now_ms=MONDAY + 12 * DAY_MS + 2 * HOUR_MS)
+    assert (status.gate, status.week_km, status.budget_km) == ("reduce_volume", 2.0, 6.4)

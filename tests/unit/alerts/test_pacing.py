@@ -1,7 +1,7 @@
-"""The live-status pace and the pain grace, against a clock value."""
+"""The live-status pace, against a clock value."""
 
 from footpod.contract import LastRun, Status
-from alerts.pacing import StatusPace, pain_wait_s
+from alerts.pacing import StatusPace
 
 INTERVAL = 10.0
 
@@ -48,8 +48,3 @@ def test_a_live_status_with_a_new_alert_goes_at_once():
     _, published = pace.offer(status(True, 7.0), now_s=101.0, interval_s=INTERVAL, urgent=True)
     assert published.week_km == 7.0
 
-
-def test_a_pain_report_waits_out_the_grace_from_its_arrival():
-    assert pain_wait_s(received_ms=10_000, now_ms=10_500, grace_s=2.0) == 1.5
-    assert pain_wait_s(received_ms=10_000, now_ms=12_000, grace_s=2.0) == 0.0
-    assert pain_wait_s(received_ms=10_000, now_ms=60_000, grace_s=2.0) == 0.0

@@ -1,4 +1,4 @@
-"""The pain gate (the 24-hour rule), red flags and `see_physio` (RULES.md §3)."""
+"""The pain gate (the 24-hour rule), how a gate lifts, red flags and `see_physio` (RULES.md §3)."""
 
 from datetime import datetime, timezone
 
@@ -6,14 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.rules.pain_gate import GATES, gate_at, rank, report_decisions, see_physio, timing_of, run_of
+from alerts.rules.pain_gate import (gate_at, gate_decisions, history, rank, see_physio, settle_at, settled, timing_of,
+                                    run_of)
 from alerts.rules.progression import budget_km
-from footpod.contract import PainReport
+from footpod.thresholds import GATE_FACTORS, GATES
+from footpod.contract import RED_FLAGS, PainReport
 from footpod.records import LoadSnapshot, RunSummary
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-FLAGS = ("swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain", "deformity")
+# RULES.md §3 see_clinician: 000's and 004's red flags; the last four are new (RULES changed)
+FLAGS = ("swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain", "deformity",
+         "trauma", "worse_at_rest", "systemic", "sharp_pain")
 
 
 def ms(text):
@@ -40,6 +44,11 @@ def report(ts=END + HOUR_MS, score=0, **fields):
 def after(hours, score=0, **fields):
     """A report `hours` after RUN ended (negative: while it was under way)."""
     return report(END + round(hours * HOUR_MS), score, **fields)
+
+
+def report_decisions(reports, runs):
+    """The alert decisions of the gate an hour after the last report (before any lift by time)."""
+    return gate_decisions(reports, runs, max((r.ts for r in reports), default=END) + HOUR_MS)
 
 
 def decided(reports, runs=(RUN,)):
@@ -110,6 +119,10 @@ def test_the_gate_an_hour_after_the_last_report_is_the_decision_of_its_table_row
 def test_the_score_of_a_report_after_a_run_picks_continue_maintain_or_reduce(score, action):
     (decision,) = report_decisions([after(1, score)], [RUN])
     assert decision.action == action
+
+
+def test_the_contract_red_flags_are_the_rules_red_flags():
+    assert set(RED_FLAGS) == set(FLAGS)
 
 
 def test_the_most_severe_row_wins_when_a_report_matches_several():
@@ -196,74 +209,171 @@ def test_a_report_during_two_overlapping_runs_belongs_to_the_one_started_last_in
     assert run_of(report(T0 + 3 * HOUR_MS + 30 * 60_000, 2), runs).run_id == "run-short"
 
 
-# --- gate memory --------------------------------------------------------------------------------
+# --- how a decision stops holding ---------------------------------------------------------------
+
+SET = END + HOUR_MS  # the report after(1, …) that sets the gate
 
 
 @pytest.mark.parametrize(
     "reports, as_of, action",
     [
-        # pain 2, an hour after the run: continue until something says otherwise
+        # pain 2, an hour after the run: continue for its 7 days
         ([after(1, 2)], END + 2 * DAY_MS, "continue_no_increase"),
         # a clear 24-hour check keeps continue for its 7 days (the table's own row)
         ([after(1, 2), after(48, 0)], END + 48 * HOUR_MS, "continue_no_increase"),
-        # … and lifts it to progress once the 7 days are over
-        ([after(1, 2), after(48, 0)], END + HOUR_MS + 7 * DAY_MS, "progress"),
-        # without a clear report the gate does not change back, even after 7 days
-        ([after(1, 2)], END + HOUR_MS + 7 * DAY_MS - 1, "continue_no_increase"),
-        ([after(1, 2)], END + 30 * DAY_MS, "continue_no_increase"),
-        # maintain behaves like continue: a later 0 report does not skip its 7 days
+        # … and it is progress once the 7 days are over
+        ([after(1, 2), after(48, 0)], SET + 7 * DAY_MS, "progress"),
+        # the last millisecond of the 7 days: still continue
+        ([after(1, 2)], SET + 7 * DAY_MS - 1, "continue_no_increase"),
+        # day 7 exactly: continue lifts by itself, no clear report needed (RULES changed)
+        ([after(1, 2)], SET + 7 * DAY_MS, "progress"),
+        ([after(1, 2)], END + 30 * DAY_MS, "progress"),
+        # maintain: a later 0 report does not skip its 7 days …
         ([after(1, 4), after(24, 0)], END + 2 * DAY_MS, "maintain"),
+        # … and it lifts by itself at day 7 exactly (RULES changed)
+        ([after(1, 4)], SET + 7 * DAY_MS, "progress"),
+        # a newer pain 2 on day 5 renews continue: 7 days from the newer report
+        ([after(1, 2), after(1 + 5 * 24, 2, timing="after")], SET + 7 * DAY_MS, "continue_no_increase"),
+        ([after(1, 2), after(1 + 5 * 24, 2, timing="after")], SET + 12 * DAY_MS, "progress"),
         # a 0 report that got worse is not clear: it is itself a stop
         ([after(1, 2), after(24, 0, worsening=True)], END + 2 * DAY_MS, "stop_run"),
         # a 0 report with a red flag is not clear either
         ([after(1, 2), after(24, 0, flags=("swelling",))], END + 2 * DAY_MS, "see_clinician"),
-        # reduce_volume is not cleared before its 7 days, even by a 0 report the next day
-        ([after(1, 6), after(24, 0)], END + 3 * DAY_MS, "reduce_volume"),
-        ([after(1, 6), after(24, 0)], END + HOUR_MS + 7 * DAY_MS - 1, "reduce_volume"),
-        # reduce_volume stays in force after 7 days while no clear report has come
+        # reduce_volume holds 7 days, even after a clear report 24 h later
+        ([after(1, 6), after(25, 0)], END + 3 * DAY_MS, "reduce_volume"),
+        ([after(1, 6), after(25, 0)], SET + 7 * DAY_MS - 1, "reduce_volume"),
+        # a clear report exactly 24 h after: at day 7 exactly it steps down to continue (RULES changed)
+        ([after(1, 6), after(25, 0)], SET + 7 * DAY_MS, "continue_no_increase"),
+        # … which lifts by time 7 days later
+        ([after(1, 6), after(25, 0)], SET + 14 * DAY_MS - 1, "continue_no_increase"),
+        ([after(1, 6), after(25, 0)], SET + 14 * DAY_MS, "progress"),
+        # a clear report 1 ms short of 24 h after is not the reassessment: reduce stays (RULES changed)
+        ([after(1, 6), report(SET + 24 * HOUR_MS - 1, 0)], END + 30 * DAY_MS, "reduce_volume"),
+        # reduce_volume stays while no clear report has come: time alone never lifts it
         ([after(1, 6)], END + 30 * DAY_MS, "reduce_volume"),
         ([after(1, 6), after(2, 3)], END + 30 * DAY_MS, "reduce_volume"),  # pain 3 is not clear
-        # it lifts after 7 days once a clear report has come after it
-        ([after(1, 6), after(24, 0)], END + HOUR_MS + 7 * DAY_MS, "progress"),
-        # … or when the clear report arrives later than the 7 days
+        # the clear report after day 7: reduce until it, then continue for 7 days
         ([after(1, 6), after(9 * 24, 0)], END + 9 * DAY_MS - 1, "reduce_volume"),
-        ([after(1, 6), after(9 * 24, 0)], END + 9 * DAY_MS, "progress"),
+        ([after(1, 6), after(9 * 24, 0)], END + 9 * DAY_MS, "continue_no_increase"),
+        ([after(1, 6), after(9 * 24, 0)], END + 16 * DAY_MS, "progress"),
         # a clear report before the reduce report does not lift it
         ([after(-0.5, 0), after(1, 6)], END + 30 * DAY_MS, "reduce_volume"),
-        # stop_run and see_clinician keep the same memory as reduce_volume
+        # stop_run and see_clinician lift the same way as reduce_volume
         ([after(-0.5, 3, worsening=True), after(24, 0)], END + 3 * DAY_MS, "stop_run"),
+        ([after(-0.5, 3, worsening=True)], END + 30 * DAY_MS, "stop_run"),
+        ([after(-0.5, 3, worsening=True), after(23.5, 0)], END - HOUR_MS // 2 + 7 * DAY_MS, "continue_no_increase"),
         ([after(1, 1, flags=("locking",))], END + 30 * DAY_MS, "see_clinician"),
+        ([after(1, 1, flags=("locking",)), after(48, 0)], SET + 7 * DAY_MS, "continue_no_increase"),
         # the most severe decision in force wins: maintain then continue is maintain
         ([after(1, 4), after(3, 2)], END + 2 * DAY_MS, "maintain"),
+        # … until maintain's 7 days are over: then the later continue, for its own 7 days
+        ([after(1, 4), after(3, 2)], SET + 7 * DAY_MS, "continue_no_increase"),
         # continue then reduce is reduce
         ([after(1, 2), after(24, 6)], END + 2 * DAY_MS, "reduce_volume"),
         # a report after the instant asked about is not known yet
         ([after(1, 6)], END, "progress"),
     ],
-    ids=["continue_in_force", "continue_kept_7_days_after_clear_check", "continue_lifts_after_7_days_and_clear",
-         "continue_last_ms_of_7_days", "continue_stays_without_clear", "maintain_keeps_7_days",
-         "worsening_0_is_not_clear", "flagged_0_is_not_clear", "reduce_not_cleared_before_7_days",
-         "reduce_last_ms_of_7_days", "reduce_in_force_after_7_days_without_clear",
-         "reduce_in_force_after_pain_3", "reduce_lifts_after_7_days_and_clear", "reduce_waits_for_late_clear",
-         "reduce_lifts_when_late_clear_arrives", "clear_before_reduce_does_not_lift", "stop_run_sticky",
-         "see_clinician_sticky", "most_severe_maintain_over_continue", "most_severe_reduce_over_continue",
-         "future_report_unknown"],
+    ids=["continue_in_force", "continue_kept_7_days_after_clear_check", "continue_progress_after_7_days",
+         "continue_last_ms_of_7_days", "continue_lifts_at_day_7_exactly", "continue_lifts_by_time",
+         "maintain_keeps_7_days", "maintain_lifts_at_day_7_exactly", "continue_renewed_on_day_5",
+         "renewed_continue_lifts_7_days_after_renewal",
+         "worsening_0_is_not_clear", "flagged_0_is_not_clear", "reduce_holds_7_days_after_clear",
+         "reduce_last_ms_of_7_days", "reduce_steps_down_at_day_7_after_clear_at_24h_exactly",
+         "stepped_down_continue_last_ms", "stepped_down_continue_lifts_by_time", "clear_under_24h_does_not_count",
+         "reduce_in_force_without_clear", "reduce_in_force_after_pain_3", "reduce_waits_for_late_clear",
+         "reduce_steps_down_when_late_clear_arrives", "late_step_down_lifts_by_time",
+         "clear_before_reduce_does_not_lift", "stop_run_holds_7_days", "stop_run_sticky_without_clear",
+         "stop_run_steps_down_after_clear", "see_clinician_sticky", "see_clinician_steps_down_after_clear",
+         "most_severe_maintain_over_continue", "later_continue_after_maintain_lifts",
+         "most_severe_reduce_over_continue", "future_report_unknown"],
 )
-def test_the_gate_in_force_is_the_most_severe_decision_still_remembered(reports, as_of, action):
+def test_the_gate_in_force_is_the_most_severe_decision_still_holding(reports, as_of, action):
     assert gate(reports, as_of) == action
+
+
+# --- alerts follow the gate in force -------------------------------------------------------------
+
+
+def published(reports, as_of, runs=(RUN,)):
+    return [(d.action, d.ts_ms) for d in gate_decisions(reports, runs, as_of)]
+
+
+@pytest.mark.parametrize(
+    "reports, as_of, expected",
+    [
+        # pain 2: continue at once, and a lifting alert (progress) at day 7 exactly
+        ([after(1, 2)], SET + 7 * DAY_MS, [("continue_no_increase", SET), ("progress", SET + 7 * DAY_MS)]),
+        # … not a millisecond before
+        ([after(1, 2)], SET + 7 * DAY_MS - 1, [("continue_no_increase", SET)]),
+        # pain 6 then pain 2 the next hour: the milder report under reduce publishes nothing (RULES changed)
+        ([after(1, 6), after(2, 2)], END + 30 * DAY_MS, [("reduce_volume", SET)]),
+        # pain 2 then pain 6: more severe, a new alert
+        ([after(1, 2), after(2, 6)], END + 2 * DAY_MS, [("continue_no_increase", SET),
+                                                        ("reduce_volume", END + 2 * HOUR_MS)]),
+        # a renewal of the same gate is no change: one alert, one lift 7 days after the renewal
+        ([after(1, 2), after(1 + 5 * 24, 2, timing="after")], SET + 12 * DAY_MS, [("continue_no_increase", SET),
+                                                                  ("progress", SET + 12 * DAY_MS)]),
+        # reduce, clear 24 h later: the step down to continue publishes nothing; the lift does
+        ([after(1, 6), after(25, 0)], SET + 14 * DAY_MS, [("reduce_volume", SET), ("progress", SET + 14 * DAY_MS)]),
+        # a red flag under reduce is more severe: published as see_clinician
+        ([after(1, 6), after(30, 1, flags=("trauma",))], END + 3 * DAY_MS,
+         [("reduce_volume", SET), ("see_clinician", END + 30 * HOUR_MS)]),
+        # a second red flag under see_clinician: nothing new
+        ([after(1, 1, flags=("trauma",)), after(30, 1, flags=("sharp_pain",))], END + 3 * DAY_MS,
+         [("see_clinician", SET)]),
+    ],
+    ids=["continue_then_lift_at_day_7", "no_lift_before_day_7", "milder_under_reduce_silent", "escalation_published",
+         "renewal_silent_lift_later", "step_down_silent_lift_published", "red_flag_over_reduce",
+         "second_red_flag_silent"],
+)
+def test_alerts_are_published_when_the_gate_gets_more_severe_or_lifts(reports, as_of, expected):
+    assert published(reports, as_of) == expected
+
+
+@pytest.mark.parametrize("reports", [
+    [after(1, 2)], [after(1, 4)], [after(1, 6)], [after(22, 1)], [after(-0.5, 3, worsening=True)],
+    [after(1, 0, flags=("systemic",))], [after(1, 6), after(2, 2)], [after(1, 6), after(25, 0)],
+], ids=["continue", "maintain", "reduce", "reduce_next_day", "stop", "see_clinician", "reduce_then_milder",
+        "reduce_step_down_lift"])
+def test_every_pain_message_names_the_gate_in_force(reports):
+    words = {"progress": "'progress'", "continue_no_increase": "'continue, no increase'", "maintain": "'maintain'",
+             "reduce_volume": "'reduce volume'", "stop_run": "'stop running'", "see_clinician": "'see a clinician'"}
+    for decision in gate_decisions(reports, [RUN], END + 60 * DAY_MS):
+        assert decision.details["gate"] == decision.action
+        assert words[decision.action] in decision.message
+        assert gate([r for r in reports if r.ts <= decision.ts_ms], decision.ts_ms) == decision.action
+
+
+def test_messages_take_their_numbers_from_the_thresholds():
+    (reduce,) = report_decisions([after(1, 6)], [RUN])
+    factor = GATE_FACTORS["reduce_volume"]
+    assert f"{factor * 100:.0f} %" in reduce.message and f"{(1 - factor) * 100:.0f} %" in reduce.message
+    assert "third" not in reduce.message
+    (stop,) = report_decisions([after(-0.5, 3, worsening=True)], [RUN])
+    assert "physiotherapy assessment" in stop.message
+    lift = gate_decisions([after(1, 2)], [RUN], SET + 7 * DAY_MS)[-1]
+    assert (lift.rule, lift.severity, lift.action) == ("pain_gate", "info", "progress")
+    assert f"{(GATE_FACTORS['progress'] - 1) * 100:.0f} % again" in lift.message
+
+
+def test_the_history_lists_each_change_once_in_time_order():
+    changes = history([after(1, 6), after(2, 2), after(25, 0)], [RUN])
+    assert [(c.action, c.since_ms) for c in changes] == [
+        ("reduce_volume", SET), ("continue_no_increase", SET + 7 * DAY_MS), ("progress", SET + 14 * DAY_MS)]
 
 
 def test_the_gate_names_the_report_and_run_that_set_it():
     pain = after(1, 6)
     in_force = gate_at([after(-0.5, 2), pain], [RUN], END + DAY_MS)
     assert (in_force.action, in_force.set_by, in_force.run_id) == ("reduce_volume", pain, "run-1")
+    assert in_force.since_ms == pain.ts
     assert gate_at([], [RUN], END).set_by is None
 
 
 def test_report_decisions_carry_the_report_time_and_its_inputs():
     (decision,) = report_decisions([after(1, 2, flags=("swelling", "night_pain"))], [RUN])
     assert decision.ts_ms == END + HOUR_MS
-    assert decision.details == {"score": 2, "timing": "after", "flags": "swelling,night_pain",
+    assert decision.details == {"gate": "see_clinician", "score": 2, "timing": "after", "flags": "swelling,night_pain",
                                 "worsening": False, "run_id": "run-1"}
     assert "2/10" in decision.message and "swelling" in decision.message and "clinician" in decision.message
 
@@ -275,34 +385,70 @@ def on_days(*days, score=2):
     return [report(T0 + day * DAY_MS, score) for day in days]
 
 
+REDUCE_DAY_0 = report(T0, 6)  # pain 6 on day 0: reduce_volume until a clear report
+
+
 @pytest.mark.parametrize(
-    "reports, as_of_day, alerts",
+    "reports, alert_day",
     [
-        (on_days(0, 20), 20, False),  # pain on 2 days only, however far apart
-        (on_days(0, 6, 13), 13, False),  # 3 days, first and last 13 days apart
-        (on_days(0, 7, 14), 14, True),  # 3 days, 14 days apart: time for a physio
-        (on_days(0, 3, 5, 9, 16), 16, True),  # more days, 16 apart
-        (on_days(0, 0, 14), 14, False),  # two reports on one day count as one day
-        ([*on_days(0, 14), *on_days(7, score=0)], 14, False),  # a pain-free report is not a pain day
-        (on_days(0, 14, 29), 29, False),  # day 0 is older than 28 days: 2 days left
-        (on_days(2, 14, 29), 29, True),  # day 2 is still within the 28 days
-        (on_days(0, 7, 14), 13, False),  # asked before the third day: not known yet
+        # under reduce from day 0, pain on days 1, 8 and 15: 3 days, 14 apart
+        ([REDUCE_DAY_0, *on_days(1, 8, 15)], 15),
+        # … days 1, 8 and 14: 13 apart, not yet
+        ([REDUCE_DAY_0, *on_days(1, 8, 14)], None),
+        # pain 2 on days 0, 7 and 14: each gate had lifted at day 7 exactly, so none counts (RULES changed)
+        (on_days(0, 7, 14), None),
+        # pain 2 on days 0, 5, 10, 15, 19: each under the continue of the one before; 5 to 19 is 14 days
+        (on_days(0, 5, 10, 15, 19), 19),
+        # … without day 19: 5 to 15 is 10 days; the first report, under progress, does not count (RULES changed)
+        (on_days(0, 5, 10, 15), None),
+        # two reports on one day count as one day
+        ([REDUCE_DAY_0, *on_days(1, 1, 15)], None),
+        # days 1, 14 and 29: day 1 is exactly 28 days before day 29, outside the window
+        ([REDUCE_DAY_0, *on_days(1, 14, 29)], None),
+        # days 2, 14 and 29: day 2 is still within the 28 days
+        ([REDUCE_DAY_0, *on_days(2, 14, 29)], 29),
+        # a pain-free report is not a pain day
+        ([REDUCE_DAY_0, *on_days(1, 15), *on_days(8, score=0)], None),
     ],
-    ids=["two_days_none", "three_days_13_apart_none", "three_days_14_apart_alert", "five_days_16_apart_alert",
-         "same_day_counts_once", "pain_free_day_not_counted", "first_day_outside_28_days",
-         "first_day_inside_28_days", "later_reports_unknown"],
+    ids=["reduce_days_1_8_15", "reduce_days_1_8_14", "weekly_pain_gates_lifted", "renewed_continue_14_days",
+         "renewed_continue_10_days", "same_day_counts_once", "day_28_before_outside", "day_27_before_inside",
+         "pain_free_day_not_counted"],
 )
-def test_see_physio_needs_pain_on_3_days_at_least_14_days_apart_within_28_days(reports, as_of_day, alerts):
-    decisions = see_physio(reports, T0 + as_of_day * DAY_MS + HOUR_MS)
-    assert [(d.rule, d.severity, d.action) for d in decisions] == (
-        [("see_physio", "warning", "see_physio")] if alerts else [])
+def test_see_physio_needs_pain_on_3_days_14_days_apart_while_a_gate_held(reports, alert_day):
+    decisions = see_physio(reports, [])
+    assert [(d.rule, d.severity, d.action, d.ts_ms) for d in decisions] == (
+        [("see_physio", "warning", "see_physio", T0 + alert_day * DAY_MS)] if alert_day is not None else [])
 
 
 def test_see_physio_says_how_many_days_over_how_long():
-    (decision,) = see_physio(on_days(0, 7, 14), T0 + 14 * DAY_MS)
+    (decision,) = see_physio([REDUCE_DAY_0, *on_days(1, 8, 15)], [])
     assert decision.details == {"pain_days": 3, "span_days": 15}
-    assert decision.ts_ms == T0 + 14 * DAY_MS
     assert "3 days" in decision.message and "physiotherapist" in decision.message
+
+
+# --- the settle rule (RULES.md §3 arrival order) ---------------------------------------------------
+
+R = 1_000_000  # when the report arrived (ms)
+
+
+@pytest.mark.parametrize(
+    "last_arrival, now, done",
+    [
+        (None, R + 29_999, False),  # nothing else arrived: 30 s after the report …
+        (None, R + 30_000, True),  # … exactly 30 s: settled
+        (R - 60_000, R + 30_000, True),  # the last sample came a minute before the report: 30 s after the report
+        (R + 10_000, R + 39_999, False),  # a sample 10 s after the report: 30 s after that sample …
+        (R + 10_000, R + 40_000, True),  # … exactly
+        (R + 100_000, R + 119_999, False),  # samples keep coming: not yet …
+        (R + 100_000, R + 120_000, True),  # … but at most 2 min after the report
+        (R + 119_000, R + 120_000, True),  # even with a sample a second ago
+    ],
+    ids=["quiet_29.999s", "quiet_30s_exactly", "old_sample_30s", "sample_after_report_39.999s",
+         "sample_after_report_40s", "busy_119.999s", "cap_2min_exactly", "cap_2min_busy"],
+)
+def test_a_report_is_decided_once_the_runner_has_been_quiet_30_s_or_2_min_have_passed(last_arrival, now, done):
+    assert settled(R, last_arrival, now) is done
+    assert (now >= settle_at(R, last_arrival)) is done
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -332,10 +478,10 @@ reports_st = st.builds(
 
 
 def instants(reports):
-    """Every instant where the gate can change, and one just before each."""
+    """Every instant where the gate can change, and one just before and after each."""
     points = {T0, T0 + 40 * DAY_MS}
     for r in reports:
-        for ts in (r.ts, r.ts + 7 * DAY_MS):
+        for ts in (r.ts, r.ts + DAY_MS, r.ts + 7 * DAY_MS, r.ts + 14 * DAY_MS):
             points |= {ts - 1, ts, ts + 1}
     return sorted(points)
 
@@ -360,7 +506,8 @@ def test_a_more_severe_report_never_makes_the_gate_less_severe_at_any_instant(ru
 
 
 def decision_set(reports, runs):
-    return sorted(d.model_dump_json() for d in report_decisions(reports, runs))
+    decisions = [*gate_decisions(reports, runs, T0 + 40 * DAY_MS), *see_physio(reports, runs)]
+    return sorted(d.model_dump_json() for d in decisions)
 
 
 @given(runs=runs_st(), reports=st.lists(reports_st, max_size=6), data=st.data())
@@ -374,8 +521,8 @@ def test_the_gate_and_the_decisions_do_not_depend_on_order_or_duplicated_reports
 
 
 def shown(gate_):
-    """What the status shows of a gate: its action and since when (of simultaneous equals, either may set it)."""
-    return gate_.action, gate_.set_by.ts if gate_.set_by else None
+    """What the status shows of a gate: its action and since when."""
+    return gate_.action, gate_.since_ms
 
 
 @given(

@@ -1,4 +1,5 @@
-"""`pain_mile`: during-run pain starting at a similar distance in 3 runs (RULES.md §6)."""
+"""`pain_mile`: during-run pain starting at a similar distance in 3 runs of the trailing 28 days,
+not necessarily in a row: three onsets within ±15 % of their median (RULES.md §6)."""
 
 from datetime import datetime, timezone
 
@@ -15,7 +16,7 @@ MINUTE_MS = 60_000
 T0 = int(datetime(2026, 11, 23, 6, tzinfo=timezone.utc).timestamp() * 1000)  # a Monday, 06:00
 RUNS = [RunSummary(run_id=f"run-{day}", device_id="pod-1", start_ms=T0 + day * DAY_MS,
                    end_ms=T0 + day * DAY_MS + 60 * MINUTE_MS, km=10.0, samples=3600, cadence_spm=172.0)
-        for day in range(5)]  # an hour's run each morning, 06:00–07:00
+        for day in range(40)]  # an hour's run each morning, 06:00–07:00
 
 
 def during(day, distance_m, minute=30, score=3, **fields):
@@ -52,13 +53,22 @@ def during(day, distance_m, minute=30, score=3, **fields):
         ([during(0, 3000), during(1, 3000), during(2, 3000, score=0)], False),
         # a report that does not say where the pain started is no onset
         ([during(0, 3000), during(1, 3000), during(2, None)], False),
+        # 3.0, 3.0 and 3.5 km: within 15 % of the mean 3.17, but 16.7 % off the median 3.0 (RULES changed)
+        ([during(0, 3000), during(1, 3000), during(2, 3500)], False),
+        # 3.0, 9.0, 3.1, 3.0 km: not in a row, yet three similar onsets in 28 days (RULES changed)
+        ([during(0, 3000), during(1, 9000), during(2, 3100), during(3, 3000)], True),
+        # onsets on days 0, 20 and 27: the first is 27 days before the third, inside the trailing 28
+        ([during(0, 3000), during(20, 3000), during(27, 3000)], True),
+        # onsets on days 0, 20 and 28: the first is exactly 28 days before the third, outside
+        ([during(0, 3000), during(20, 3000), during(28, 3000)], False),
     ],
     ids=["three_onsets_within_15pct", "exactly_15pct_off", "16pct_off", "two_runs_only", "same_run_counts_once",
          "first_report_of_run_counts", "later_report_of_run_ignored", "simultaneous_reports_nearest_onset",
          "after_report_by_age_ignored",
-         "explicit_after_ignored", "next_day_ignored", "pain_free_ignored", "no_distance_ignored"],
+         "explicit_after_ignored", "next_day_ignored", "pain_free_ignored", "no_distance_ignored",
+         "median_not_mean", "not_in_a_row", "window_27_days_in", "window_28_days_out"],
 )
-def test_pain_mile_needs_the_first_during_run_pain_of_3_runs_within_15_percent_of_their_mean(reports, fires):
+def test_pain_mile_needs_the_first_during_run_pain_of_3_runs_within_15_percent_of_their_median(reports, fires):
     decisions = pain_mile(reports, RUNS)
     assert {(d.rule, d.severity, d.action) for d in decisions} == (
         {("pain_mile", "info", "review_with_coach")} if fires else set())
@@ -67,7 +77,7 @@ def test_pain_mile_needs_the_first_during_run_pain_of_3_runs_within_15_percent_o
 def test_pain_mile_is_raised_at_the_third_onset_with_the_distances():
     (decision,) = pain_mile([during(2, 2800), during(0, 3000), during(1, 3200)], RUNS)
     assert decision.ts_ms == T0 + 2 * DAY_MS + 30 * MINUTE_MS
-    assert decision.details == {"mean_km": 3.0, "distances_km": "3.00,3.20,2.80"}
+    assert decision.details == {"median_km": 3.0, "distances_km": "3.00,3.20,2.80"}
     assert "3.0 km" in decision.message
 
 

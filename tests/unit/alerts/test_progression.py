@@ -12,10 +12,10 @@ from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 
 NOW = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
-# RULES.md §2 budget: the factor on last week's distance each pain gate allows this week.
+# RULES.md §2 budget: the factor on last week's distance each pain gate allows this week
+# ("hold" is the action of a progression alert, not a gate: the gates are one list, §3).
 GATES = {
     "progress": 1.10,
-    "hold": 1.00,
     "maintain": 1.00,
     "continue_no_increase": 1.00,
     "reduce_volume": 0.70,
@@ -114,6 +114,21 @@ def test_acwr_is_elevated_above_1_3_and_high_above_1_5_after_28_days(ratio, hist
     assert [(d.rule, d.severity, d.action) for d in decisions] == ([expected] if expected else [])
 
 
+@pytest.mark.parametrize(
+    "week, ratio, floor, expected",
+    [
+        (10.0, 2.0, 5.0, ("acwr_high", "critical", "reduce_volume")),  # chronic exactly 5 km a week: judged
+        (9.9, 2.0, 5.0, None),  # chronic 4.95 km a week: a return from a break, not overload (RULES changed)
+        (3.0, 1.4, 5.0, None),  # elevated over a near-empty month (2.1 km a week): no alert either
+        (9.9, 2.0, 4.0, ("acwr_high", "critical", "reduce_volume")),  # the floor is a setting: 4 km lets it through
+    ],
+    ids=["chronic_exactly_5km", "chronic_4.95km", "elevated_chronic_2.1km", "floor_setting_4km"],
+)
+def test_acwr_needs_a_chronic_week_of_at_least_the_floor(week, ratio, floor, expected):
+    decisions = acwr(evaluation(week=week, acwr=ratio), floor)
+    assert [(d.rule, d.severity, d.action) for d in decisions] == ([expected] if expected else [])
+
+
 def test_acwr_details_carry_the_ratio_and_both_loads():
     (decision,) = acwr(evaluation(week=16.0, acwr=1.6))
     assert decision.details == {"acwr": 1.6, "week_km": 16.0, "chronic_week_km": 10.0}
@@ -132,7 +147,6 @@ def test_the_gate_factors_are_those_of_the_rules_table():
     "gate, week, prev, expected",
     [
         ("progress", 5.0, 20.0, 17.0),  # 20 × 1.10 − 5
-        ("hold", 5.0, 20.0, 15.0),  # 20 × 1.00 − 5
         ("maintain", 5.0, 20.0, 15.0),  # 20 × 1.00 − 5
         ("continue_no_increase", 5.0, 20.0, 15.0),  # 20 × 1.00 − 5
         ("reduce_volume", 5.0, 20.0, 9.0),  # 20 × 0.70 − 5
@@ -141,7 +155,7 @@ def test_the_gate_factors_are_those_of_the_rules_table():
         ("reduce_volume", 18.0, 20.0, 0.0),  # over the allowance: zero, never negative
         ("progress", 5.0, 0.0, None),  # no previous week: absent, not zero
     ],
-    ids=["progress_1.10", "hold_1.00", "maintain_1.00", "continue_1.00", "reduce_0.70", "stop_0",
+    ids=["progress_1.10", "maintain_1.00", "continue_1.00", "reduce_0.70", "stop_0",
          "see_clinician_0", "over_budget_is_zero", "prev_week_zero_absent"],
 )
 def test_budget_is_last_week_times_the_gate_factor_minus_this_week(gate, week, prev, expected):
@@ -168,16 +182,16 @@ def test_budget_is_never_negative_and_absent_exactly_when_last_week_is_empty(wee
 @pytest.mark.parametrize(
     "gate, week, prev, run_km, live, fires",
     [
-        ("hold", 10.5, 10.0, 3.0, True, True),  # 7.5 → 10.5 crosses the 10 km allowed
-        ("hold", 10.5, 10.0, 0.5, True, True),  # 10.0 (exactly allowed) → 10.5 crosses
+        ("maintain", 10.5, 10.0, 3.0, True, True),  # 7.5 → 10.5 crosses the 10 km allowed
+        ("maintain", 10.5, 10.0, 0.5, True, True),  # 10.0 (exactly allowed) → 10.5 crosses
         ("progress", 11.5, 10.0, 2.0, True, True),  # 9.5 → 11.5 crosses the 11 km of +10 %
         ("reduce_volume", 15.0, 20.0, 2.0, True, True),  # 13 → 15 crosses the 14 km of −30 %
         ("stop_run", 0.1, 20.0, 0.1, True, True),  # gate 0: the first metres are over
-        ("hold", 12.0, 10.0, 1.0, True, False),  # 11 → 12: the week was over before this run
-        ("hold", 9.0, 10.0, 3.0, True, False),  # 6 → 9: still under
-        ("hold", 10.0, 10.0, 3.0, True, False),  # 7 → 10: exactly equal to allowed is not over
-        ("hold", 10.5, 10.0, 3.0, False, False),  # a finished run: only decided live
-        ("hold", 10.5, 0.0, 3.0, True, False),  # no previous week: no allowance to pass
+        ("maintain", 12.0, 10.0, 1.0, True, False),  # 11 → 12: the week was over before this run
+        ("maintain", 9.0, 10.0, 3.0, True, False),  # 6 → 9: still under
+        ("maintain", 10.0, 10.0, 3.0, True, False),  # 7 → 10: exactly equal to allowed is not over
+        ("maintain", 10.5, 10.0, 3.0, False, False),  # a finished run: only decided live
+        ("maintain", 10.5, 0.0, 3.0, True, False),  # no previous week: no allowance to pass
     ],
     ids=["crosses_limit", "from_exactly_allowed", "crosses_progress", "crosses_reduce", "crosses_stop",
          "already_over_before_run", "still_under", "exactly_allowed_not_over", "not_live", "prev_week_zero"],
@@ -195,6 +209,25 @@ def test_budget_reached_details_carry_the_week_the_allowance_the_run_and_the_gat
                                 "gate": "reduce_volume"}
     assert "15.0 km" in decision.message and "14.0 km" in decision.message
     assert decision.ts_ms == NOW
+
+
+@pytest.mark.parametrize(
+    "week, prev, reference, expected",
+    [
+        (5.0, 14.0, 20.0, 9.0),  # 0.70 × the 20 km before the gate was set − 5, not 0.70 × 14 (RULES changed)
+        (0.0, 14.0, 20.0, 14.0),  # a rest week: the whole one cut is left
+        (5.0, 14.0, 0.0, None),  # nothing run in the week before the gate: absent, not zero
+        (5.0, 14.0, None, 4.8),  # no reference known: last week × 0.70 (14 × 0.7 − 5)
+    ],
+    ids=["reduce_once_on_week_before_gate", "reduce_rest_week", "reduce_reference_empty", "reduce_no_reference"],
+)
+def test_reduce_volume_cuts_the_week_before_the_gate_once(week, prev, reference, expected):
+    budget = budget_km(load(week, prev), "reduce_volume", reference)
+    assert budget == (None if expected is None else pytest.approx(expected))
+
+
+def test_only_reduce_volume_uses_the_reference_week():
+    assert budget_km(load(5.0, 20.0), "maintain", reference_km=100.0) == pytest.approx(15.0)
 
 
 def test_allowed_week_km_is_absent_without_a_previous_week():

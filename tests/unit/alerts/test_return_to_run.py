@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from alerts.rules.return_to_run import completed, phase, return_to_run
+from alerts.rules.return_to_run import completed, phase, phases, return_to_run
 from footpod.contract import PainReport
 from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 
@@ -36,22 +36,41 @@ def decide(evaluation_, runs=(), reports=(), gate="progress"):
 @pytest.mark.parametrize(
     "offset_ms, expected",
     [
+        # the latest phase begun (status rtr_phase); RULES changed: phases overlap as in the source
         (-1, None),  # a millisecond before the start: not on the protocol yet
-        (0, 1),  # day 0: phase 1 (weeks 1–2)
-        (14 * DAY_MS - 1, 1),  # the last millisecond of day 13 is still week 2
-        (13 * DAY_MS, 1),  # day 13
-        (14 * DAY_MS, 3),  # day 14, week 3: phase 3
-        (28 * DAY_MS - 1, 3),  # the end of week 4
-        (28 * DAY_MS, 4),  # day 28, week 5: phase 4
-        (56 * DAY_MS - 1, 4),  # the end of week 8
-        (56 * DAY_MS, 5),  # day 56, week 9: phase 5
+        (0, 1),  # day 0, week 1: phase 1 (weeks 1–2)
+        (7 * DAY_MS - 1, 1),  # the last millisecond of day 6 is still week 1
+        (7 * DAY_MS, 3),  # day 7, week 2: phase 3 begins (weeks 2–6), phase 1 still applies
+        (21 * DAY_MS - 1, 3),  # the end of week 3
+        (21 * DAY_MS, 4),  # day 21, week 4: phase 4 begins (weeks 4–8)
+        (49 * DAY_MS - 1, 4),  # the end of week 7
+        (49 * DAY_MS, 5),  # day 49, week 8: phase 5 begins
         (200 * DAY_MS, 5),  # long after: still phase 5 until complete
     ],
-    ids=["before_start", "day_0", "day_13_last_ms", "day_13", "day_14", "day_27_last_ms", "day_28",
-         "day_55_last_ms", "day_56", "day_200"],
+    ids=["before_start", "day_0", "day_6_last_ms", "day_7", "day_20_last_ms", "day_21", "day_48_last_ms",
+         "day_49", "day_200"],
 )
-def test_the_phase_follows_the_weeks_since_the_start(offset_ms, expected):
+def test_the_latest_phase_begun_follows_the_weeks_since_the_start(offset_ms, expected):
     assert phase(START_MS, START_MS + offset_ms) == expected
+
+
+@pytest.mark.parametrize(
+    "day, expected",
+    [
+        (0, [1]),  # week 1: phase 1 alone (phase 2, strength, is not measured)
+        (7, [1, 3]),  # day 7, week 2: phase 1 and the cadence target overlap
+        (14, [3]),  # day 14, week 3: phase 1 is over
+        (21, [3, 4]),  # day 21, week 4: phase 4 begins, the cadence target stays
+        (28, [3, 4]),  # day 28, week 5: still both (days 28–41 keep the cadence target)
+        (41, [3, 4]),  # day 41, the last day of week 6: the last day of phase 3
+        (42, [4]),  # day 42, week 7: phase 3 is over
+        (49, [4, 5]),  # day 49, week 8: phases 4 and 5 overlap
+        (56, [5]),  # day 56, week 9: phase 5 alone
+    ],
+    ids=["day_0", "day_7", "day_14", "day_21", "day_28", "day_41", "day_42", "day_49", "day_56"],
+)
+def test_the_phases_in_force_overlap_as_in_the_source(day, expected):
+    assert phases(START_MS, START_MS + day * DAY_MS) == expected
 
 
 # --- phase 1: half the normal week --------------------------------------------------------------
@@ -68,6 +87,19 @@ def test_the_phase_follows_the_weeks_since_the_start(offset_ms, expected):
 )
 def test_phase_1_asks_to_reduce_volume_only_above_half_the_normal_week(week, expected):
     assert decide(evaluation(3, week=week, prev=0.0)) == expected
+
+
+def test_phase_1_applies_through_week_2_and_not_after():
+    assert decide(evaluation(13, week=25.0, prev=0.0)) == [("rtr_over_limit", "warning", "reduce_volume")]
+    assert decide(evaluation(14, week=25.0, prev=0.0)) == []
+
+
+def test_runs_before_the_start_date_do_not_count_for_phase_1():
+    # day 2: 25 km this week, of which a 10 km run began the day before the start (RULES changed)
+    before = RunSummary(run_id="before", device_id="pod-1", start_ms=START_MS - DAY_MS,
+                        end_ms=START_MS - DAY_MS + 3_600_000, km=10.0, samples=3600, cadence_spm=175.0)
+    assert decide(evaluation(2, week=25.0, prev=0.0), runs=[before]) == []
+    assert decide(evaluation(2, week=30.1, prev=0.0), runs=[before]) == [("rtr_over_limit", "warning", "reduce_volume")]
 
 
 def test_phase_1_over_limit_says_the_week_the_limit_and_the_normal_week():

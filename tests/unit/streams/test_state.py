@@ -6,10 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from footpod.contract import Sample
-from streams.segments import LoadParams
+from footpod.settings import Settings
+from streams.segments import load_params
 from streams.state import RunnerState, absorb
 
-PARAMS = LoadParams()
+PARAMS = load_params(Settings())
 T0 = 1_763_000_000_000
 
 

@@ -2,7 +2,8 @@
 
 from footpod.contract import Sample
 from footpod.load import DAY_MS
-from streams.segments import LoadParams
+from footpod.settings import Settings
+from streams.segments import load_params
 from streams.state import RunnerState
 from streams.step import Context, advance
 
@@ -15,7 +16,7 @@ def samples(start_ms, count, device="pod"):
 
 
 def ctx(now_ms):
-    return Context(now_ms=now_ms, params=LoadParams(), team="harriers")
+    return Context(now_ms=now_ms, params=load_params(Settings()), team="harriers")
 
 
 def test_a_step_writes_cadence_and_run_points_and_describes_the_run():
