@@ -1,0 +1,87 @@
+"""`footpod-monitor import` on the real stack: two real FIT runs in, read back from InfluxDB;
+the same folder again changes nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+FIT = Path(__file__).resolve().parents[1] / "data" / "fit"
+RUNNER = "ivan"
+# the sessions' total distances, as the files state them (tests/data/fit/README.md)
+SESSIONS = {"compressed-speed-distance.fit": 10_248.67, "activity-small-fenix2-run.fit": 9_008.22}
+MARKER = "garmin-fenix-5-run.fit"
+
+
+def influxql(stack, query: str) -> list[list]:
+    response = httpx.get(f"{stack.influx_url}/query", params={"db": "footpod", "q": query, "epoch": "ms"})
+    response.raise_for_status()
+    series = response.json()["results"][0].get("series", [])
+    return [values for s in series for values in s["values"]]
+
+
+def runs_stored(stack) -> dict[str, float]:
+    rows = influxql(stack, f"SELECT run_id, km FROM run WHERE runner = '{RUNNER}'")
+    return {run_id: km for _time, run_id, km in rows}
+
+
+def import_cli(stack, *paths: Path, runner: str = RUNNER) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "footpod.cli", "import", "--runner", runner, "--no-progress",
+                           *map(str, paths)], env=stack.env, capture_output=True, text=True, timeout=120)
+
+
+def wait_for(condition, what: str, timeout_s: float = 90.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_imported_fit_runs_reach_the_store_with_their_distance_and_count_once(pipeline, tmp_path):
+    season = tmp_path / "season"
+    (season / "2015").mkdir(parents=True)
+    shutil.copy(FIT / "compressed-speed-distance.fit", season)
+    shutil.copy(FIT / "activity-small-fenix2-run.fit", season / "2015")
+    shutil.copy(FIT / "garmin-fenix-5-walk.fit", season)  # skipped: a walk
+
+    first = import_cli(pipeline, season)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 runs" in first.stderr, first.stderr
+
+    expected_km = sum(SESSIONS.values()) / 1000
+    stored = wait_for(lambda: (lambda runs: runs if len(runs) == 2 and
+                               abs(sum(runs.values()) - expected_km) <= 0.01 * expected_km else None)(
+        runs_stored(pipeline)), "both runs stored with their distance")
+    assert all(run_id.startswith("fit:") for run_id in stored)
+    for km in stored.values():
+        assert min(abs(km - session / 1000) for session in SESSIONS.values()) <= 0.01 * km
+
+    again = import_cli(pipeline, season)
+    assert again.returncode == 0, again.stdout + again.stderr
+    # a later run of the same runner, published after the second import, is stored only once
+    # the stream has taken everything before it (one runner's samples stay in order)
+    marker = import_cli(pipeline, FIT / MARKER)
+    assert marker.returncode == 0, marker.stdout + marker.stderr
+    after = wait_for(lambda: (lambda runs: runs if len(runs) == 3 else None)(runs_stored(pipeline)),
+                     "the marker run stored")
+    assert {run_id: km for run_id, km in after.items() if run_id in stored} == stored
+
+
+def test_a_folder_with_a_rejected_file_exits_1_and_publishes_none_of_it(pipeline, tmp_path):
+    shutil.copy(FIT / "strava-android-app-201.10-b1218918.fit", tmp_path)
+    result = import_cli(pipeline, tmp_path, runner="judy")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "rejected" in result.stdout and "7471" in result.stdout
+    marker = import_cli(pipeline, FIT / MARKER, runner="judy")  # stored after anything published before it
+    assert marker.returncode == 0, marker.stdout + marker.stderr
+    stored = wait_for(lambda: influxql(pipeline, "SELECT run_id, km FROM run WHERE runner = 'judy'"),
+                      "the marker run stored")
+    assert len(stored) == 1 and stored[0][2] < 0.2  # only the 158 m marker: nothing of the Strava file
