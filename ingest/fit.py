@@ -28,7 +28,7 @@ from typing import Any, Literal
 import fitdecode
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from footpod.contract import EARLIEST_MS, Sample
+from footpod.contract import EARLIEST_MS, Sample, iso
 
 RELATIVE_LIMIT = 0x10000000  # FIT profile: date_time values below this are seconds since power-on
 FIT_EPOCH_S = 631_065_600  # 1989-12-31T00:00:00Z, second 0 of FIT time
@@ -91,11 +91,18 @@ def distance_covered(samples: Iterable[Sample]) -> float:
     return total
 
 
-def decode_fit(data: bytes, name: str = "") -> FileResult:
-    """Decode one FIT file (chained files included) into its running sessions."""
+def decode_fit(data: bytes, name: str = "", not_after_ms: int | None = None) -> FileResult:
+    """Decode one FIT file (chained files included) into its running sessions. A sample later
+    than `not_after_ms` (the bridge's limit for the future) rejects the file: the bridge would
+    drop those samples and count the rest, half a run."""
     try:
         parts = read_parts(data)
         runs, skipped = _runs(parts)
+        if not_after_ms is not None:
+            for run in runs:
+                if run.end_ms > not_after_ms:
+                    raise FitRejected(f"run {run.run_id} ends at {iso(run.end_ms)}, in the future: "
+                                      "the device clock is wrong")
     except FitRejected as error:
         return FileResult(name=name, outcome="rejected", reason=str(error))
     if runs:

@@ -114,13 +114,15 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
     return list(unique)
 
 
-def import_file(path: Path, runner: str, publisher: Publisher) -> FileResult:
-    """Decode the whole file, then publish its runs and wait for every acknowledgement."""
+def import_file(path: Path, runner: str, publisher: Publisher, max_future_s: float) -> FileResult:
+    """Decode the whole file, then publish its runs and wait for every acknowledgement. Samples more
+    than `max_future_s` ahead of now (FOOTPOD_MAX_FUTURE_S, the bridge's limit) reject the file."""
     try:
         data = path.read_bytes()
     except OSError as error:
         return FileResult(name=str(path), outcome="rejected", reason=f"cannot read: {error.strerror or error}")
-    result = decode_fit(data, str(path))
+    not_after_ms = int((time.time() + max_future_s) * 1000)
+    result = decode_fit(data, str(path), not_after_ms=not_after_ms)
     topic = f"footpod/{runner}/samples"
     for run in result.runs:
         for payload in batches(run):
@@ -156,7 +158,7 @@ class Summary:
         return 1 if self.rejected else 0
 
 
-def import_paths(paths: Sequence[Path], runner: str, publisher: Publisher, console: Console,
+def import_paths(paths: Sequence[Path], runner: str, publisher: Publisher, console: Console, max_future_s: float,
                  progress: bool = True) -> Summary:
     """Import every file under `paths` with a progress bar; one file's failure stops no other."""
     files = find_files(paths)
@@ -168,7 +170,7 @@ def import_paths(paths: Sequence[Path], runner: str, publisher: Publisher, conso
         task = bar.add_task("import", total=len(files), current="")
         for path in files:
             bar.update(task, current=path.name)
-            summary.results.append(import_file(path, runner, publisher))
+            summary.results.append(import_file(path, runner, publisher, max_future_s))
             bar.advance(task)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -208,8 +210,8 @@ def rate_line(summary: Summary) -> str:
             f"{summary.runs / seconds:.2f} runs/s, {summary.samples / seconds:.0f} samples/s")
 
 
-def watch_folder(folder: Path, runner: str, publisher: Publisher, console: Console, poll_s: float = 5.0,
-                 stop: Callable[[], bool] = lambda: False) -> None:
+def watch_folder(folder: Path, runner: str, publisher: Publisher, console: Console, max_future_s: float,
+                 poll_s: float = 5.0, stop: Callable[[], bool] = lambda: False) -> None:
     """Import each `.fit` file that appears or changes under `folder`, once its size has held
     still for one poll (a sync may still be writing it). Runs until `stop()` is true."""
     done: dict[Path, tuple[int, int]] = {}
@@ -226,7 +228,7 @@ def watch_folder(folder: Path, runner: str, publisher: Publisher, console: Conso
             if sizes.get(path) != key:
                 sizes[path] = key  # seen for the first time, or still growing: look again next poll
                 continue
-            result = import_file(path, runner, publisher)
+            result = import_file(path, runner, publisher, max_future_s)
             done[path] = key
             console.print(_watch_line(result))
         time.sleep(poll_s)
@@ -248,13 +250,13 @@ def run_import(settings: Settings, paths: Sequence[Path], runner: str, watch: Pa
     try:
         code = 0
         if paths:
-            summary = import_paths(paths, runner, publisher, console, progress=progress)
+            summary = import_paths(paths, runner, publisher, console, settings.max_future_s, progress=progress)
             Console().print(summary_table(summary))
             console.print(rate_line(summary))
             code = summary.exit_code()
         if watch is not None:
             console.print(f"watching {watch} for new FIT files (Ctrl-C stops)")
-            watch_folder(watch, runner, publisher, console, poll_s=poll_s)
+            watch_folder(watch, runner, publisher, console, settings.max_future_s, poll_s=poll_s)
         return code
     finally:
         publisher.close()

@@ -3,9 +3,12 @@ the same folder again changes nothing."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,3 +88,39 @@ def test_a_folder_with_a_rejected_file_exits_1_and_publishes_none_of_it(pipeline
     stored = wait_for(lambda: influxql(pipeline, "SELECT run_id, km FROM run WHERE runner = 'judy'"),
                       "the marker run stored")
     assert len(stored) == 1 and stored[0][2] < 0.2  # only the 158 m marker: nothing of the Strava file
+
+
+def test_the_publisher_waits_for_every_ack_and_loses_nothing_past_its_window(stack):
+    from conftest import MqttWatcher, mqtt_connect
+    from footpod.settings import Settings
+    from ingest.importer import MqttPublisher
+
+    watcher = MqttWatcher()
+    listener = mqtt_connect(stack.mqtt_port)
+    listener.on_message = watcher.on_message
+    subscribed = threading.Event()
+    listener.on_subscribe = lambda *args: subscribed.set()
+    listener.subscribe("fit-window/#", qos=1)
+    assert subscribed.wait(5)
+    publisher = MqttPublisher(Settings(mqtt_url=f"mqtt://127.0.0.1:{stack.mqtt_port}"), "fit-window-test", window=4)
+    try:
+        for index in range(500):
+            publisher.publish("fit-window/test", json.dumps({"n": index}).encode())
+            assert len(publisher._pending) <= 4
+        publisher.flush()
+    finally:
+        publisher.close()
+    received = watcher.wait_for(lambda: (lambda got: got if len(got) >= 500 else None)(watcher.on("fit-window/")),
+                                what="500 messages")
+    listener.loop_stop()
+    listener.disconnect()
+    assert sorted(message["n"] for message in received) == list(range(500))
+
+
+def test_an_unreachable_broker_exits_2_with_a_reason(tmp_path):
+    from footpod import servers
+
+    env = {**os.environ, "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{servers.free_port()}"}
+    result = subprocess.run([sys.executable, "-m", "footpod.cli", "import", "--runner", "kim", "--no-progress",
+                             str(FIT / MARKER)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "cannot reach the MQTT broker" in result.stderr, result.stderr

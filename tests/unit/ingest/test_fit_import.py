@@ -227,3 +227,11 @@ def test_a_changed_byte_anywhere_in_the_body_rejects_the_file(position, flip):
     data[position] ^= flip
     result = decode_fit(bytes(data))
     assert result.outcome == "rejected" and not result.runs
+
+
+def test_a_run_later_than_the_bridge_accepts_rejects_the_whole_file():
+    data = (FIT / "garmin-fenix-5-run.fit").read_bytes()
+    run = decode_fit(data).runs[0]
+    assert decode_fit(data, not_after_ms=run.end_ms).outcome == "imported"
+    result = decode_fit(data, not_after_ms=run.end_ms - 1)
+    assert result.outcome == "rejected" and not result.runs and "in the future" in result.reason

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from ingest.importer import Summary, find_files, import_file, import_paths, summary_table, watch_folder
 
+FUTURE_S = 300.0  # FOOTPOD_MAX_FUTURE_S
 FIT = Path(__file__).resolve().parents[2] / "data" / "fit"
 
 
@@ -34,7 +35,7 @@ def quiet() -> Console:
 
 def test_a_run_is_published_on_the_runners_samples_topic_and_flushed_before_the_file_is_done():
     publisher = FakePublisher()
-    result = import_file(FIT / "garmin-fenix-5-run.fit", "alice", publisher)
+    result = import_file(FIT / "garmin-fenix-5-run.fit", "alice", publisher, FUTURE_S)
     assert result.outcome == "imported"
     assert [topic for topic, _ in publisher.messages] == ["footpod/alice/samples"]
     assert len(publisher.messages[0][1]) == 21
@@ -44,13 +45,13 @@ def test_a_run_is_published_on_the_runners_samples_topic_and_flushed_before_the_
 def test_a_rejected_file_publishes_nothing():
     publisher = FakePublisher()
     for name in ("strava-android-app-201.10-b1218918.fit", "invalid-activity-settings-corruptheader.fit"):
-        result = import_file(FIT / name, "alice", publisher)
+        result = import_file(FIT / name, "alice", publisher, FUTURE_S)
         assert result.outcome == "rejected"
     assert publisher.messages == []
 
 
 def test_a_missing_file_is_rejected_with_a_reason(tmp_path):
-    result = import_file(tmp_path / "gone.fit", "alice", FakePublisher())
+    result = import_file(tmp_path / "gone.fit", "alice", FakePublisher(), FUTURE_S)
     assert result.outcome == "rejected" and "cannot read" in result.reason
 
 
@@ -65,7 +66,7 @@ def test_folders_are_searched_recursively_for_fit_files_only(tmp_path):
 
 def test_the_whole_folder_imports_every_run_and_exits_1_for_its_rejected_files():
     publisher = FakePublisher()
-    summary = import_paths([FIT], "alice", publisher, quiet(), progress=False)
+    summary = import_paths([FIT], "alice", publisher, quiet(), FUTURE_S, progress=False)
     assert len(summary.results) == 12
     assert summary.runs == 5 and len(summary.rejected) == 4
     assert summary.samples == sum(len(batch) for _, batch in publisher.messages)
@@ -77,7 +78,7 @@ def test_the_whole_folder_imports_every_run_and_exits_1_for_its_rejected_files()
 def test_skipped_files_alone_exit_0(tmp_path):
     shutil.copy(FIT / "garmin-fenix-5-walk.fit", tmp_path)
     shutil.copy(FIT / "antfs-dump.63.fit", tmp_path)
-    summary = import_paths([tmp_path], "alice", FakePublisher(), quiet(), progress=False)
+    summary = import_paths([tmp_path], "alice", FakePublisher(), quiet(), FUTURE_S, progress=False)
     assert [r.outcome for r in summary.results] == ["skipped", "skipped"]
     assert summary.exit_code() == 0
     assert Summary().exit_code() == 0
@@ -98,7 +99,7 @@ def test_watch_imports_a_dropped_file_once_its_size_holds_still_and_only_once(tm
             target.write_bytes(data)  # now complete
         return len(polls) > 7
 
-    watch_folder(tmp_path, "alice", publisher, quiet(), poll_s=0.0, stop=stop)
+    watch_folder(tmp_path, "alice", publisher, quiet(), FUTURE_S, poll_s=0.0, stop=stop)
     # never the half-written file; the whole file once, after its size held for one poll
     assert len(publisher.messages) == 1 and len(publisher.messages[0][1]) == 21
     assert polls[:5] == [0, 0, 0, 0, 1]
