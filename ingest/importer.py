@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import paho.mqtt.client as mqtt
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -29,7 +30,8 @@ from ingest.validate import MAX_SAMPLES_PER_RECORD
 
 BATCH_SAMPLES = MAX_SAMPLES_PER_RECORD  # one MQTT message becomes one Kafka record at the bridge
 IN_FLIGHT = 32  # QoS 1 messages awaiting the broker's ack; paho loses them past 65,535
-ACK_TIMEOUT_S = 60.0
+ACK_TIMEOUT_S = 60.0  # how long a batch may wait for its ack, or the broker for a reconnection
+DELIVERY_ATTEMPTS = 5  # a file is sent again after a dropped connection, this many times at most
 FIT_SUFFIX = ".fit"
 
 
@@ -38,26 +40,33 @@ class PublishError(FootpodError):
 
 
 class Publisher(Protocol):
-    """The narrow seam to the broker: publish, then wait until everything is acknowledged."""
+    """The narrow seam to the broker."""
 
-    def publish(self, topic: str, payload: bytes) -> None: ...
+    def deliver(self, topic: str, payloads: Sequence[bytes]) -> None:
+        """Publish every payload and return once the broker has acknowledged all of them."""
 
-    def flush(self) -> None: ...
+
+class _Disconnected(Exception):
+    pass
 
 
 class MqttPublisher:
-    """QoS 1 through paho with at most `window` messages unacknowledged."""
+    """QoS 1 through paho, at most `window` messages unacknowledged. A file's messages lost to a
+    dropped connection are sent again, all of them, once paho has reconnected: the stream counts
+    a sample once however often it arrives (RULES.md §7)."""
 
     def __init__(self, settings: Settings, client_id: str, window: int = IN_FLIGHT,
-                 timeout_s: float = ACK_TIMEOUT_S):
+                 timeout_s: float = ACK_TIMEOUT_S, attempts: int = DELIVERY_ATTEMPTS):
         from footpod.mqtt import mqtt_client
 
-        self.window, self.timeout_s = window, timeout_s
-        self._pending: deque = deque()
+        self.window, self.timeout_s, self.attempts = window, timeout_s, attempts
+        self.resent = 0  # deliveries started over after a lost connection
         self._connected = threading.Event()
+        self._generation = 0  # connections lost so far
         self.client = mqtt_client(settings, client_id)
         self.client.max_inflight_messages_set(window)
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
         endpoint = settings.mqtt
         self.where = f"{endpoint.host}:{endpoint.port}"
         try:
@@ -73,22 +82,49 @@ class MqttPublisher:
         if not reason_code.is_failure:
             self._connected.set()
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        while len(self._pending) >= self.window:
-            self._wait(self._pending.popleft())
-        self._pending.append(self.client.publish(topic, payload, qos=1))
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._generation += 1
+        self._connected.clear()
 
-    def flush(self) -> None:
-        while self._pending:
-            self._wait(self._pending.popleft())
+    def deliver(self, topic: str, payloads: Sequence[bytes]) -> None:
+        for _attempt in range(self.attempts):
+            if not self._connected.wait(self.timeout_s):
+                raise PublishError(f"the MQTT broker at {self.where} has been unreachable for {self.timeout_s:.0f} s")
+            try:
+                self._send(topic, payloads, self._generation)
+                return
+            except _Disconnected:
+                self.resent += 1
+        raise PublishError(f"the connection to {self.where} dropped {self.attempts} times during one file")
 
-    def _wait(self, info) -> None:
-        try:
-            info.wait_for_publish(self.timeout_s)
-        except (RuntimeError, ValueError) as error:
-            raise PublishError(f"publishing to {self.where} failed: {error}") from error
-        if not info.is_published():
-            raise PublishError(f"the MQTT broker at {self.where} did not acknowledge within {self.timeout_s:.0f} s")
+    def _send(self, topic: str, payloads: Sequence[bytes], generation: int) -> None:
+        pending: deque = deque()
+        for payload in payloads:
+            while len(pending) >= self.window:
+                self._wait(pending.popleft(), generation)
+            info = self.client.publish(topic, payload, qos=1)
+            if info.rc == mqtt.MQTT_ERR_NO_CONN:
+                raise _Disconnected
+            pending.append(info)
+        while pending:
+            self._wait(pending.popleft(), generation)
+
+    def _wait(self, info, generation: int) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if self._generation != generation:
+                raise _Disconnected
+            try:
+                info.wait_for_publish(0.5)
+            except RuntimeError as error:
+                if self._generation != generation or not self._connected.is_set():
+                    raise _Disconnected from error
+                raise PublishError(f"publishing to {self.where} failed: {error}") from error
+            except ValueError as error:  # paho's own queue is full
+                raise PublishError(f"publishing to {self.where} failed: {error}") from error
+            if info.is_published():
+                return
+        raise PublishError(f"the MQTT broker at {self.where} did not acknowledge within {self.timeout_s:.0f} s")
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -123,11 +159,9 @@ def import_file(path: Path, runner: str, publisher: Publisher, max_future_s: flo
         return FileResult(name=str(path), outcome="rejected", reason=f"cannot read: {error.strerror or error}")
     not_after_ms = int((time.time() + max_future_s) * 1000)
     result = decode_fit(data, str(path), not_after_ms=not_after_ms)
-    topic = f"footpod/{runner}/samples"
-    for run in result.runs:
-        for payload in batches(run):
-            publisher.publish(topic, payload)
-    publisher.flush()
+    payloads = [payload for run in result.runs for payload in batches(run)]
+    if payloads:
+        publisher.deliver(f"footpod/{runner}/samples", payloads)
     return result
 
 
@@ -228,7 +262,11 @@ def watch_folder(folder: Path, runner: str, publisher: Publisher, console: Conso
             if sizes.get(path) != key:
                 sizes[path] = key  # seen for the first time, or still growing: look again next poll
                 continue
-            result = import_file(path, runner, publisher, max_future_s)
+            try:
+                result = import_file(path, runner, publisher, max_future_s)
+            except PublishError as error:
+                console.print(f"[red]not delivered[/red] {path}: {error}; trying again")
+                continue
             done[path] = key
             console.print(_watch_line(result))
         time.sleep(poll_s)

@@ -13,6 +13,12 @@ import time
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
+
+from conftest import MqttWatcher
+from footpod import servers
+from footpod.settings import Settings
+from ingest.importer import MqttPublisher
 
 FIT = Path(__file__).resolve().parents[1] / "data" / "fit"
 RUNNER = "ivan"
@@ -90,24 +96,26 @@ def test_a_folder_with_a_rejected_file_exits_1_and_publishes_none_of_it(pipeline
     assert len(stored) == 1 and stored[0][2] < 0.2  # only the 158 m marker: nothing of the Strava file
 
 
-def test_the_publisher_waits_for_every_ack_and_loses_nothing_past_its_window(stack):
-    from conftest import MqttWatcher, mqtt_connect
-    from footpod.settings import Settings
-    from ingest.importer import MqttPublisher
-
+def ledger_listener(port: int, topic: str, client_id: str) -> tuple[MqttWatcher, mqtt.Client]:
+    """A QoS 1 subscriber with a persistent session: the broker keeps its messages across a restart."""
     watcher = MqttWatcher()
-    listener = mqtt_connect(stack.mqtt_port)
-    listener.on_message = watcher.on_message
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.reconnect_delay_set(min_delay=1, max_delay=2)
+    client.on_message = watcher.on_message
     subscribed = threading.Event()
-    listener.on_subscribe = lambda *args: subscribed.set()
-    listener.subscribe("fit-window/#", qos=1)
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.on_connect = lambda c, *args: c.subscribe(topic, qos=1)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
     assert subscribed.wait(5)
+    return watcher, client
+
+
+def test_the_publisher_waits_for_every_ack_and_loses_nothing_past_its_window(stack):
+    watcher, listener = ledger_listener(stack.mqtt_port, "fit-window/#", "fit-window-ledger")
     publisher = MqttPublisher(Settings(mqtt_url=f"mqtt://127.0.0.1:{stack.mqtt_port}"), "fit-window-test", window=4)
     try:
-        for index in range(500):
-            publisher.publish("fit-window/test", json.dumps({"n": index}).encode())
-            assert len(publisher._pending) <= 4
-        publisher.flush()
+        publisher.deliver("fit-window/test", [json.dumps({"n": n}).encode() for n in range(500)])
     finally:
         publisher.close()
     received = watcher.wait_for(lambda: (lambda got: got if len(got) >= 500 else None)(watcher.on("fit-window/")),
@@ -117,9 +125,44 @@ def test_the_publisher_waits_for_every_ack_and_loses_nothing_past_its_window(sta
     assert sorted(message["n"] for message in received) == list(range(500))
 
 
-def test_an_unreachable_broker_exits_2_with_a_reason(tmp_path):
-    from footpod import servers
+def test_a_broker_restart_mid_file_loses_no_message(tmp_path):
+    """FAULTS.md style ledger: every message of the delivery reaches a persistent subscriber."""
+    port = servers.free_port()
+    broker = servers.mosquitto(tmp_path / "mosquitto", port=port).start()
+    watcher, listener = ledger_listener(port, "fit-restart/#", "fit-restart-ledger")
+    publisher = MqttPublisher(Settings(mqtt_url=f"mqtt://127.0.0.1:{port}"), "fit-restart-test", window=8)
+    total = 3000
+    payloads = [json.dumps({"n": n, "pad": "x" * 200}).encode() for n in range(total)]
+    failure: list[BaseException] = []
 
+    def deliver() -> None:
+        try:
+            publisher.deliver("fit-restart/test", payloads)
+        except BaseException as error:  # reported by the test thread
+            failure.append(error)
+
+    sender = threading.Thread(target=deliver)
+    try:
+        sender.start()
+        watcher.wait_for(lambda: len(watcher.on("fit-restart/")) >= 300, what="the delivery under way")
+        broker.stop()
+        broker = servers.mosquitto(tmp_path / "mosquitto", port=port).start()
+        sender.join(120)
+        assert not sender.is_alive() and not failure, failure
+        watcher.wait_for(lambda: {m["n"] for m in watcher.on("fit-restart/")} >= set(range(total)),
+                         timeout_s=60, what="every message")
+    finally:
+        publisher.close()
+        listener.loop_stop()
+        listener.disconnect()
+        broker.stop()
+    counts = [m["n"] for m in watcher.on("fit-restart/")]
+    lost = total - len(set(counts))
+    print(f"broker restart: lost {lost}, duplicates {len(counts) - len(set(counts))}, resent {publisher.resent}")
+    assert lost == 0 and publisher.resent >= 1
+
+
+def test_an_unreachable_broker_exits_2_with_a_reason(tmp_path):
     env = {**os.environ, "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{servers.free_port()}"}
     result = subprocess.run([sys.executable, "-m", "footpod.cli", "import", "--runner", "kim", "--no-progress",
                              str(FIT / MARKER)], env=env, capture_output=True, text=True, timeout=60)

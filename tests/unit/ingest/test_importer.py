@@ -16,30 +16,29 @@ FIT = Path(__file__).resolve().parents[2] / "data" / "fit"
 
 
 class FakePublisher:
-    """Records publishes; `flushed` is how many messages had been published at each flush."""
+    """Records deliveries: one list of messages per `deliver` call (a file's worth)."""
 
     def __init__(self) -> None:
-        self.messages: list[tuple[str, list[dict]]] = []
-        self.flushed: list[int] = []
+        self.deliveries: list[tuple[str, list[list[dict]]]] = []
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.messages.append((topic, json.loads(payload)))
+    def deliver(self, topic: str, payloads) -> None:
+        self.deliveries.append((topic, [json.loads(payload) for payload in payloads]))
 
-    def flush(self) -> None:
-        self.flushed.append(len(self.messages))
+    @property
+    def messages(self) -> list[list[dict]]:
+        return [batch for _, batches in self.deliveries for batch in batches]
 
 
 def quiet() -> Console:
     return Console(file=io.StringIO(), width=200)
 
 
-def test_a_run_is_published_on_the_runners_samples_topic_and_flushed_before_the_file_is_done():
+def test_a_files_runs_are_delivered_on_the_runners_samples_topic_in_one_acknowledged_delivery():
     publisher = FakePublisher()
-    result = import_file(FIT / "garmin-fenix-5-run.fit", "alice", publisher, FUTURE_S)
+    result = import_file(FIT / "sample_mulitple_header.fit", "alice", publisher, FUTURE_S)
     assert result.outcome == "imported"
-    assert [topic for topic, _ in publisher.messages] == ["footpod/alice/samples"]
-    assert len(publisher.messages[0][1]) == 21
-    assert publisher.flushed == [1]
+    assert [topic for topic, _ in publisher.deliveries] == ["footpod/alice/samples"]
+    assert [len(batch) for batch in publisher.messages] == [518]
 
 
 def test_a_rejected_file_publishes_nothing():
@@ -69,7 +68,7 @@ def test_the_whole_folder_imports_every_run_and_exits_1_for_its_rejected_files()
     summary = import_paths([FIT], "alice", publisher, quiet(), FUTURE_S, progress=False)
     assert len(summary.results) == 12
     assert summary.runs == 5 and len(summary.rejected) == 4
-    assert summary.samples == sum(len(batch) for _, batch in publisher.messages)
+    assert summary.samples == sum(len(batch) for batch in publisher.messages)
     assert summary.exit_code() == 1
     table = summary_table(summary)
     assert table.row_count == 13  # a row per file and the total
@@ -101,5 +100,5 @@ def test_watch_imports_a_dropped_file_once_its_size_holds_still_and_only_once(tm
 
     watch_folder(tmp_path, "alice", publisher, quiet(), FUTURE_S, poll_s=0.0, stop=stop)
     # never the half-written file; the whole file once, after its size held for one poll
-    assert len(publisher.messages) == 1 and len(publisher.messages[0][1]) == 21
+    assert len(publisher.messages) == 1 and len(publisher.messages[0]) == 21
     assert polls[:5] == [0, 0, 0, 0, 1]
