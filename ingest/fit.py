@@ -150,7 +150,8 @@ def read_parts(data: bytes) -> list[_Part]:
         raise FitRejected(f"not a valid FIT header{where}: {error}") from error
     except fitdecode.FitError as error:
         raise FitRejected(f"malformed: {error}") from error
-    except (ValueError, IndexError, KeyError, TypeError, OverflowError) as error:  # hostile bytes
+    except Exception as error:  # any other failure of the decoder on these bytes
+        # (struct.error, AssertionError … seen on damaged files) says the same: not a valid file
         raise FitRejected(f"malformed: the decoder failed ({type(error).__name__}: {error})") from error
     if not parts:
         raise FitRejected("not a FIT file")
@@ -170,13 +171,15 @@ def _runs(parts: list[_Part]) -> tuple[list[DecodedRun], list[SkippedSession]]:
         if not part.sessions:
             continue
         clock = _clock(part)
-        running = [s for s in part.sessions if s.get("sport") == RUNNING]
+        several = sum(1 for s in part.sessions if s.get("sport") == RUNNING) > 1
+        number = 0
         for session in part.sessions:
             sport = str(session.get("sport") or "unknown")
             if sport != RUNNING:
                 skipped.append(SkippedSession(sport=sport, reason=f"{sport} session: not running"))
                 continue
-            suffix = f":{running.index(session) + 1}" if len(running) > 1 else ""
+            number += 1
+            suffix = f":{number}" if several else ""
             run = _decode_run(part, session, file_id, clock, suffix)
             if isinstance(run, SkippedSession):
                 skipped.append(run)

@@ -235,3 +235,14 @@ def test_a_run_later_than_the_bridge_accepts_rejects_the_whole_file():
     assert decode_fit(data, not_after_ms=run.end_ms).outcome == "imported"
     result = decode_fit(data, not_after_ms=run.end_ms - 1)
     assert result.outcome == "rejected" and not result.runs and "in the future" in result.reason
+
+
+@pytest.mark.parametrize("name, position, value", [
+    ("garmin-fenix-5-run.fit", 0, 146),  # a header size the decoder reads past: struct.error inside it
+    ("garmin-edge-820-bike.fit", 3939, 48),  # an assertion inside the decoder
+])
+def test_damage_that_trips_the_decoder_itself_is_a_rejection_not_a_crash(name, position, value):
+    data = bytearray((FIT / name).read_bytes())
+    data[position] = value
+    result = decode_fit(bytes(data))
+    assert result.outcome == "rejected" and "decoder failed" in result.reason
