@@ -28,7 +28,9 @@ from footpod.settings import Settings
 from ingest.fit import DecodedRun, FileResult, decode_fit
 from ingest.validate import MAX_SAMPLES_PER_RECORD
 
-BATCH_SAMPLES = MAX_SAMPLES_PER_RECORD  # one MQTT message becomes one Kafka record at the bridge
+# one MQTT message becomes one Kafka record at the bridge (at most MAX_SAMPLES_PER_RECORD samples);
+# imported samples carry their run_id, so fewer than that keep the record far from Kafka's 1 MB
+BATCH_SAMPLES = min(2_000, MAX_SAMPLES_PER_RECORD)
 IN_FLIGHT = 32  # QoS 1 messages awaiting the broker's ack; paho loses them past 65,535
 ACK_TIMEOUT_S = 60.0  # how long a batch may wait for its ack, or the broker for a reconnection
 DELIVERY_ATTEMPTS = 5  # a file is sent again after a dropped connection, this many times at most

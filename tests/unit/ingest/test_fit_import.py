@@ -204,10 +204,15 @@ def test_every_decoded_sample_passes_the_bridge_unchanged():
         [(s.ts, s.distance_m, s.cadence_spm) for s in run.samples]
 
 
-def test_default_batches_are_the_size_the_bridge_keeps_as_one_record():
-    from ingest.importer import BATCH_SAMPLES
+def test_a_full_batch_stays_one_kafka_record_well_under_a_megabyte_even_with_the_longest_ids():
+    from ingest.importer import BATCH_SAMPLES, batches
 
-    assert BATCH_SAMPLES == MAX_SAMPLES_PER_RECORD
+    run = only_run("developer-types-sample.fit")
+    longest = [s.model_copy(update={"device_id": "d" * 64, "run_id": "r" * 128}) for s in run.samples[:BATCH_SAMPLES]]
+    [payload] = batches(run.model_copy(update={"samples": tuple(longest)}))
+    verdict = judge("footpod/alice/samples", payload, run.end_ms + 1000, 300_000)
+    assert len(verdict.batches) == 1 and BATCH_SAMPLES <= MAX_SAMPLES_PER_RECORD
+    assert len(verdict.batches[0].model_dump_json()) < 1_000_000
 
 
 SMALL = (FIT / "garmin-fenix-5-run.fit").read_bytes()
