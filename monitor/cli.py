@@ -69,6 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     pain.add_argument("--during", action="store_true", help="the pain is during a run (default: derived from time)")
     pain.add_argument("--worsening", action="store_true", help="the pain got worse during the run")
 
+    fit_import = commands.add_parser(
+        "import", help="publish the runs of FIT activity files (or folders of them) as a phone would",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Decodes each whole FIT file, then publishes every running session's records on\n"
+                    "footpod/RUNNER/samples (QoS 1, waiting for the broker's acks). Walks, rides and swims are\n"
+                    "skipped with a reason; corrupt, truncated or half-valid files are rejected and nothing of\n"
+                    "them is published. Importing a file again counts nothing twice.",
+        epilog="exit status: 0 when every file was imported or skipped for a reason, 1 when a file was "
+               "rejected,\n2 when the broker could not be reached or did not acknowledge.")
+    fit_import.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                            help="FIT files, or folders searched recursively for *.fit")
+    fit_import.add_argument("--runner", required=True, help="the runner's name, as in footpod/{runner}/…")
+    fit_import.add_argument("--watch", type=Path, metavar="DIR",
+                            help="then keep importing FIT files that appear in DIR (e.g. a watch's synced folder)")
+    fit_import.add_argument("--poll-s", type=float, default=5.0, help="how often --watch looks (default: 5 s)")
+    fit_import.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON")
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
     return parser
@@ -142,6 +159,20 @@ def run_pain(args, settings: Settings) -> int:
     return 0
 
 
+def run_import(args, settings: Settings) -> int:
+    from footpod.contract import is_runner_name
+    from ingest.importer import run_import as import_files
+
+    if not is_runner_name(args.runner):
+        raise FootpodError(f"runner '{args.runner}' must be 1-64 of A-Z a-z 0-9 _ . -")
+    if not args.paths and args.watch is None:
+        raise FootpodError("name FIT files or folders to import, or a folder to --watch")
+    if args.watch is not None and not args.watch.is_dir():
+        raise FootpodError(f"--watch {args.watch}: not a folder")
+    return import_files(settings, args.paths, args.runner, args.watch, args.poll_s, console,
+                        progress=not args.no_progress)
+
+
 def run_dashboards(args, settings: Settings) -> int:
     from dashboards.build import write_all
 
@@ -202,6 +233,7 @@ COMMANDS = {
     "status": run_status,
     "pain": run_pain,
     "dashboards": run_dashboards,
+    "import": run_import,
 }
 
 if __name__ == "__main__":
