@@ -667,8 +667,8 @@ def runner_detail_panels() -> list[Panel]:
     daily_km = (
         time_series(
             "Km per day",
-            "Distance of the runs started on each day (UTC); a run stored in more than one version counts "
-            "once (its longest, per footpod and day).",
+            "Distance of the runs started on each day (UTC). A run stored in more than one version (its "
+            "start moved when late samples joined it) counts once: the longest per footpod and hour.",
             "lengthkm",
             series(daily_km_query(), "km"),
         )
@@ -698,8 +698,14 @@ def runner_detail_panels() -> list[Panel]:
 
 
 def daily_km_query() -> str:
-    """Km per day with each run once: the longest version per footpod and day, summed per day."""
-    per_device = influxql('max("km") AS "km"', "run", RUNNER_ONLY, 'GROUP BY time(1d), "device" fill(none)')
+    """Km per day with each run once: the longest version per footpod and hour, summed per day.
+
+    A run's point sits at its start; when late samples move the start, the older version stays
+    under the old time. `run_id` is a field, so InfluxQL cannot group by it: versions starting in
+    the same hour are taken once (two runs of one footpod rarely start in the same hour; two a day
+    are common, so the day is too coarse).
+    """
+    per_device = influxql('max("km") AS "km"', "run", RUNNER_ONLY, 'GROUP BY time(1h), "device" fill(none)')
     return from_subqueries('sum("km") AS "km"', [per_device], "GROUP BY time(1d) fill(0)")
 
 

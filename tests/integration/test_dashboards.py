@@ -1,0 +1,250 @@
+"""The dashboards' queries on real data: a simulated team's weeks go through the real pipeline into
+InfluxDB 1.x; then every panel query of every generated dashboard runs there, its template
+variables expanded as Grafana expands them, and must give rows with the columns the panel shows."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from dataclasses import dataclass
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from alerts.rules.pain_gate import GATES
+from alerts.rules.thresholds import GATE_FACTORS
+from dashboards import build
+from dashboards.expand import TimeRange, expand, panel_targets, template_variables
+from footpod.roster import CHECK_EVERY_S
+from footpod.simulate import Runner, history
+from streams.segments import LoadParams
+
+TEAM = "sim-harriers"
+WEEKS = 5  # more than the 28 days ACWR needs
+RANGE = TimeRange.last(f"{(WEEKS + 1) * 7}d")
+# a small team: one steady, one steady with knee pain and a red flag, one overreaching this week
+SQUAD = [
+    Runner("sim-ann", "sim-ann-pod", weekly_km=12.0, speed_mps=3.4, cadence_spm=172.0, overreaching=False),
+    Runner("sim-ben", "sim-ben-pod", weekly_km=10.0, speed_mps=3.2, cadence_spm=166.0, overreaching=False),
+    Runner("sim-cat", "sim-cat-pod", weekly_km=11.0, speed_mps=3.5, cadence_spm=176.0, overreaching=True),
+]
+PAINED = "sim-ben"
+SELECT_LIST = re.compile(r"^SELECT (?P<selection>.+?) FROM ")
+ALIAS = re.compile(r'\s+AS\s+"(?P<alias>[^"]+)"$')
+FUNCTION = re.compile(r"^(?P<function>\w+)\(")
+FIELD = re.compile(r'^"(?P<field>[^"]+)"$')
+
+
+@dataclass
+class Season:
+    """What was published, to check the panels' figures against."""
+
+    runs: dict[str, list[list[dict]]]
+    pain: list[dict]
+    influx_url: str
+    fill_s: float
+
+
+def influx_series(url: str, query: str) -> list[dict]:
+    response = httpx.post(f"{url}/query", params={"db": "footpod", "epoch": "ms"}, data={"q": query}, timeout=30)
+    response.raise_for_status()
+    (result,) = response.json()["results"]
+    assert "error" not in result, f"{result['error']}\n{query}"
+    return result.get("series", [])
+
+
+def count(url: str, query: str) -> int:
+    series = influx_series(url, query)
+    return sum(values[1] for s in series for values in s["values"])
+
+
+@pytest.fixture(scope="module")
+def phone_client(pipeline):
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", pipeline.mqtt_port)
+    client.loop_start()
+
+    def publish(topic: str, payload) -> None:
+        client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
+
+    yield publish
+    client.loop_stop()
+    client.disconnect()
+
+
+def wait_until(condition, what: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def season(pipeline, phone_client) -> Season:
+    """Five weeks of a three-runner team, synced as phones sync them, with pain reports (one with a
+    red flag) before one runner's last run; waits until the store holds every run, the load after
+    each runner's last run, the pain reports and the red-flag alert."""
+    roster = pipeline.data_dir / "roster.yaml"
+    roster.write_text(roster.read_text() + "".join(f"  {runner.name}: {{team: {TEAM}}}\n" for runner in SQUAD))
+    time.sleep(CHECK_EVERY_S * 1.5)  # both workers read the roster again before the first sample
+
+    started = time.monotonic()
+    rng = random.Random(12)
+    now_ms = int(time.time() * 1000)
+    runs = {runner.name: history(runner, now_ms, WEEKS, rng) for runner in SQUAD}
+    for runner in SQUAD:
+        done = runs[runner.name] if runner.name != PAINED else runs[runner.name][:-1]
+        for samples in done:
+            phone_client(f"footpod/{runner.name}/samples", samples)
+    before_last = runs[PAINED][-2][-1]["ts"]
+    pain = [
+        {"ts": before_last + 60_000, "score": 4, "timing": "after", "location": "below_kneecap"},
+        {"ts": before_last + 120_000, "score": 3, "timing": "after", "flags": ["swelling"], "location": "front"},
+    ]
+    for report in pain:
+        phone_client(f"footpod/{PAINED}/pain", report)
+    url = pipeline.influx_url
+    wait_until(lambda: count(url, f"SELECT count(\"score\") FROM \"pain\" WHERE \"runner\" = '{PAINED}'") >= 2,
+               "the pain reports stored")
+    phone_client(f"footpod/{PAINED}/samples", runs[PAINED][-1])
+
+    last_end = {name: max(run[-1]["ts"] for run in done) for name, done in runs.items()}
+    wait_until(lambda: all(
+        count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{name}'") >= len(runs[name])
+        and count(url, f"SELECT count(\"week_km\") FROM \"load\" WHERE \"runner\" = '{name}' "
+                       f"AND time >= {last_end[name]}ms") >= 1
+        for name in runs
+    ) and count(url, f"SELECT count(\"message\") FROM \"alert\" WHERE \"rule\" = 'red_flag'") >= 1,
+        "every run, the load after each runner's last run, and the red-flag alert")
+    fill_s = time.monotonic() - started
+    print(f"\nsimulated season: {sum(len(r) for r in runs.values())} runs, "
+          f"{sum(len(s) for r in runs.values() for s in r)} samples stored and evaluated in {fill_s:.1f} s")
+    return Season(runs=runs, pain=pain, influx_url=url, fill_s=fill_s)
+
+
+def values_for(dashboard: dict) -> dict[str, list[str]]:
+    """The template variables as a coach picks them: the simulated team, all its runners on the
+    team page, the runner with pain reports on the runner page."""
+    chosen = {"team": [TEAM], "runner": [runner.name for runner in SQUAD]}
+    if dashboard["uid"] == build.RUNNER_DETAIL_UID:
+        chosen["runner"] = [PAINED]
+    return {name: chosen[name] for name in template_variables(dashboard)}
+
+
+def expected_columns(query: str) -> set[str]:
+    """The columns InfluxDB names for the outer SELECT list: an alias, else the function, else the field."""
+    selection = SELECT_LIST.match(query)["selection"]
+    names = {"time"}
+    depth, item, items = 0, "", []
+    for char in selection:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            items.append(item.strip())
+            item = ""
+        else:
+            item += char
+    items.append(item.strip())
+    for part in items:
+        for pattern, group in ((ALIAS, "alias"), (FUNCTION, "function"), (FIELD, "field")):
+            found = pattern.search(part)
+            if found:
+                names.add(found[group])
+                break
+        else:
+            raise AssertionError(f"cannot name the column of {part!r}")
+    return names
+
+
+def panel_queries() -> list[pytest.param]:
+    return [
+        pytest.param(dashboard, panel["title"], target["query"],
+                     id=f"{file_name}:{panel['title']}:{target['refId']}")
+        for file_name, dashboard in build.dashboards().items()
+        for panel, target in panel_targets(dashboard)
+    ]
+
+
+@pytest.mark.parametrize(("dashboard", "title", "query"), panel_queries())
+def test_panel_query_gives_rows_with_the_panels_columns_on_real_data(season, dashboard, title, query):
+    expanded = expand(query, values_for(dashboard), RANGE, "1h")
+
+    series = influx_series(season.influx_url, expanded)
+
+    assert series and all(s["values"] for s in series), f"{title}: no rows for\n{expanded}"
+    for s in series:
+        assert set(s["columns"]) == expected_columns(expanded), (title, s["columns"])
+
+
+@pytest.mark.parametrize("file_name", sorted(build.dashboards()))
+def test_template_variables_list_the_simulated_team_and_its_runners(season, file_name):
+    dashboard = build.dashboards()[file_name]
+    values = values_for(dashboard)
+    for variable in dashboard["templating"]["list"]:
+        listed = {row[1] for s in influx_series(season.influx_url, expand(variable["query"], values, RANGE))
+                  for row in s["values"]}
+        wanted = {TEAM} if variable["name"] == "team" else {runner.name for runner in SQUAD}
+        assert wanted <= listed, variable["name"]
+
+
+def runners_rows(season) -> dict[str, dict]:
+    """The team page's runners table as Grafana's join gives it: one dict per runner."""
+    (panel,) = [p for p in build.team_load()["panels"] if p["title"] == "Runners"]
+    joined: dict[str, dict] = {}
+    for target in panel["targets"]:
+        query = expand(target["query"], values_for(build.team_load()), RANGE)
+        for s in influx_series(season.influx_url, query):
+            joined.setdefault(s["tags"]["runner"], {}).update(zip(s["columns"], s["values"][0]))
+    return joined
+
+
+def test_runners_table_has_one_row_per_runner_with_allowed_km_from_the_gate_in_force(season):
+    """Allowed km = last week's km times the factor of the gate in force; the budget is what is left."""
+    rows = runners_rows(season)
+
+    assert set(rows) == {runner.name for runner in SQUAD}
+    for name, row in rows.items():
+        assert row["gate"] in GATES
+        assert row["allowed_km"] == pytest.approx(row["prev_week_km"] * GATE_FACTORS[row["gate"]], abs=0.01)
+        assert row["budget_km"] == pytest.approx(max(0.0, row["allowed_km"] - row["week_km"]), abs=0.01)
+        assert row["acwr"] > 0 and row["acwr_ewma"] > 0 and row["shoe_km"] > 0
+    assert rows[PAINED]["gate"] != "progress"  # a red flag is in force
+    assert rows[PAINED]["severity"] == "critical"
+
+
+def test_cadence_panel_leaves_walking_out(season):
+    """At 10 s resolution the running-only cadence never dips into the warm-up walk; without the
+    filter the same query does."""
+    (query,) = [t["query"] for p, t in panel_targets(build.runner_detail()) if p["title"] == "Cadence while running"]
+    threshold = LoadParams().running_cadence_spm
+    variables = values_for(build.runner_detail())
+
+    running = influx_series(season.influx_url, expand(query, variables, RANGE, "10s"))
+    unfiltered = influx_series(season.influx_url, expand(query.replace(f' AND "spm" >= {threshold:g}', ""),
+                                                          variables, RANGE, "10s"))
+
+    assert min(row[1] for row in running[0]["values"]) >= threshold
+    assert min(row[1] for row in unfiltered[0]["values"]) < threshold
+
+
+def test_km_per_day_adds_up_to_the_runs_synced(season):
+    """The daily bars add up to the distance of every run published, each once."""
+    (query,) = [t["query"] for p, t in panel_targets(build.runner_detail()) if p["title"] == "Km per day"]
+
+    series = influx_series(season.influx_url, expand(query, values_for(build.runner_detail()), RANGE))
+
+    published_km = sum((run[-1]["distance_m"] - run[0]["distance_m"]) / 1000 for run in season.runs[PAINED])
+    assert sum(row[1] for row in series[0]["values"]) == pytest.approx(published_km, rel=0.02)
+
+
+def test_pain_reports_show_flags_and_location(season):
+    (query,) = [t["query"] for p, t in panel_targets(build.runner_detail()) if p["title"] == "Pain reports"]
+
+    (series,) = influx_series(season.influx_url, expand(query, values_for(build.runner_detail()), RANGE))
+
+    rows = [dict(zip(series["columns"], values)) for values in series["values"]]
+    assert [(row["score"], row["flags"], row["location"]) for row in rows] == [
+        (3, "swelling", "front"), (4, "", "below_kneecap")]
