@@ -526,7 +526,7 @@ def column_order(*names: str) -> model.DataTransformerConfig:
 def open_alerts_table() -> table.Panel:
     """The team's open alerts: the newest of each runner and rule in the trailing days the rules use."""
     query = influxql(
-        'last("message") AS "message", last("action") AS "action"',
+        'last("message") AS "message", "action"',
         "alert",
         [*TEAM_AND_RUNNER, f"time > now() - {OPEN_ALERT_DAYS}d"],
         'GROUP BY "runner", "rule", "severity"',
@@ -545,7 +545,9 @@ def open_alerts_table() -> table.Panel:
 
 def team_sum_per_day(field: str) -> str:
     """The team's total of each runner's last `field` of the day."""
-    per_runner = influxql(f'last("{field}") AS "{field}"', "load", TEAM_AND_RUNNER, 'GROUP BY time(1d), "runner" fill(none)')
+    per_runner = influxql(
+        f'last("{field}") AS "{field}"', "load", TEAM_AND_RUNNER, 'GROUP BY time(1d), "runner" fill(none)'
+    )
     return from_subqueries(f'sum("{field}") AS "{field}"', [per_runner], EACH_DAY)
 
 

@@ -7,17 +7,23 @@ from __future__ import annotations
 import json
 import random
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from PIL import Image
 
 from alerts.rules.pain_gate import GATES
 from alerts.rules.thresholds import GATE_FACTORS
 from dashboards import build
 from dashboards.expand import TimeRange, expand, panel_targets, template_variables
+from dashboards.serve import CSS_COLOURS
+from footpod import servers
 from footpod.roster import CHECK_EVERY_S
 from footpod.simulate import Runner, history
 from streams.segments import LoadParams
@@ -248,3 +254,69 @@ def test_pain_reports_show_flags_and_location(season):
     rows = [dict(zip(series["columns"], values)) for values in series["values"]]
     assert [(row["score"], row["flags"], row["location"]) for row in rows] == [
         (3, "swelling", "front"), (4, "", "below_kneecap")]
+
+
+# --- the local team page, in a real browser ---------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+WINDOW = (1200, 900)
+
+
+@pytest.fixture(scope="module")
+def team_page_url(season, pipeline):
+    """`footpod-monitor dashboards serve` as a coach starts it, on a free port."""
+    port = servers.free_port()
+    log = (pipeline.data_dir / "logs" / "dashboards-serve.log").open("ab")
+    process = subprocess.Popen([sys.executable, "-m", "footpod.cli", "dashboards", "serve", "--port", str(port)],
+                               env=pipeline.env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: process.poll() is not None or servers.port_open("127.0.0.1", port),
+                   "the team page to listen", timeout_s=30)
+        assert process.poll() is None, "dashboards serve exited"
+        yield f"http://127.0.0.1:{port}/?team={TEAM}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def chromium(tmp_path: Path, *action: str, url: str) -> subprocess.CompletedProcess:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install chromium (the Makefile's DEBS)"
+    argv = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}", *action, url]
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    print(f"\nchromium {action[0]}: {time.monotonic() - started:.1f} s")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_team_page_in_chromium_lists_each_runner_with_the_stored_gate_and_acwr(season, team_page_url, tmp_path):
+    """The DOM Chromium rendered has a row per runner of the team, with the gate and ACWR the store
+    holds, and the red-flag alert among the open alerts."""
+    dom = chromium(tmp_path, "--dump-dom", url=team_page_url).stdout
+    stored = runners_rows(season)
+
+    rows = dict(re.findall(r'<tr data-runner="([^"]+)">(.*?)</tr>', dom))
+    assert set(rows) == {runner.name for runner in SQUAD}
+    for name, cells in rows.items():
+        assert f"data-band=\"gate\">{stored[name]['gate']}<" in cells
+        assert f"data-band=\"acwr\">{stored[name]['acwr']:.2f}<" in cells
+        assert f"{stored[name]['week_km']:.1f} / {stored[name]['allowed_km']:.1f} km" in cells
+    alerts = re.search(r'<table id="alerts">(.*?)</table>', dom)[1]
+    assert "red_flag" in alerts and PAINED in alerts
+
+
+def test_team_page_screenshot_shows_the_colours(team_page_url, tmp_path):
+    """The PNG Chromium draws is the window's size, not blank, and carries the red of the gate the
+    red flag set."""
+    shot = tmp_path / "team.png"
+    chromium(tmp_path, f"--screenshot={shot}", url=team_page_url)
+
+    with Image.open(shot) as image:
+        assert image.size == WINDOW
+        colours = image.convert("RGB").getcolors(maxcolors=WINDOW[0] * WINDOW[1])
+    assert len(colours) > 50, "a blank or near-blank page"
+    red = tuple(int(CSS_COLOURS["red"][i:i + 2], 16) for i in (1, 3, 5))
+    assert sum(n for n, colour in colours if colour == red) > 100, "no red pill on the page"

@@ -306,7 +306,9 @@ def test_datasource_is_influxql_with_the_uid_the_dashboards_use() -> None:
 
 # --- what a coach acts on -----------------------------------------------------------------------
 
-ALLOWED_PART = re.compile(r'"prev_week_km" \* (?P<factor>[0-9.]+) AS "allowed_km" .*"gate" =~ /\^\((?P<gates>[^)]*)\)\$/')
+ALLOWED_PART = re.compile(
+    r'"prev_week_km" \* (?P<factor>[0-9.]+) AS "allowed_km" .*"gate" =~ /\^\((?P<gates>[^)]*)\)\$/'
+)
 
 
 def test_allowed_km_multiplies_last_week_by_each_gates_factor_once() -> None:

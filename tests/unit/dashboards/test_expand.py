@@ -27,7 +27,8 @@ def test_a_variable_in_a_regex_matches_exactly_the_chosen_names(chosen: list[str
 
 def test_time_filter_interval_and_variables_are_replaced() -> None:
     """Every `$…` the store would see is replaced; alias patterns are left to Grafana."""
-    query = 'SELECT last("km") FROM "run" WHERE "runner" =~ /^$runner$/ AND "team" =~ /^${team}$/ AND $timeFilter GROUP BY time($__interval)'
+    query = ('SELECT last("km") FROM "run" WHERE "runner" =~ /^$runner$/ AND "team" =~ /^${team}$/ '
+             "AND $timeFilter GROUP BY time($__interval)")
 
     expanded = expand(query, {"runner": ["ann", "ben"], "team": ["a.b"]}, TimeRange.last("30d"), "10s")
 
