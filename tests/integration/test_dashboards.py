@@ -25,7 +25,7 @@ from dashboards.expand import TimeRange, expand, panel_targets, template_variabl
 from dashboards.serve import CSS_COLOURS
 from footpod import servers
 from footpod.roster import CHECK_EVERY_S
-from footpod.simulate import Runner, history
+from footpod.simulate import Runner, history, run_samples
 from streams.segments import LoadParams
 
 TEAM = "sim-harriers"
@@ -38,6 +38,7 @@ SQUAD = [
     Runner("sim-cat", "sim-cat-pod", weekly_km=11.0, speed_mps=3.5, cadence_spm=176.0, overreaching=True),
 ]
 PAINED = "sim-ben"
+HOUR_MS = 3_600_000
 SELECT_LIST = re.compile(r"^SELECT (?P<selection>.+?) FROM ")
 ALIAS = re.compile(r'\s+AS\s+"(?P<alias>[^"]+)"$')
 FUNCTION = re.compile(r"^(?P<function>\w+)\(")
@@ -106,6 +107,17 @@ def season(pipeline, phone_client) -> Season:
         done = runs[runner.name] if runner.name != PAINED else runs[runner.name][:-1]
         for samples in done:
             phone_client(f"footpod/{runner.name}/samples", samples)
+    url = pipeline.influx_url
+    # a run stored in two versions: its head and tail come first (two runs, 6 min apart), the
+    # middle later joins them into one; all three parts start within the same hour, 1–2 h ago
+    versioned = run_samples(SQUAD[0], (now_ms // HOUR_MS - 1) * HOUR_MS + 60_000, 4.0, rng)
+    head, middle, tail = versioned[:600], versioned[600:960], versioned[960:]
+    for part in (head, tail):
+        phone_client(f"footpod/{SQUAD[0].name}/samples", part)
+    wait_until(lambda: count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{SQUAD[0].name}' "
+                                  f"AND time >= {tail[0]['ts']}ms") >= 1, "the tail stored as a run of its own")
+    phone_client(f"footpod/{SQUAD[0].name}/samples", middle)
+    runs[SQUAD[0].name].append(versioned)
     before_last = runs[PAINED][-2][-1]["ts"]
     pain = [
         {"ts": before_last + 60_000, "score": 4, "timing": "after", "location": "below_kneecap"},
@@ -113,7 +125,6 @@ def season(pipeline, phone_client) -> Season:
     ]
     for report in pain:
         phone_client(f"footpod/{PAINED}/pain", report)
-    url = pipeline.influx_url
     wait_until(lambda: count(url, f"SELECT count(\"score\") FROM \"pain\" WHERE \"runner\" = '{PAINED}'") >= 2,
                "the pain reports stored")
     phone_client(f"footpod/{PAINED}/samples", runs[PAINED][-1])
@@ -236,13 +247,18 @@ def test_cadence_panel_leaves_walking_out(season):
     assert min(row[1] for row in unfiltered[0]["values"]) < threshold
 
 
-def test_km_per_day_adds_up_to_the_runs_synced(season):
-    """The daily bars add up to the distance of every run published, each once."""
+@pytest.mark.parametrize("runner", [runner.name for runner in SQUAD])
+def test_km_per_day_adds_up_to_the_runs_synced_each_once(season, runner):
+    """The daily bars add up to the distance of every run published, each once: two runs on one day
+    both, a run stored in two versions (sim-ann's last) once."""
     (query,) = [t["query"] for p, t in panel_targets(build.runner_detail()) if p["title"] == "Km per day"]
 
-    series = influx_series(season.influx_url, expand(query, values_for(build.runner_detail()), RANGE))
+    series = influx_series(season.influx_url, expand(query, {"runner": [runner]}, RANGE))
 
-    published_km = sum((run[-1]["distance_m"] - run[0]["distance_m"]) / 1000 for run in season.runs[PAINED])
+    published_km = sum((run[-1]["distance_m"] - run[0]["distance_m"]) / 1000 for run in season.runs[runner])
+    stored_km = sum(row[1] for row in influx_series(
+        season.influx_url, f"SELECT \"km\" FROM \"run\" WHERE \"runner\" = '{runner}'")[0]["values"])
+    print(f"\n{runner}: {published_km:.2f} km published, {stored_km:.2f} km in all run points")
     assert sum(row[1] for row in series[0]["values"]) == pytest.approx(published_km, rel=0.02)
 
 
