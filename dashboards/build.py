@@ -512,7 +512,7 @@ def join_by(field: str) -> model.DataTransformerConfig:
 def drop_time_columns() -> model.DataTransformerConfig:
     """A transformation that drops every Time column (latest values have no time of their own)."""
     return model.DataTransformerConfig(
-        id_val="filterFieldsByName", options={"exclude": {"pattern": "^Time( [0-9]+)?$"}}
+        id_val="filterFieldsByName", options={"exclude": {"pattern": "^Time"}}
     )
 
 
