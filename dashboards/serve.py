@@ -54,6 +54,7 @@ class TeamView:
     teams: Sequence[str]
     runners: Mapping[str, Mapping[str, Any]]
     alerts: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    grafana_url: str | None = None  # FOOTPOD_GRAFANA_URL: runner names link to their Runner detail
 
 
 def panel_queries(title: str) -> list[str]:
@@ -69,8 +70,8 @@ def variable_query(name: str) -> str:
 class TeamSource:
     """Reads a team's rows with the dashboard's queries through `query` (InfluxQL → rows with tags)."""
 
-    def __init__(self, query: Query, time_range: TimeRange = RANGE):
-        self.query, self.time_range = query, time_range
+    def __init__(self, query: Query, time_range: TimeRange = RANGE, grafana_url: str | None = None):
+        self.query, self.time_range, self.grafana_url = query, time_range, grafana_url
 
     def teams(self) -> list[str]:
         return sorted({row["value"] for row in self.query(variable_query("team"))})
@@ -92,7 +93,7 @@ class TeamSource:
         (alerts_query,) = panel_queries("Open alerts")
         alerts = sorted(self.query(expand(alerts_query, chosen, self.time_range)),
                         key=lambda row: row.get("time", 0), reverse=True)
-        return TeamView(team=team, teams=teams, runners=joined, alerts=alerts)
+        return TeamView(team=team, teams=teams, runners=joined, alerts=alerts, grafana_url=self.grafana_url)
 
 
 def influx_query(url: str, database: str, token: str = "", timeout_s: float = 10.0) -> Query:
@@ -148,12 +149,19 @@ def _last_alert(message: str | None, severity: str | None) -> str:
     return pill + html.escape(message)
 
 
-def _runner_row(name: str, row: Mapping[str, Any]) -> str:
+def _runner_name(name: str, grafana_url: str | None) -> str:
+    if not grafana_url:
+        return html.escape(name)
+    link = f"{grafana_url.rstrip('/')}/d/{build.RUNNER_DETAIL_UID}?{urlencode({'var-runner': name})}"
+    return f'<a href="{html.escape(link)}">{html.escape(name)}</a>'
+
+
+def _runner_row(name: str, row: Mapping[str, Any], grafana_url: str | None = None) -> str:
     acwr, ewma, change, gate = row.get("acwr"), row.get("acwr_ewma"), row.get("change_pct"), row.get("gate")
     change_colour = colour_of(change, build.change_pct_bands())
     alert = row.get("last_alert")
     cells = [
-        f'<td class="runner">{html.escape(name)}</td>',
+        f'<td class="runner">{_runner_name(name, grafana_url)}</td>',
         f"<td>{_week_cell(row)}</td>",
         f'<td style="color:{CSS_COLOURS.get(change_colour or "", "inherit")}">{_number(change, 0, " %")}</td>',
         f"<td>{_swatch(_number(acwr, 2), colour_of(acwr, build.acwr_bands()), ' data-band=acwr')}"
@@ -194,7 +202,7 @@ def team_page(view: TeamView) -> str:
     if view.runners:
         header = ("<tr><th>Runner</th><th>Week km / allowed</th><th>Change</th><th>ACWR</th><th>Pain gate</th>"
                   "<th>Shoe</th><th>Last alert</th></tr>")
-        runners = "".join(_runner_row(name, row) for name, row in sorted(view.runners.items()))
+        runners = "".join(_runner_row(name, row, view.grafana_url) for name, row in sorted(view.runners.items()))
         runner_table = f'<table id="runners">{header}{runners}</table>'
     else:
         runner_table = "<p>No load stored for this team yet: it appears after the runners' first runs.</p>"

@@ -168,7 +168,7 @@ def serve_dashboards(args, settings: Settings) -> int:
 
     query = influx_query(settings.influx_url, settings.influx_bucket, settings.influx_token.get_secret_value())
     try:
-        server = make_server(TeamSource(query), args.host, args.port)
+        server = make_server(TeamSource(query, grafana_url=settings.grafana_url), args.host, args.port)
     except OSError as error:
         raise FootpodError(f"cannot listen on {args.host}:{args.port}: {error}") from error
     console.print(f"team page on http://{args.host}:{server.server_port}/ (Ctrl-C stops it)")

@@ -9,6 +9,7 @@ import random
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from alerts.rules.pain_gate import GATES
 from alerts.rules.thresholds import GATE_FACTORS
 from dashboards import build
 from dashboards.expand import TimeRange, expand, panel_targets, template_variables
-from dashboards.serve import CSS_COLOURS
+from dashboards.serve import CSS_COLOURS, TeamSource, influx_query, make_server
 from footpod import servers
 from footpod.roster import CHECK_EVERY_S
 from footpod.simulate import Runner, history
@@ -342,3 +343,21 @@ def test_team_page_screenshot_shows_the_colours(team_page_url, tmp_path):
     assert len(colours) > 50, "a blank or near-blank page"
     red = tuple(int(CSS_COLOURS["red"][i:i + 2], 16) for i in (1, 3, 5))
     assert sum(n for n, colour in colours if colour == red) > 100, "no red pill on the page"
+
+
+def test_team_page_says_when_the_store_cannot_be_read_and_serves_nothing_else():
+    """With no InfluxDB at the URL the page answers 503 with the reason; other paths are 404."""
+    source = TeamSource(influx_query(f"http://127.0.0.1:{servers.free_port()}", "footpod", timeout_s=2))
+    server = make_server(source, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        down = httpx.get(f"{base}/?team=x", timeout=10)
+        missing = httpx.get(f"{base}/favicon.ico", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert down.status_code == 503 and "cannot be read" in down.text
+    assert missing.status_code == 404

@@ -93,3 +93,13 @@ def test_source_joins_the_runners_panels_queries_by_runner_for_the_chosen_team()
 
 def test_source_falls_back_to_the_first_team_for_an_unknown_one() -> None:
     assert TeamSource(FakeStore()).view("nope").team == "harriers"
+
+
+def test_runner_names_link_to_their_grafana_runner_detail_when_grafana_is_configured() -> None:
+    view = TeamView(team="harriers", teams=["harriers"], runners={"ann.b": ROW},
+                    grafana_url="https://grafana.example.org/")
+
+    page = team_page(view)
+
+    assert '<a href="https://grafana.example.org/d/footpod-runner-detail?var-runner=ann.b">ann.b</a>' in page
+    assert "<a href" not in team_page(TeamView(team="h", teams=[], runners={"ann": ROW})).split("</nav>")[1]
