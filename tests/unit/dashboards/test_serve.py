@@ -103,3 +103,13 @@ def test_runner_names_link_to_their_grafana_runner_detail_when_grafana_is_config
 
     assert '<a href="https://grafana.example.org/d/footpod-runner-detail?var-runner=ann.b">ann.b</a>' in page
     assert "<a href" not in team_page(TeamView(team="h", teams=[], runners={"ann": ROW})).split("</nav>")[1]
+
+
+def test_the_cli_serves_the_team_page_and_still_builds_without_an_action() -> None:
+    from footpod.cli import build_parser
+
+    serve = build_parser().parse_args(["dashboards", "serve", "--port", "9100", "--host", "0.0.0.0"])
+    plain = build_parser().parse_args(["dashboards", "--out-dir", "out"])
+
+    assert (serve.command, serve.dashboards_action, serve.port, serve.host) == ("dashboards", "serve", 9100, "0.0.0.0")
+    assert (plain.command, plain.dashboards_action, str(plain.out_dir)) == ("dashboards", None, "out")
