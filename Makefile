@@ -3,7 +3,7 @@
 
 VENV ?= .venv
 PYTHON ?= python3
-DEBS := mosquitto influxdb victoria-metrics
+DEBS := mosquitto influxdb victoria-metrics chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 

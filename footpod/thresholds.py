@@ -2,6 +2,7 @@
 
 from typing import Literal, get_args
 
+from footpod.contract import Severity
 from footpod.load import DAY_MS  # noqa: F401  (the unit, defined once, for the rules)
 
 MAX_WEEKLY_INCREASE = 0.10  # RULES.md §2 progression: +10 % a week at most (000, 001, 002, 003)
@@ -25,6 +26,12 @@ GATE_FACTORS: dict[GateName, float] = {
     "reduce_volume": 0.70,  # the smallest cut of "30–50 %", once, on the week before the gate was set
     "stop_run": 0.0,
     "see_clinician": 0.0,
+}
+
+# RULES.md §3 table "severity": how loud the alert of each gate is.
+GATE_SEVERITY: dict[GateName, Severity] = {
+    "progress": "info", "continue_no_increase": "info", "maintain": "warning", "reduce_volume": "warning",
+    "stop_run": "critical", "see_clinician": "critical",
 }
 
 # RULES.md §3, the pain gate (000, "The 24-Hour Rule")

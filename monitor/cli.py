@@ -86,8 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     fit_import.add_argument("--poll-s", type=float, default=5.0, help="how often --watch looks (default: 5 s)")
     fit_import.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON")
+    dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON, or `serve` "
+                                                        "the team page",
+                                     description="Without an action: regenerate the Grafana dashboards' JSON. "
+                                                 "`serve`: the team at a glance in a browser, without Grafana.")
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
+    dashboard_actions = dashboards.add_subparsers(dest="dashboards_action", metavar="ACTION")
+    serve = dashboard_actions.add_parser("serve", help="a page per team: week km against the budget, ACWR, gate, "
+                                                       "open alerts (from InfluxDB)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8300, help="port to listen on (default: 8300)")
     return parser
 
 
@@ -174,11 +182,29 @@ def run_import(args, settings: Settings) -> int:
 
 
 def run_dashboards(args, settings: Settings) -> int:
+    if getattr(args, "dashboards_action", None) == "serve":
+        return serve_dashboards(args, settings)
     from dashboards.build import write_all
 
     out_dir = args.out_dir or Path(__file__).resolve().parent.parent / "dashboards" / "json"
     for path in write_all(out_dir):
         console.print(f"wrote {path}")
+    return 0
+
+
+def serve_dashboards(args, settings: Settings) -> int:
+    from dashboards.serve import TeamSource, influx_query, make_server
+
+    query = influx_query(settings.influx_url, settings.influx_bucket, settings.influx_token.get_secret_value())
+    try:
+        server = make_server(TeamSource(query, grafana_url=settings.grafana_url), args.host, args.port)
+    except OSError as error:
+        raise FootpodError(f"cannot listen on {args.host}:{args.port}: {error}") from error
+    console.print(f"team page on http://{args.host}:{server.server_port}/ (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 

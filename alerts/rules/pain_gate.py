@@ -18,13 +18,9 @@ from alerts.rules.decision import Decision
 from footpod.thresholds import (CLEAR_AFTER_HOURS, DAY_MS, GATE_FACTORS, GATE_HOLD_DAYS, GATES,
                                      MAX_WEEKLY_INCREASE, NEXT_DAY_CHECK_HOURS, PAIN_MAINTAIN, PAIN_REDUCE,
                                      PAIN_SETTLE_MAX_S, PAIN_SETTLE_S, PHYSIO_MIN_DAYS, PHYSIO_SPAN_DAYS,
-                                     PHYSIO_WINDOW_DAYS, GateName)
+                                     PHYSIO_WINDOW_DAYS, GATE_SEVERITY, GateName)
 
 HOUR_MS = 3_600_000
-SEVERITY: dict[GateName, Severity] = {
-    "progress": "info", "continue_no_increase": "info", "maintain": "warning", "reduce_volume": "warning",
-    "stop_run": "critical", "see_clinician": "critical",
-}
 # lift only on a clear report (RULES.md §3: "time alone never lifts them")
 NEEDS_CLEAR: frozenset[GateName] = frozenset({"reduce_volume", "stop_run", "see_clinician"})
 
@@ -258,7 +254,7 @@ def _gate_decision(change: Gate, runs: Sequence[RunSummary]) -> Decision:
     worse = " that got worse as you ran" if report.worsening else ""
     return Decision(
         rule="red_flag" if change.action == "see_clinician" else "pain_gate",
-        severity=SEVERITY[change.action], action=change.action, ts_ms=change.since_ms,
+        severity=GATE_SEVERITY[change.action], action=change.action, ts_ms=change.since_ms,
         message=f"Knee pain {report.score}/10 {_TIMING[timing]}{flags}{worse}. {_ADVICE[change.action]}",
         details={"gate": change.action, "score": report.score, "timing": timing,
                  "flags": ",".join(report.flags) or None, "worsening": report.worsening,

@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from footpod import thresholds
+from footpod.thresholds import GATE_SEVERITY, GATES
 from dashboards import build
+from footpod.settings import Settings
+from streams.segments import load_params
 
 DASHBOARDS_DIR = Path(build.__file__).resolve().parent
 COMMITTED_JSON_DIR = DASHBOARDS_DIR / "json"
@@ -19,13 +23,21 @@ DATASOURCE_FILE = DASHBOARDS_DIR / "provisioning" / "datasources" / "influxdb.ym
 PROVISIONED_DATASOURCE_UID = "footpod-influxdb"
 COMPOSE_MOUNT_OF_DASHBOARDS_JSON = "/etc/grafana/footpod-dashboards"
 
-# CONTRACT.md, "Time series": the fields of each measurement, and its tags (runner, team on all).
+# CONTRACT.md, "Time series": the fields of each measurement ("at least"), and its tags (runner, team
+# on all); and what the writers add to them (streams/points.py, alerts/points.py), which panels read too.
 CONTRACT_FIELDS = {
     "cadence": {"spm", "speed_mps", "distance_m"},
     "run": {"km", "duration_s", "cadence_spm", "cadence_dev_pct"},
     "load": {"week_km", "prev_week_km", "change_pct", "chronic_week_km", "acwr", "acwr_ewma", "budget_km"},
     "pain": {"score"},
     "alert": {"message", "action"},
+}
+WRITTEN_FIELDS = {
+    "cadence": set(),
+    "run": {"run_id", "device_km", "samples", "end_ms"},
+    "load": {"gate"},
+    "pain": {"decision", "worsening", "flags", "location", "run_id", "distance_m"},
+    "alert": {"id"},
 }
 CONTRACT_TAGS = {
     "cadence": {"runner", "team"},
@@ -34,8 +46,16 @@ CONTRACT_TAGS = {
     "pain": {"runner", "team", "timing"},
     "alert": {"runner", "team", "rule", "severity"},
 }
+WRITTEN_TAGS = {"cadence": {"device"}, "run": {"device"}, "load": set(), "pain": set(), "alert": set()}
+FIELDS = {name: CONTRACT_FIELDS[name] | WRITTEN_FIELDS[name] for name in CONTRACT_FIELDS}
+TAGS = {name: CONTRACT_TAGS[name] | WRITTEN_TAGS[name] for name in CONTRACT_TAGS}
 
 SELECT = re.compile(r'^SELECT (?P<selection>.+?) FROM "(?P<measurement>[^"]+)" (?P<rest>WHERE .*)$')
+SELECT_FROM_SUBQUERIES = re.compile(
+    r"^SELECT (?P<selection>.+?) FROM (?P<sources>\(SELECT .*\)) (?P<rest>WHERE (?:(?!SELECT ).)*)$"
+)
+GROUP_BY = re.compile(r"GROUP BY (?P<keys>.*?)(?: fill\(|$)")
+ALIASES = re.compile(r'\s+AS\s+"([^"]*)"')
 SHOW_TAG_VALUES = re.compile(
     r'^SHOW TAG VALUES FROM "(?P<measurement>[^"]+)" WITH KEY = "(?P<key>[^"]+)"(?: WHERE (?P<rest>.*))?$'
 )
@@ -119,21 +139,72 @@ def test_main_writes_into_the_given_folder(tmp_path: Path, capsys: pytest.Captur
 # --- queries ----------------------------------------------------------------------------------
 
 
+def subqueries(sources: str) -> list[str]:
+    """The parenthesised SELECTs of a FROM clause `(…), (…)`, each without its parentheses."""
+    found, depth, start = [], 0, 0
+    for index, char in enumerate(sources):
+        if char == "(":
+            depth += 1
+            if depth == 1:
+                start = index + 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                found.append(sources[start:index])
+    return found
+
+
+def group_by_names(rest: str) -> set[str]:
+    """The tags a clause groups by (time(…) left out)."""
+    grouped = GROUP_BY.search(rest)
+    return names_in(grouped["keys"]) if grouped else set()
+
+
+def check_reads_only_written_names(query: str) -> set[str]:
+    """Fail unless `query` reads, filters and groups only by what the writers store; return the
+    names of the columns it gives (its aliases, else the names it selects)."""
+    direct = None if " FROM (" in query else SELECT.match(query)
+    if direct:
+        measurement = direct["measurement"]
+        assert measurement in CONTRACT_FIELDS, query
+        selected = names_in(direct["selection"])
+        assert selected, f"selects no field by name: {query}"
+        assert selected <= FIELDS[measurement] | TAGS[measurement], query
+        assert names_in(direct["rest"]) <= FIELDS[measurement] | TAGS[measurement], query
+        assert group_by_names(direct["rest"]) <= TAGS[measurement], query
+        return set(ALIASES.findall(direct["selection"])) or selected
+    outer = SELECT_FROM_SUBQUERIES.match(query)
+    assert outer, f"not a single-measurement InfluxQL SELECT, nor one over subqueries: {query}"
+    given = set().union(*(check_reads_only_written_names(inner) for inner in subqueries(outer["sources"])))
+    assert names_in(outer["selection"]) <= given, query
+    assert group_by_names(outer["rest"]) <= set().union(*TAGS.values()), query
+    return set(ALIASES.findall(outer["selection"])) or names_in(outer["selection"])
+
+
 @pytest.mark.parametrize(("file_name", "dashboard", "query"), panel_queries())
-def test_panel_query_reads_only_contract_measurements_fields_and_tags(
+def test_panel_query_reads_only_the_stored_measurements_fields_and_tags(
     file_name: str, dashboard: dict, query: str
 ) -> None:
-    """A panel query selects from a contract measurement only its fields and tags, and filters and
-    groups by its tags only."""
-    parsed = SELECT.match(query)
-    assert parsed, f"not a single-measurement InfluxQL SELECT: {query}"
-    measurement = parsed["measurement"]
-    assert measurement in CONTRACT_FIELDS
+    """A panel query selects from a contract measurement only the fields and tags stored there
+    (subqueries too), filters by them, and groups by tags only."""
+    check_reads_only_written_names(query)
 
-    selected = names_in(parsed["selection"])
-    assert selected, f"selects no field by name: {query}"
-    assert selected <= CONTRACT_FIELDS[measurement] | CONTRACT_TAGS[measurement]
-    assert names_in(parsed["rest"]) <= CONTRACT_TAGS[measurement]
+
+def test_subqueries_are_split_at_their_own_parentheses() -> None:
+    """A FROM clause of two subqueries, one with a function call inside, gives both whole."""
+    sources = '(SELECT last("a") FROM "load" WHERE $timeFilter), (SELECT "b" * 2 AS "c" FROM "run")'
+
+    assert subqueries(sources) == ['SELECT last("a") FROM "load" WHERE $timeFilter', 'SELECT "b" * 2 AS "c" FROM "run"']
+
+
+def test_a_query_reading_an_unstored_field_fails_the_check() -> None:
+    """The check catches a field no writer stores, inside a subquery as well."""
+    with pytest.raises(AssertionError):
+        check_reads_only_written_names('SELECT "pace" FROM "run" WHERE $timeFilter')
+    with pytest.raises(AssertionError):
+        check_reads_only_written_names(
+            'SELECT last("x") AS "x" FROM (SELECT "pace" AS "x" FROM "run" WHERE $timeFilter) WHERE $timeFilter'
+        )
 
 
 @pytest.mark.parametrize(("file_name", "dashboard", "query"), panel_queries())
@@ -232,3 +303,55 @@ def test_datasource_is_influxql_with_the_uid_the_dashboards_use() -> None:
     assert datasource["jsonData"]["dbName"] == "${FOOTPOD_INFLUX_BUCKET}"
     assert datasource["jsonData"]["httpHeaderName1"] == "Authorization"
     assert datasource["secureJsonData"]["httpHeaderValue1"] == "Token ${FOOTPOD_INFLUX_TOKEN}"
+
+
+# --- what a coach acts on -----------------------------------------------------------------------
+
+ALLOWED_PART = re.compile(
+    r'"prev_week_km" \* (?P<factor>[0-9.]+) AS "allowed_km" .*"gate" =~ /\^\((?P<gates>[^)]*)\)\$/'
+)
+
+
+def test_allowed_km_multiplies_last_week_by_each_gates_factor_once() -> None:
+    """The allowed-km query covers every gate of the budget table once, each with its own factor."""
+    query = build.allowed_km(build.RUNNER_ONLY, build.EACH_INTERVAL)
+    sources = query[query.index(" FROM (") + len(" FROM "):query.rindex(" WHERE ")]
+    parts = [ALLOWED_PART.search(inner) for inner in subqueries(sources)]
+
+    factors = {gate: float(part["factor"]) for part in parts for gate in part["gates"].split("|")}
+    assert factors == pytest.approx(thresholds.GATE_FACTORS)
+    assert sum(len(part["gates"].split("|")) for part in parts) == len(thresholds.GATE_FACTORS)
+
+
+def test_every_pain_gate_is_coloured_by_the_severity_of_its_decision() -> None:
+    """Each gate of RULES.md §3 has a colour: green for `progress`, else its severity's colour."""
+    assert set(build.GATE_COLOURS) == set(GATES)
+    assert build.GATE_COLOURS["progress"] == "green"
+    for gate, severity in GATE_SEVERITY.items():
+        if gate == "progress":
+            continue
+        assert build.GATE_COLOURS[gate] == build.SEVERITY_COLOURS[severity]
+
+
+def test_runner_cadence_panel_reads_running_samples_only() -> None:
+    """The cadence measurement's mean keeps to samples at or above the cadence the stream counts as
+    running (walking and standing are left out of a run's cadence)."""
+    queries = [query for _, dashboard, query in (param.values for param in panel_queries())
+               if dashboard["uid"] == build.RUNNER_DETAIL_UID and 'FROM "cadence"' in query and '"spm"' in query]
+
+    assert queries
+    for query in queries:
+        assert f'"spm" >= {load_params(Settings()).running_cadence_spm:g}' in query
+
+
+def test_team_overview_has_a_row_per_runner_with_gate_acwr_allowed_shoe_and_last_alert() -> None:
+    """The runners table joins its queries by runner and gives every column a coach acts on."""
+    (runners,) = [panel for panel in build.team_load()["panels"] if panel["title"] == "Runners"]
+    names = set()
+    for target in runners["targets"]:
+        names |= check_reads_only_written_names(target["query"])
+
+    assert {"week_km", "allowed_km", "budget_km", "change_pct", "acwr", "acwr_ewma", "gate", "shoe_km",
+            "last_alert"} <= names
+    assert all('GROUP BY "runner"' in target["query"] for target in runners["targets"])
+    assert runners["transformations"][0] == {"id": "joinByField", "options": {"byField": "runner", "mode": "outer"}}
