@@ -23,12 +23,13 @@ from footpod.records import RunnerUpdate, RunSummary
 from footpod.roster import RosterFile
 from footpod.settings import Settings
 from footpod.timeseries import Writer, open_api
-from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, status_of, to_alerts
+from alerts.daily import refresh_known_runners
+from alerts.decide import RunnerFacts, alerts_for, pain_decisions, status_of, to_alerts
+from alerts.notify import Notifier
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, timing_of
 from footpod.mqtt import mqtt_client
 from streams.app import create_app
-from streams.load import DAY_MS
 
 log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
@@ -72,7 +73,7 @@ class AlertWorker:
         self.api = None
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
-        self._day: int | None = None
+        self.notifier = Notifier(settings, self.roster)  # notifications: alerts/notify.py
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
 
@@ -80,7 +81,8 @@ class AlertWorker:
         self.app.agent(self.updates_topic, name="updates")(self.consume_updates)
         self.app.agent(self.pain_topic, name="pain")(self.consume_pain)
         self.app.task(self.start_io)
-        self.app.timer(60.0)(self.write_daily_load)
+        self.app.task(self.notifier.run)
+        self.app.task(self.refresh_statuses)
         self.app.timer(60.0)(self.report_progress)
         self.app.timer(1.0)(self.publish_held_statuses)
 
@@ -157,21 +159,16 @@ class AlertWorker:
         log.info("%d alerts published, %d runners in memory, %d points waiting for the store",
                  self.alerts_published, len(self.memory), self.writer.backlog if self.writer else 0)
 
-    async def write_daily_load(self) -> None:
-        """At each UTC midnight, every runner's load then: the series moves on rest days too."""
-        today = int(time.time() * 1000) // DAY_MS
-        if self._day is None or today == self._day or self.writer is None:
-            self._day = today
-            return
-        self._day = today
-        lines = []
-        async with self._lock:
-            for runner, memory in self.memory.items():
-                if memory.last_update is not None:
-                    facts = self.facts(runner, memory)
-                    load = load_now(memory.last_update, facts, today * DAY_MS)
-                    lines.append(load_point(runner, facts.team, load, facts.gate(load.as_of_ms).action))
-        self.writer.write(lines)
+    async def refresh_statuses(self) -> None:
+        """At start and every `status_every_s`: every known runner's status as of now and today's
+        midnight load point, rest days and restarts included (alerts/daily.py)."""
+        await self._io_ready()
+        while True:
+            try:
+                await refresh_known_runners(self)
+            except Exception:
+                log.exception("the round of known runners' statuses failed; next round as planned")
+            await asyncio.sleep(self.settings.status_every_s)
 
     async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> int:
         """Publish the alerts not published before; return how many were new."""
@@ -181,6 +178,7 @@ class AlertWorker:
                 continue
             memory.published.add(alert.id)
             await self.publisher.publish(f"alerts/{alert.team}/{alert.runner}", alert.model_dump_json())
+            self.notifier.offer(alert)  # notifications: queued in the outbox, sent by its own thread
             lines.append(alert_point(alert))
             self.alerts_published += 1
         return self.alerts_published - before

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     pain.add_argument("--during", action="store_true", help="the pain is during a run (default: derived from time)")
     pain.add_argument("--worsening", action="store_true", help="the pain got worse during the run")
 
+    notify_test = commands.add_parser("notify-test", help="send a test message to a runner's and its team's targets",
+                                      description="Sends one message to each notification target of RUNNER and of "
+                                                  "its team (roster `notify`) and prints what each answered; "
+                                                  "exit status 1 if any failed or there are none.")
+    notify_test.add_argument("runner", help="the runner's name")
+
     dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON")
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
     return parser
@@ -144,6 +150,26 @@ def run_pain(args, settings: Settings) -> int:
     return 0
 
 
+def run_notify_test(args, settings: Settings) -> int:
+    from rich.table import Table
+
+    from alerts.notify import send_test
+    from footpod.roster import load_roster
+
+    results = send_test(load_roster(settings.roster), args.runner)
+    if not results:
+        console.print(f"{args.runner} and its team have no notification targets in the roster (`notify`)")
+        return 1
+    table = Table(title=f"notify-test {args.runner}", title_justify="left")
+    for column in ("for", "target", "sent", "answer"):
+        table.add_column(column)
+    for owner, url, target, answer in results:
+        sent = f"{target.min_severity} and above" + (", daily status" if target.daily_status else "")
+        table.add_row(owner, url, sent, "[green]OK[/green]" if answer.ok else f"[red]{answer.reason}[/red]")
+    Console().print(table)
+    return 0 if all(answer.ok for *_, answer in results) else 1
+
+
 def run_dashboards(args, settings: Settings) -> int:
     from dashboards.build import write_all
 
@@ -201,6 +227,7 @@ COMMANDS = {
     "status": run_status,
     "pain": run_pain,
     "dashboards": run_dashboards,
+    "notify-test": run_notify_test,
 }
 
 if __name__ == "__main__":
