@@ -102,7 +102,7 @@ def backoff_s(attempts: int, first_s: float, max_s: float) -> float:
 def redacted(url: str) -> str:
     """The URL with its secrets masked, for logs and tables."""
     plugin = _apprise().Apprise.instantiate(url)
-    return plugin.url(privacy=True) if plugin else url.split("://", 1)[0] + "://…"
+    return plugin.url(privacy=True).split("?", 1)[0] if plugin else url.split("://", 1)[0] + "://…"
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,8 @@ def apprise_send(url: str, title: str, body: str, notify_type: str) -> Answer:
 def _apprise():
     import apprise  # imported on first use: loading its plugins takes a moment
 
+    # its warnings come back to us in each answer; we log them once, with the target
+    logging.getLogger("apprise").setLevel(logging.ERROR)
     return apprise
 
 
@@ -314,8 +316,10 @@ class Notifier:
                 waiting[row.url] = now + backoff_s(row.attempts + 1, settings.notify_backoff_s,
                                                    settings.notify_backoff_max_s)
                 outbox.failed(row, answer.reason, waiting[row.url])
-                log.warning("notification %s to %s failed (try %d), again in %.0f s: %s", row.key,
-                            redacted(row.url), row.attempts + 1, waiting[row.url] - now, answer.reason)
+                # the first failure is news; the retries of the next hours are not
+                log.log(logging.WARNING if row.attempts == 0 else logging.DEBUG,
+                        "notification %s to %s failed (try %d), again in %.1f s: %s", row.key,
+                        redacted(row.url), row.attempts + 1, waiting[row.url] - now, answer.reason)
         return delivered
 
 

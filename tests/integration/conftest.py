@@ -80,6 +80,7 @@ class Stack:
             # notifications: a target that is down is tried again within seconds, not minutes
             "FOOTPOD_NOTIFY_BACKOFF_S": "0.5",
             "FOOTPOD_NOTIFY_BACKOFF_MAX_S": "2",
+            "FOOTPOD_NOTIFY_DAILY_HOUR_UTC": "0",  # the daily status message from the first round of any day
         }
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import signal
 import socket
 import threading
@@ -178,8 +179,9 @@ def test_alerts_reach_the_runners_webhook_and_the_coachs_mail_once_each(pipeline
 def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(pipeline, watch, phone, webhook,
                                                                                 roster):
     first, second = [f"fa{n}" for n in range(8)], [f"fa{n}" for n in range(8, 16)]
-    roster("".join(f"  {r}: {{team: faulters, shoes: {{{r}-pod: 470}}, notify: [\"{webhook.url(r)}\"]}}\n"
-                   for r in first + second),
+    daily = f"{{url: \"{webhook.url('daily')}\", min_severity: critical, daily_status: true}}"  # no alerts
+    roster("".join(f"  {r}: {{team: faulters, shoes: {{{r}-pod: 470}}, notify: [\"{webhook.url(r)}\""
+                   f"{', ' + daily if r == 'fa0' else ''}]}}\n" for r in first + second),
            f"  faulters: {{notify: [{{url: \"{webhook.url('coach')}\", min_severity: info}}]}}\n")
     watcher = watch("alerts/faulters/+", "status/fa0")
     webhook.answer = 500
@@ -220,6 +222,13 @@ def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
         expected[("coach", alert["message"])] += 1
     wait_delivered(webhook, expected)
     ledger = webhook.ledger()
+    # the restarted worker's first round sent fa0's day, once, to its daily-status target only
+    dailies = {key: count for key, count in ledger.items() if key[0] == "daily"}
+    assert len(dailies) == 1 and list(dailies.values()) == [1], dailies
+    (_, line), = dailies
+    assert re.fullmatch(r"\w+day: \d+\.\d of \d+\.\d km left this week; knee gate: progress"
+                        r"|\w+day: 12\.0 km in the last 7 days; knee gate: progress", line), line
+    ledger = ledger - Counter(dailies)
     lost = sum((expected - ledger).values())
     double = sum(count - 1 for count in ledger.values() if count > 1)
     unexpected = sum((ledger - expected).values()) - double
