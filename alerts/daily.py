@@ -68,8 +68,8 @@ async def refresh_known_runners(worker: AlertWorker) -> None:
     midnight = now // DAY_MS * DAY_MS
     runners = await known_runners(worker)
     lines = []
-    async with worker._lock:
-        for runner in sorted(runners):
+    for runner in sorted(runners):
+        async with worker._lock:  # one runner at a time: updates and reports go on between them
             memory = await worker._memory_of(runner)
             facts = worker.facts(runner, memory)
             status, allowed = status_now(facts, now)

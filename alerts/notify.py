@@ -157,11 +157,13 @@ class Outbox:
     with the reason). One connection per thread; WAL, so the sender never blocks the enqueuer.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, checkpoints: bool = True):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=10, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process; a power cut may lose the last rows
+        if not checkpoints:  # the enqueuer only appends to the log; the sender's connection writes it back
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
         self.db.execute("""CREATE TABLE IF NOT EXISTS outbox (
             key TEXT NOT NULL, url TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
             notify_type TEXT NOT NULL, created REAL NOT NULL, next_try REAL NOT NULL,
@@ -201,6 +203,10 @@ class Outbox:
     def dead(self, row: Row, reason: str, now: float) -> None:
         self._set(row, "state = 'dead', attempts = attempts + 1, reason = ?, done = ?", reason, now)
 
+    def checkpoint(self) -> None:
+        """Write the log back into the database file, as far as no reader holds it up."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
 
@@ -230,29 +236,31 @@ class Notifier:
     def offer(self, alert: Alert) -> int:
         """Queue a published alert for each of its targets; an alert id queued before adds nothing."""
         urls = alert_targets(self.roster.current, alert)
-        added = self._queue().add(alert.id, urls, title_of(alert), body_of(alert),
-                                  NOTIFY_TYPE[alert.severity], self.clock()) if urls else 0
-        if added:
-            self._wake.set()
-        return added
+        return self._add(alert.id, urls, title_of(alert), body_of(alert), NOTIFY_TYPE[alert.severity])
 
     def offer_status(self, status: Status, allowed_week_km: float | None, as_of_ms: int) -> int:
         """Queue the day's status line for the runner's and team's `daily_status` targets, once a day."""
         key = daily_key(status.runner, as_of_ms, self.settings.notify_daily_hour_utc)
         targets = targets_for(self.roster.current, status.runner, status.team)
         urls = [target.url for _, target in targets if target.daily_status]
-        if key is None or not urls:
+        if key is None:
             return 0
-        added = self._queue().add(key, urls, f"{status.runner}: this week", daily_line(status, allowed_week_km),
-                                  "info", self.clock())
+        return self._add(key, urls, f"{status.runner}: this week", daily_line(status, allowed_week_km), "info")
+
+    def _add(self, key: str, urls: list[str], title: str, body: str, notify_type: str) -> int:
+        """Queue and wake the sender; an outbox that fails is logged, never raised into the pipeline."""
+        if not urls:
+            return 0
+        try:
+            if self._outbox is None:
+                self._outbox = Outbox(self.path, checkpoints=False)
+            added = self._outbox.add(key, urls, title, body, notify_type, self.clock())
+        except sqlite3.Error as error:
+            log.error("notification %s not queued: outbox %s: %s", key, self.path, error)
+            return 0
         if added:
             self._wake.set()
         return added
-
-    def _queue(self) -> Outbox:
-        if self._outbox is None:
-            self._outbox = Outbox(self.path)
-        return self._outbox
 
     # --- sending (the notifier's own thread) ---
 
@@ -278,6 +286,7 @@ class Notifier:
                 self._wake.clear()
                 try:
                     self.deliver_due(outbox)
+                    outbox.checkpoint()
                 except sqlite3.Error as error:
                     log.error("notification outbox %s: %s", self.path, error)
                 next_try = outbox.next_try()

@@ -251,3 +251,10 @@ def test_backoff_doubles_from_the_first_wait_and_never_passes_the_cap(attempts, 
     assert backoff_s(1, first, cap) == min(first, cap)
     assert wait <= cap
     assert backoff_s(attempts + 1, first, cap) == min(cap, 2 * wait)
+
+
+def test_an_outbox_that_fails_is_logged_and_never_raised_into_the_pipeline(tmp_path, caplog):
+    (tmp_path / "outbox.sqlite").mkdir()  # a directory where the file should be: SQLite cannot open it
+    notify = notifier(tmp_path, Target())
+    assert notify.offer(alert()) == 0
+    assert "a1 not queued" in caplog.text
