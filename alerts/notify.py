@@ -122,7 +122,7 @@ def apprise_send(url: str, title: str, body: str, notify_type: str) -> Answer:
     apprise = _apprise()
     app = apprise.Apprise()
     if not app.add(url):
-        return Answer(False, "not a URL Apprise can send to", permanent=True)
+        return Answer(False, "Apprise cannot use this URL (see its wiki for the form)", permanent=True)
     result = app.notify(body=body, title=title, notify_type=notify_type)
     if result:
         return Answer(True)
@@ -134,8 +134,8 @@ def apprise_send(url: str, title: str, body: str, notify_type: str) -> Answer:
 def _apprise():
     import apprise  # imported on first use: loading its plugins takes a moment
 
-    # its warnings come back to us in each answer; we log them once, with the target
-    logging.getLogger("apprise").setLevel(logging.ERROR)
+    # its warnings come back in each answer (`result.logs()`); we log them once, with the target
+    logging.getLogger("apprise").propagate = False
     return apprise
 
 

@@ -240,3 +240,29 @@ def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
 
 def _epoch_s(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_notify_test_sends_to_each_target_and_fails_when_one_does(tmp_path, webhook):
+    import os
+    import subprocess
+    import sys
+
+    closed = f"json://127.0.0.1:{free_port()}/coach"  # nobody listens there
+    roster = tmp_path / "roster.yaml"
+    env = {**os.environ, "FOOTPOD_ROSTER": str(roster), "COLUMNS": "200"}
+
+    def notify_test():
+        return subprocess.run([sys.executable, "-m", "footpod.cli", "notify-test", "alice"], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    roster.write_text(f'runners:\n  alice: {{team: harriers, notify: ["{webhook.url("alice")}"]}}\n')
+    result = notify_test()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(path, body["title"]) for path, body in webhook.accepted] == [("alice", "footpod-monitor test")]
+    assert "OK" in result.stdout
+
+    roster.write_text(roster.read_text() + f'teams:\n  harriers: {{notify: ["{closed}"]}}\n')
+    result = notify_test()
+    assert result.returncode == 1
+    assert "team harriers" in result.stdout and "Connection error" in result.stdout, result.stdout
+    assert len(webhook.accepted) == 2  # alice's target got its second test all the same
