@@ -258,3 +258,29 @@ def test_an_outbox_that_fails_is_logged_and_never_raised_into_the_pipeline(tmp_p
     notify = notifier(tmp_path, Target())
     assert notify.offer(alert()) == 0
     assert "a1 not queued" in caplog.text
+
+
+SEVERITIES = ("info", "warning", "critical")
+urls_st = st.sampled_from([ALICE, COACH, HOOK, "tgram://bot/chat"])
+target_st = st.one_of(urls_st, st.builds(lambda url, sev: {"url": url, "min_severity": sev}, urls_st,
+                                         st.sampled_from(SEVERITIES)))
+
+
+@given(runner_targets=st.lists(target_st, max_size=4), team_targets=st.lists(target_st, max_size=4),
+       severity=st.sampled_from(SEVERITIES))
+def test_an_alert_reaches_each_url_at_most_once_and_only_where_its_severity_is_taken(
+        runner_targets, team_targets, severity):
+    from alerts.notify import alert_targets
+
+    roster = Roster.model_validate({"teams": {"harriers": {"notify": team_targets}},
+                                    "runners": {"alice": {"team": "harriers", "notify": runner_targets}}})
+    urls = alert_targets(roster, alert(severity=severity))
+    assert len(urls) == len(set(urls))
+    # the first listing of a URL decides (the runner's before the team's), with the owner's default
+    first = {}
+    for targets, default in ((runner_targets, "info"), (team_targets, "warning")):
+        for target in targets:
+            url, min_sev = (target, default) if isinstance(target, str) else (target["url"], target["min_severity"])
+            first.setdefault(url, min_sev)
+    assert set(urls) == {url for url, min_sev in first.items()
+                         if SEVERITIES.index(severity) >= SEVERITIES.index(min_sev)}
