@@ -29,6 +29,10 @@ log = logging.getLogger("footpod.notify")
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 NOTIFY_TYPE: dict[str, str] = {"info": "info", "warning": "warning", "critical": "failure"}  # Apprise's names
 MAX_IDLE_S = 30.0  # the sender looks at the outbox at least this often
+# Ours: delivered rows are kept this long, past the alert worker's 80-day look-back, so an alert
+# derived again from old facts is still known as sent; dead rows stay until someone looks.
+KEEP_DELIVERED_S = 90 * 86_400
+PRUNE_EVERY_S = 3600.0
 
 # Each rule in the words a lock screen shows (RULES.md names the rules).
 TITLES: dict[str, str] = {
@@ -203,6 +207,11 @@ class Outbox:
     def dead(self, row: Row, reason: str, now: float) -> None:
         self._set(row, "state = 'dead', attempts = attempts + 1, reason = ?, done = ?", reason, now)
 
+    def prune(self, before: float) -> int:
+        """Forget rows delivered before `before`; return how many."""
+        with self.db:
+            return self.db.execute("DELETE FROM outbox WHERE state = 'delivered' AND done < ?", (before,)).rowcount
+
     def checkpoint(self) -> None:
         """Write the log back into the database file, as far as no reader holds it up."""
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -281,11 +290,15 @@ class Notifier:
 
     def _send_forever(self) -> None:
         outbox = Outbox(self.path)
+        pruned_at = 0.0
         try:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
                     self.deliver_due(outbox)
+                    if self.clock() - pruned_at >= PRUNE_EVERY_S:
+                        pruned_at = self.clock()
+                        outbox.prune(pruned_at - KEEP_DELIVERED_S)
                     outbox.checkpoint()
                 except sqlite3.Error as error:
                     log.error("notification outbox %s: %s", self.path, error)

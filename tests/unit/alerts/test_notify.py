@@ -284,3 +284,23 @@ def test_an_alert_reaches_each_url_at_most_once_and_only_where_its_severity_is_t
             first.setdefault(url, min_sev)
     assert set(urls) == {url for url, min_sev in first.items()
                          if SEVERITIES.index(severity) >= SEVERITIES.index(min_sev)}
+
+
+def test_delivered_rows_are_forgotten_after_their_keep_time_pending_and_dead_ones_never(tmp_path):
+    answers = {ALICE: Answer(True), COACH: Answer(False, "bad URL", permanent=True), HOOK: Answer(False, "down")}
+    clock = Clock()
+    notify = notifier(tmp_path, lambda url, *_: answers[url], clock)
+    notify.offer(alert(severity="critical"))  # alice's target delivers, the coach's URL is dead, the hook is down
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    notify.deliver_due(outbox)
+    assert outbox.counts() == {"delivered": 1, "dead": 1, "pending": 1}
+    assert outbox.prune(before=clock.now - 1) == 0  # delivered just now: kept
+    assert outbox.prune(before=clock.now + 1) == 1
+    assert outbox.counts() == {"dead": 1, "pending": 1}
+
+
+def test_a_url_apprise_does_not_know_is_a_permanent_failure_before_any_connection():
+    from alerts.notify import apprise_send
+
+    answer = apprise_send("nosuchscheme://example.org/x", "t", "b", "info")
+    assert (answer.ok, answer.permanent) == (False, True)
