@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -216,6 +217,12 @@ def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
     # a status as of now for a runner the restarted worker knows only from the store
     watcher.wait_for(lambda: [s for s in watcher.on("status/fa0") if _epoch_s(s["as_of"]) >= restarted_at],
                      what="fa0's status as of now after the restart")
+    # and the day's midnight load point for every known runner, fa0 included, though it has not run today
+    midnight = int(restarted_at * 1000) // DAY_MS * DAY_MS
+    fa0_end = next(a for a in watcher.on("alerts/") if a["runner"] == "fa0")["ts"]
+    expected_km = 12.0 if _epoch_s(fa0_end) * 1000 <= midnight else 0.0  # the run counts where it ends
+    points = _wait_rows(pipeline, f'SELECT "week_km" FROM "load" WHERE "runner" = \'fa0\' AND time = {midnight}ms')
+    assert abs(points[0][1] - expected_km) < 0.01, (points, fa0_end)
     time.sleep(3)  # several more tries against a closed port
     refused_before_up = webhook.refused
     webhook.start()
@@ -244,6 +251,17 @@ def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
           f"500 around the kill; all delivered {time.monotonic() - back_at - QUIET_S:.1f} s after the webhook "
           f"came back; lost {lost}, double {double}, unexpected {unexpected}")
     assert (lost, double, unexpected) == (0, 0, 0), (expected, ledger)
+
+
+def _wait_rows(stack, influxql: str, timeout_s: float = 30) -> list[list]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = httpx.get(f"{stack.influx_url}/query", params={"db": "footpod", "q": influxql, "epoch": "ms"})
+        series = response.json()["results"][0].get("series")
+        if series:
+            return series[0]["values"]
+        time.sleep(0.5)
+    raise AssertionError(f"no rows for {influxql}")
 
 
 def _epoch_s(text: str) -> float:
