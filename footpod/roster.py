@@ -57,7 +57,7 @@ class NotifyTarget(BaseModel):
 
     model_config = _FROZEN
 
-    url: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://", description="an Apprise URL (mailto://, ntfys://, json:// …)")
+    url: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://", description="Apprise URL: mailto://, ntfys://…")
     min_severity: Severity = "info"
     daily_status: bool = Field(False, description="also send the runner's status once a day (README, Notifications)")
 
