@@ -68,8 +68,14 @@ class TeamTarget(NotifyTarget):
     min_severity: Severity = "warning"
 
 
-RunnerTargets = Annotated[list[Annotated[NotifyTarget, BeforeValidator(_target_of)]], BeforeValidator(_empty_if_null)]
-TeamTargets = Annotated[list[Annotated[TeamTarget, BeforeValidator(_target_of)]], BeforeValidator(_empty_if_null)]
+def _none_if_null(value: Any) -> Any:
+    """`notify:` with nothing after it means no targets."""
+    return () if value is None else value
+
+
+RunnerTargets = Annotated[tuple[Annotated[NotifyTarget, BeforeValidator(_target_of)], ...],
+                          BeforeValidator(_none_if_null)]
+TeamTargets = Annotated[tuple[Annotated[TeamTarget, BeforeValidator(_target_of)], ...], BeforeValidator(_none_if_null)]
 
 
 class TeamEntry(BaseModel):
@@ -77,7 +83,7 @@ class TeamEntry(BaseModel):
 
     model_config = _FROZEN
 
-    notify: TeamTargets = Field(default_factory=list)
+    notify: TeamTargets = ()
 
 
 class RunnerEntry(BaseModel):
@@ -92,7 +98,7 @@ class RunnerEntry(BaseModel):
     return_to_run: ReturnToRun | None = None
     shoes: Annotated[dict[DeviceId, Annotated[float, Field(ge=0)]], BeforeValidator(_empty_if_null)] = Field(
         default_factory=dict, description="footpod device_id -> km the shoe had when paired (RULES.md §6)")
-    notify: RunnerTargets = Field(default_factory=list)
+    notify: RunnerTargets = ()
 
 
 _UNLISTED = RunnerEntry()

@@ -122,7 +122,7 @@ def test_notify_targets_take_plain_urls_and_default_by_owner(roster_path):
     team = roster.team_targets("harriers")
     assert [(t.min_severity, t.daily_status) for t in team] == [("warning", False), ("critical", False)]
     assert roster.team_targets("striders") == []  # a team the roster does not list has none
-    assert roster.entry("zoe").notify == []
+    assert roster.entry("zoe").notify == ()
 
 
 def test_the_example_roster_in_deploy_is_valid():
@@ -391,3 +391,8 @@ def test_a_team_name_that_would_break_the_alert_topic_names_its_line(tmp_path):
     path.write_text("runners:\n  alice:\n    team: north/south\n")
     with pytest.raises(RosterError, match=r"line 3: runners\.alice\.team: String should match pattern"):
         load_roster(path)
+
+
+def test_an_empty_notify_key_means_no_targets(roster_path):
+    roster = load_roster(write_roster(roster_path, "teams:\n  harriers:\n    notify:\nrunners:\n  alice:\n    notify:\n"))
+    assert roster.team_targets("harriers") == [] and roster.entry("alice").notify == ()
