@@ -17,8 +17,10 @@ import time
 import faust
 import paho.mqtt.client as mqtt
 
-from alerts.decide import RunnerFacts, alerts_for, load_now, pain_decisions, rule_params, status_of, to_alerts
+from alerts.daily import refresh_known_runners
+from alerts.decide import RunnerFacts, alerts_for, pain_decisions, rule_params, status_of, to_alerts
 from alerts.pacing import StatusPace
+from alerts.notify import Notifier
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod import kafka, schema
@@ -73,14 +75,15 @@ class AlertWorker(StageWorker):
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
         self._settling: set[asyncio.Future] = set()
-        self._day: int | None = None
+        self.notifier = Notifier(settings, self.roster)  # notifications: alerts/notify.py
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
 
     def register(self) -> None:
         self.app.agent(self.updates_topic, name="updates")(self.consume_updates)
         self.app.agent(self.pain_topic, name="pain")(self.consume_pain)
-        self.app.timer(60.0)(self.write_daily_load)
+        self.app.task(self.notifier.run)
+        self.app.task(self.refresh_statuses)
         self.app.timer(1.0)(self.publish_held_statuses)
         super().register()
 
@@ -172,21 +175,16 @@ class AlertWorker(StageWorker):
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         self.writer.write(lines)
 
-    async def write_daily_load(self) -> None:
-        """At each UTC midnight, every runner's load then: the series moves on rest days too."""
-        today = int(time.time() * 1000) // DAY_MS
-        if self._day is None or today == self._day or self.writer is None:
-            self._day = today
-            return
-        self._day = today
-        lines = []
-        async with self._lock:
-            for runner, memory in self.memory.items():
-                if memory.last_update is not None:
-                    facts = self.facts(runner, memory)
-                    load = load_now(memory.last_update, facts, today * DAY_MS)
-                    lines.append(load_point(runner, facts.team, load, facts.gate(load.as_of_ms).action))
-        self.writer.write(lines)
+    async def refresh_statuses(self) -> None:
+        """At start and every `status_every_s`: every known runner's status as of now and today's
+        midnight load point, rest days and restarts included (alerts/daily.py)."""
+        await self.until_ready()
+        while True:
+            try:
+                await refresh_known_runners(self)
+            except Exception:
+                log.exception("the round of known runners' statuses failed; next round as planned")
+            await asyncio.sleep(self.settings.status_every_s)
 
     async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> int:
         """Publish the alerts not published before; return how many were new."""
@@ -196,6 +194,7 @@ class AlertWorker(StageWorker):
                 continue
             memory.published.add(alert.id)
             await self.publisher.publish(f"alerts/{alert.team}/{alert.runner}", alert.model_dump_json())
+            self.notifier.offer(alert)  # notifications: queued in the outbox, sent by its own thread
             lines.append(alert_point(alert))
             self.alerts_published += 1
         return self.alerts_published - before

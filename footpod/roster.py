@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 from yaml.constructor import SafeConstructor
 
-from footpod.contract import DEVICE_PATTERN, RUNNER_PATTERN
+from footpod.contract import DEVICE_PATTERN, RUNNER_PATTERN, Severity
 from footpod.errors import RosterError
 
 log = logging.getLogger("footpod.roster")
@@ -47,6 +47,45 @@ class ReturnToRun(BaseModel):
     normal_week_km: float = Field(gt=0, description="the runner's weekly distance before the injury")
 
 
+def _target_of(value: Any) -> Any:
+    """A plain string in a `notify` list is a URL with the default `min_severity`."""
+    return {"url": value} if isinstance(value, str) else value
+
+
+class NotifyTarget(BaseModel):
+    """One notification target (CONTRACT.md, roster `notify`): an Apprise URL and what it is sent."""
+
+    model_config = _FROZEN
+
+    url: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9+.-]*://", description="Apprise URL: mailto://, ntfys://…")
+    min_severity: Severity = "info"
+    daily_status: bool = Field(False, description="also send the runner's status once a day (README, Notifications)")
+
+
+class TeamTarget(NotifyTarget):
+    """A team's targets (the coach) hear of warnings and worse unless told otherwise."""
+
+    min_severity: Severity = "warning"
+
+
+def _none_if_null(value: Any) -> Any:
+    """`notify:` with nothing after it means no targets."""
+    return () if value is None else value
+
+
+RunnerTargets = Annotated[tuple[Annotated[NotifyTarget, BeforeValidator(_target_of)], ...],
+                          BeforeValidator(_none_if_null)]
+TeamTargets = Annotated[tuple[Annotated[TeamTarget, BeforeValidator(_target_of)], ...], BeforeValidator(_none_if_null)]
+
+
+class TeamEntry(BaseModel):
+    """One team's options: for now, where its alerts go."""
+
+    model_config = _FROZEN
+
+    notify: TeamTargets = ()
+
+
 class RunnerEntry(BaseModel):
     """One runner's team and coach-set options; every field may be left out."""
 
@@ -61,6 +100,7 @@ class RunnerEntry(BaseModel):
     return_to_run: ReturnToRun | None = None
     shoes: Annotated[dict[DeviceId, Annotated[float, Field(ge=0)]], BeforeValidator(_empty_if_null)] = Field(
         default_factory=dict, description="footpod device_id -> km the shoe had when paired (RULES.md §6)")
+    notify: RunnerTargets = ()
 
 
 _UNLISTED = RunnerEntry()
@@ -75,6 +115,10 @@ class Roster(BaseModel):
         dict[RunnerName, Annotated[RunnerEntry, BeforeValidator(_empty_if_null)]],
         BeforeValidator(_empty_if_null),
     ] = Field(default_factory=dict)
+    teams: Annotated[
+        dict[TeamName, Annotated[TeamEntry, BeforeValidator(_empty_if_null)]],
+        BeforeValidator(_empty_if_null),
+    ] = Field(default_factory=dict)
 
     def entry(self, runner: str) -> RunnerEntry:
         """The runner's entry; a runner missing from the roster gets the defaults (team unassigned)."""
@@ -83,6 +127,11 @@ class Roster(BaseModel):
     def team_of(self, runner: str) -> str:
         """The runner's team, `unassigned` for a runner missing from the roster."""
         return self.entry(runner).team
+
+    def team_targets(self, team: str) -> list[TeamTarget]:
+        """The team's notification targets; none for a team the roster does not list."""
+        entry = self.teams.get(team)
+        return list(entry.notify) if entry else []
 
 
 class _RosterLoader(yaml.SafeLoader):

@@ -122,6 +122,11 @@ def recent_alerts_query(runner: str, days: int, limit: int) -> str:
             f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d ORDER BY time DESC LIMIT {limit}")
 
 
+def runners_query() -> str:
+    """Every runner with a run in the store: the runners the service knows."""
+    return f'SHOW TAG VALUES FROM "{RUN.name}" WITH KEY = "runner"'
+
+
 def alert_ids(rows: list[dict[str, Any]]) -> set[str]:
     return {row["id"] for row in rows if isinstance(row.get("id"), str)}
 
@@ -157,6 +162,10 @@ async def read(query: Query, influxql: str) -> list[dict[str, Any]]:
         raise
     except Exception as error:  # the seam's transport and server errors, whatever the client
         raise StoreReadError(f"the store did not answer {influxql!r}: {error}") from error
+
+
+async def read_runners(query: Query) -> set[str]:
+    return {row["value"] for row in await read(query, runners_query()) if isinstance(row.get("value"), str)}
 
 
 async def read_alert_ids(query: Query, runner: str, days: int) -> set[str]:

@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     pain_settle_max_s: float = Field(PAIN_SETTLE_MAX_S, ge=0, description="FOOTPOD_PAIN_SETTLE_MAX_S")
     bridge_batch_max: int = Field(2000, ge=1, description="FOOTPOD_BRIDGE_BATCH_MAX: MQTT messages per Kafka hand-off")
     stream_batch_max: int = Field(5000, ge=1, description="FOOTPOD_STREAM_BATCH_MAX: Kafka records per stream step")
+    # Notifications (README, "Notifications"): the outbox lives in data_dir unless set.
+    notify_outbox: Path | None = Field(None, description="FOOTPOD_NOTIFY_OUTBOX (SQLite)")
+    notify_retry_for_s: float = Field(6 * 3600.0, gt=0, description="FOOTPOD_NOTIFY_RETRY_FOR_S: then dead-lettered")
+    notify_backoff_s: float = Field(5.0, gt=0, description="FOOTPOD_NOTIFY_BACKOFF_S: first wait, doubling")
+    notify_backoff_max_s: float = Field(600.0, gt=0, description="FOOTPOD_NOTIFY_BACKOFF_MAX_S: longest wait")
+    notify_daily_hour_utc: int = Field(6, ge=0, le=23, description="FOOTPOD_NOTIFY_DAILY_HOUR_UTC")
+    # CONTRACT.md: status at least once a day for every known runner; ours: every hour, so a run
+    # leaving the 7-day window shows within the hour.
+    status_every_s: float = Field(3600.0, gt=0, description="FOOTPOD_STATUS_EVERY_S")
+
+    @property
+    def notify_outbox_path(self) -> Path:
+        return self.notify_outbox or self.data_dir / "notify.sqlite"
 
     @property
     def kafka_bootstrap(self) -> str:

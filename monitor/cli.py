@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "the team page",
                                      description="Without an action: regenerate the Grafana dashboards' JSON. "
                                                  "`serve`: the team at a glance in a browser, without Grafana.")
+    notify_test = commands.add_parser("notify-test", help="send a test message to a runner's and its team's targets",
+                                      description="Sends one message to each notification target of RUNNER and of "
+                                                  "its team (roster `notify`) and prints what each answered; "
+                                                  "exit status 1 if any failed or there are none.")
+    notify_test.add_argument("runner", help="the runner's name")
+
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
     dashboard_actions = dashboards.add_subparsers(dest="dashboards_action", metavar="ACTION")
     serve = dashboard_actions.add_parser("serve", help="a page per team: week km against the budget, ACWR, gate, "
@@ -179,6 +185,24 @@ def run_import(args, settings: Settings) -> int:
         raise FootpodError(f"--watch {args.watch}: not a folder")
     return import_files(settings, args.paths, args.runner, args.watch, args.poll_s, console,
                         progress=not args.no_progress)
+def run_notify_test(args, settings: Settings) -> int:
+    from rich.table import Table
+
+    from alerts.notify import send_test
+    from footpod.roster import load_roster
+
+    results = send_test(load_roster(settings.roster), args.runner)
+    if not results:
+        console.print(f"{args.runner} and its team have no notification targets in the roster (`notify`)")
+        return 1
+    table = Table(title=f"notify-test {args.runner}", title_justify="left")
+    for column in ("for", "target", "sent", "answer"):
+        table.add_column(column)
+    for owner, url, target, answer in results:
+        sent = f"{target.min_severity} and above" + (", daily status" if target.daily_status else "")
+        table.add_row(owner, url, sent, "[green]OK[/green]" if answer.ok else f"[red]{answer.reason}[/red]")
+    Console().print(table)
+    return 0 if all(answer.ok for *_, answer in results) else 1
 
 
 def run_dashboards(args, settings: Settings) -> int:
@@ -260,6 +284,7 @@ COMMANDS = {
     "pain": run_pain,
     "dashboards": run_dashboards,
     "import": run_import,
+    "notify-test": run_notify_test,
 }
 
 if __name__ == "__main__":

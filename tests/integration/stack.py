@@ -58,6 +58,10 @@ class Stack:
             "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{self.influx_port}",
             "FOOTPOD_DATA_DIR": str(self.data_dir),
             "FOOTPOD_ROSTER": str(self.data_dir / "roster.yaml"),
+            # notifications: a target that is down is tried again within seconds, not minutes
+            "FOOTPOD_NOTIFY_BACKOFF_S": "0.5",
+            "FOOTPOD_NOTIFY_BACKOFF_MAX_S": "2",
+            "FOOTPOD_NOTIFY_DAILY_HOUR_UTC": "0",  # the daily status message from the first round of any day
         }
 
     @property

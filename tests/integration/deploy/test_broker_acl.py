@@ -229,3 +229,26 @@ def test_runner_reads_only_its_own_status(clients):
     alerts.publish("status/alice", retain=True)
     got = alice.wait_for("status/alice")
     assert got == {"status/alice"}, got
+
+
+def test_runner_reads_its_own_alerts_and_none_of_another_runners(clients):
+    alerts = clients("alerts")
+    alice = clients("alice")
+    # alerts/+/alice is granted; the wider filters are accepted but deliver only what she may read
+    alice.subscribe("alerts/+/alice", "alerts/#", "alerts/harriers/+", "#")
+    alerts.publish("alerts/harriers/bob")
+    alerts.publish("alerts/striders/bob")
+    alerts.publish("alerts/harriers/alice")
+    alerts.publish("alerts/unassigned/alice")  # a team change: still hers
+    got = {topic for topic in alice.wait_for("alerts/unassigned/alice") if topic.startswith("alerts/")}
+    assert got == {"alerts/harriers/alice", "alerts/unassigned/alice"}, got  # (`#` also brings her status)
+
+
+def test_runner_cannot_read_alerts_through_another_runners_name(clients):
+    alerts = clients("alerts")
+    bob = clients("bob")
+    bob.subscribe("alerts/+/alice", "alerts/+/bob")
+    alerts.publish("alerts/harriers/alice")
+    alerts.publish("alerts/harriers/bob")
+    got = bob.wait_for("alerts/harriers/bob")
+    assert got == {"alerts/harriers/bob"}, got

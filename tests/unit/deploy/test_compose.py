@@ -141,10 +141,12 @@ def test_acl_patterns_confine_runners_to_their_own_topics():
         ("write", "footpod/%u/samples"),
         ("write", "footpod/%u/pain"),
         ("read", "status/%u"),
+        ("read", "alerts/+/%u"),  # the runner's own alerts, whatever the team
     }
-    for _, _, _, topic in patterns:
-        assert "%u" in topic.split("/")
-        assert "#" not in topic and "+" not in topic
+    for _, _, access, topic in patterns:
+        levels = topic.split("/")
+        assert "%u" in levels and "#" not in levels
+        assert "+" not in levels or (access, levels[0], levels[-1]) == ("read", "alerts", "%u")
 
 
 def test_acl_service_users_and_no_anonymous_rules():

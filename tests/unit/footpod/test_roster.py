@@ -101,6 +101,30 @@ def test_an_empty_roster_file_lists_no_runners(roster_path):
     assert load_roster(write_roster(roster_path, "# nobody yet\n")).runners == {}
 
 
+def test_notify_targets_take_plain_urls_and_default_by_owner(roster_path):
+    roster = load_roster(write_roster(roster_path, """\
+        teams:
+          harriers:
+            notify:
+              - "mailto://coach:secret@mail.example.org?to=coach@example.org"
+              - {url: "json://hooks.example.org/h", min_severity: critical}
+        runners:
+          alice:
+            team: harriers
+            notify: ["ntfys://ntfy.example.org/alice", {url: "json://phone.example.org/a", daily_status: true}]
+        """))
+
+    alice = roster.entry("alice").notify
+    assert [(t.url, t.min_severity, t.daily_status) for t in alice] == [
+        ("ntfys://ntfy.example.org/alice", "info", False),  # a runner's plain URL: info and above
+        ("json://phone.example.org/a", "info", True),
+    ]
+    team = roster.team_targets("harriers")
+    assert [(t.min_severity, t.daily_status) for t in team] == [("warning", False), ("critical", False)]
+    assert roster.team_targets("striders") == []  # a team the roster does not list has none
+    assert roster.entry("zoe").notify == ()
+
+
 def test_the_example_roster_in_deploy_is_valid():
     roster = load_roster(REPO_ROOT / "deploy" / "roster.example.yaml")
 
@@ -202,11 +226,31 @@ INVALID_ROSTERS = [
     ),
     pytest.param(
         """\
-        teams:
+        coaches:
           - harriers
         """,
-        1, "teams", "Extra inputs are not permitted",
+        1, "coaches", "Extra inputs are not permitted",
         id="an unknown top-level key points at that key",
+    ),
+    pytest.param(
+        """\
+        teams:
+          harriers:
+            notify: [{url: "json://hooks.example.org/x", min_severity: loud}]
+        """,
+        3, "teams.harriers.notify.0.min_severity", "Input should be 'info', 'warning' or 'critical'",
+        id="a target's min_severity is a severity",
+    ),
+    pytest.param(
+        """\
+        runners:
+          alice:
+            notify:
+              - "ntfys://ntfy.example.org/alice"
+              - coach@example.org
+        """,
+        5, "runners.alice.notify.1.url", "String should match pattern",
+        id="a notify target is a URL with a scheme",
     ),
 ]
 
@@ -347,3 +391,8 @@ def test_a_team_name_that_would_break_the_alert_topic_names_its_line(tmp_path):
     path.write_text("runners:\n  alice:\n    team: north/south\n")
     with pytest.raises(RosterError, match=r"line 3: runners\.alice\.team: String should match pattern"):
         load_roster(path)
+
+
+def test_an_empty_notify_key_means_no_targets(roster_path):
+    roster = load_roster(write_roster(roster_path, "teams:\n  harriers:\n    notify:\nrunners:\n  alice:\n    notify:\n"))
+    assert roster.team_targets("harriers") == [] and roster.entry("alice").notify == ()

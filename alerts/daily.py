@@ -1,0 +1,86 @@
+"""A status that is true today (CONTRACT.md, `status/{runner}`: at least once a day for every runner the
+service knows, `as_of` now): the status and load as of an instant, from the known runs and reports.
+
+`status_now` is pure. `refresh_known_runners` is the worker's round: the runners come from the store
+(every runner with a `run` point), so a restarted worker knows them all, and rest days count too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from footpod import schema
+from footpod.contract import LastRun, Status, iso
+from footpod.records import LoadSnapshot
+from alerts.decide import RunnerFacts, _round, _rtr_phase
+from alerts.points import load_point
+from alerts.rules import progression
+from footpod.load import DAY_MS, cadence_baseline, load_at
+
+if TYPE_CHECKING:
+    from alerts.worker import AlertWorker
+
+log = logging.getLogger("footpod.alerts")
+
+
+def load_as_of(facts: RunnerFacts, as_of_ms: int) -> LoadSnapshot:
+    """The load at `as_of_ms` from the runs known; history counts from the first known run."""
+    first_seen = min((run.start_ms for run in facts.runs), default=as_of_ms)
+    return load_at(facts.runs, as_of_ms, first_seen)
+
+
+def status_now(facts: RunnerFacts, as_of_ms: int) -> tuple[Status, float | None]:
+    """The runner's status at `as_of_ms` with the gate in force then, and the week's allowed km.
+
+    Runs that ended after `as_of_ms` are not seen; a run leaves `week_km` 7 days after its end.
+    """
+    runs = [run for run in facts.runs if run.end_ms <= as_of_ms]
+    load = load_as_of(facts, as_of_ms)
+    gate = facts.gate(as_of_ms)
+    last = max(runs, key=lambda run: run.end_ms, default=None)
+    baseline = facts.entry.baseline_cadence_spm or cadence_baseline(runs, as_of_ms)
+    status = Status(
+        runner=facts.runner, team=facts.team, as_of=iso(as_of_ms), live=False,
+        week_km=round(load.week_km, 2), prev_week_km=round(load.prev_week_km, 2),
+        change_pct=_round(load.change_pct, 1), acwr=_round(load.acwr, 2), acwr_ewma=_round(load.acwr_ewma, 2),
+        budget_km=_round(progression.budget_km(load, gate.action), 2), gate=gate.action,
+        gate_since=iso(gate.set_by.ts) if gate.set_by else None,
+        cadence_baseline_spm=_round(baseline, 1),
+        rtr_phase=_rtr_phase(facts, facts.rtr_start_ms(), as_of_ms),
+        last_run=None if last is None else LastRun(run_id=last.run_id, end=iso(last.end_ms), km=round(last.km, 2),
+                                                   cadence_spm=_round(last.cadence_spm, 1)),
+    )
+    return status, progression.allowed_week_km(load, gate.action)
+
+
+async def known_runners(worker: AlertWorker) -> set[str]:
+    """Every runner with a run in the store, and those in the worker's memory."""
+    return await schema.read_runners(worker.api.query) | set(worker.memory)
+
+
+async def refresh_known_runners(worker: AlertWorker) -> None:
+    """Publish every known runner's status as of now, queue its daily message, write today's load point."""
+    if worker.writer is None or worker.publisher is None:
+        return
+    now = int(time.time() * 1000)
+    midnight = now // DAY_MS * DAY_MS
+    runners = await known_runners(worker)
+    lines = []
+    for runner in sorted(runners):
+        async with worker._lock:  # one runner at a time: updates and reports go on between them
+            memory = await worker._memory_of(runner)
+            facts = worker.facts(runner, memory)
+            status, allowed = status_now(facts, now)
+            pace = memory.pace
+            live_lately = (pace.last_live_s is not None
+                           and time.monotonic() - pace.last_live_s < 2 * worker.settings.live_status_interval_s)
+            if pace.held is None and not live_lately:  # a run under way publishes its own status
+                await worker.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
+            worker.notifier.offer_status(status, allowed, now)
+            if facts.runs:
+                load = load_as_of(facts, midnight)
+                lines.append(load_point(runner, facts.team, load, facts.gate(midnight).action))
+    worker.writer.write(lines)
+    log.info("status as of now published for %d known runners", len(runners))
