@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from monitor import servers
-from tests.integration.stack import MqttWatcher, Stack, mqtt_connect
+from tests.integration.stack import ROSTER, MqttWatcher, Stack, mqtt_connect
 
-RTR_START = (datetime.now(timezone.utc) - timedelta(days=3)).date()
-ROSTER = f"""runners:
-  alice: {{team: harriers}}
-  bob: {{team: harriers}}
-  frank: {{team: striders, cadence_retraining: true}}
-  gina: {{team: striders, return_to_run: {{start: {RTR_START}, normal_week_km: 40}}}}
-  hank: {{team: striders, shoes: {{hank-pod: 470}}}}
-"""
 HERE = Path(__file__).parent
 
 

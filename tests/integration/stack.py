@@ -9,11 +9,20 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
 READY_TIMEOUT_S = 90
+RTR_START = (datetime.now(timezone.utc) - timedelta(days=3)).date()
+ROSTER = f"""runners:
+  alice: {{team: harriers}}
+  bob: {{team: harriers}}
+  frank: {{team: striders, cadence_retraining: true}}
+  gina: {{team: striders, return_to_run: {{start: {RTR_START}, normal_week_km: 40}}}}
+  hank: {{team: striders, shoes: {{hank-pod: 470}}}}
+"""
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
-from conftest import MqttWatcher
+from tests.integration.stack import MqttWatcher
 from monitor import servers
 from footpod.settings import Settings
 from ingest.importer import MqttPublisher

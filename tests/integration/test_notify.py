@@ -18,8 +18,8 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import ROSTER
-from training import DAY_MS, run
+from tests.integration.stack import ROSTER
+from tests.integration.training import DAY_MS, run
 
 HOUR_MS = 3_600_000
 QUIET_S = 5.0  # watched for doubles after the last expected delivery: over twice the longest retry wait (2 s)
