@@ -86,6 +86,7 @@ class AlertWorker:
         self.app.timer(60.0)(self.write_daily_load)
         self.app.timer(60.0)(self.report_progress)
         self.app.timer(1.0)(self.publish_held_statuses)
+        self.app.timer(60.0)(self.publish_lifted_gates)
 
     async def start_io(self) -> None:
         client = mqtt_client(self.settings, f"footpod-alerts-{int(time.time() * 1000)}")
@@ -179,6 +180,23 @@ class AlertWorker:
             status = status_of(memory.last_update, facts, now_ms)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         self.writer.write(lines)
+
+    async def publish_lifted_gates(self) -> None:
+        """RULES.md §3: a gate that lifts by time is published when it lifts, on a rest day too."""
+        now_ms = int(time.time() * 1000)
+        async with self._lock:
+            for runner, memory in self.memory.items():
+                if not memory.reports or memory.last_update is None:
+                    continue
+                facts = self.facts(runner, memory)
+                if facts.gate(now_ms).action == facts.gate(facts.latest_ms() or now_ms).action:
+                    continue  # nothing has lifted since the latest event
+                lines: list[str] = []
+                alerts = to_alerts(pain_decisions(facts, now_ms), runner, facts.team)
+                if await self._publish_alerts(alerts, memory, lines):
+                    status = status_of(memory.last_update, facts, now_ms)
+                    await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
+                self.writer.write(lines)
 
     async def report_progress(self) -> None:
         log.info("%d alerts published, %d runners in memory, %d points waiting for the store",
