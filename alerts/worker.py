@@ -59,6 +59,7 @@ class Memory:
         self.last_update: RunnerUpdate | None = None
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
+        self.pending_records: list = []  # their Kafka records, acknowledged once they are decided
         self.last_live_status = -1e9
         self.held_status: Status | None = None
 
@@ -113,14 +114,16 @@ class AlertWorker:
                 await self.on_update(RunnerUpdate.model_validate_json(value))
 
     async def consume_pain(self, stream) -> None:
-        async for value in stream:
+        async for record in stream.events():
             await self._io_ready()
-            event = PainEvent.model_validate_json(value)
+            event = PainEvent.model_validate_json(record.value)
             # --- settle rule (RULES.md §3 arrival order): a runner's reports wait together, without
             # holding up the stream, until its data has settled; then they are decided at once
             async with self._lock:
                 memory = await self._memory_of(event.runner)
                 memory.pending.append(event)
+                memory.pending_records.append(record)
+                record.message.incref()  # acknowledged once decided, not when this loop moves on
                 memory.last_arrival_ms = max(memory.last_arrival_ms or 0, event.received_ms)
             task = asyncio.ensure_future(self._decide_when_settled(event.runner))
             self._settling.add(task)  # a reference, so the task is not collected while it waits
@@ -137,8 +140,11 @@ class AlertWorker:
             await asyncio.sleep(wait_ms / 1000)
         async with self._lock:
             events, memory.pending = memory.pending, []
+            records, memory.pending_records = memory.pending_records, []
             if events:
                 await self.on_pain(*events)
+            for record in records:
+                record.ack()
             # --- end of settle rule
 
     def facts(self, runner: str, memory: Memory) -> RunnerFacts:
