@@ -26,7 +26,6 @@ from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod import kafka, schema
 from footpod.contract import Alert, PainEvent, PainReport, Status
 from footpod.errors import StoreReadError
-from footpod.load import DAY_MS
 from footpod.mqtt import mqtt_client
 from footpod.records import RunnerUpdate, RunSummary
 from footpod.settings import Settings
@@ -62,6 +61,7 @@ class Memory:
         self.pace = StatusPace()
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
+        self.pending_records: list = []  # their Kafka records, acknowledged once they are decided
 
 
 class AlertWorker(StageWorker):
@@ -85,6 +85,7 @@ class AlertWorker(StageWorker):
         self.app.task(self.notifier.run)
         self.app.task(self.refresh_statuses)
         self.app.timer(1.0)(self.publish_held_statuses)
+        self.app.timer(60.0)(self.publish_lifted_gates)
         super().register()
 
     async def open_connections(self) -> None:
@@ -107,14 +108,16 @@ class AlertWorker(StageWorker):
                 await self.on_update(RunnerUpdate.model_validate_json(value))
 
     async def consume_pain(self, stream) -> None:
-        async for value in stream:
+        async for record in stream.events():
             await self.until_ready()
-            event = PainEvent.model_validate_json(value)
+            event = PainEvent.model_validate_json(record.value)
             # --- settle rule (RULES.md §3 arrival order): a runner's reports wait together, without
             # holding up the stream, until its data has settled; then they are decided at once
             async with self._lock:
                 memory = await self._memory_of(event.runner)
                 memory.pending.append(event)
+                memory.pending_records.append(record)
+                record.message.incref()  # acknowledged once decided, not when this loop moves on
                 memory.last_arrival_ms = max(memory.last_arrival_ms or 0, event.received_ms)
             task = asyncio.ensure_future(self._decide_when_settled(event.runner))
             self._settling.add(task)  # a reference, so the task is not collected while it waits
@@ -131,8 +134,11 @@ class AlertWorker(StageWorker):
             await asyncio.sleep(wait_ms / 1000)
         async with self._lock:
             events, memory.pending = memory.pending, []
+            records, memory.pending_records = memory.pending_records, []
             if events:
                 await self.on_pain(*events)
+            for record in records:
+                record.ack()
             # --- end of settle rule
 
     def facts(self, runner: str, memory: Memory) -> RunnerFacts:
@@ -185,6 +191,23 @@ class AlertWorker(StageWorker):
             except Exception:
                 log.exception("the round of known runners' statuses failed; next round as planned")
             await asyncio.sleep(self.settings.status_every_s)
+
+    async def publish_lifted_gates(self) -> None:
+        """RULES.md §3: a gate that lifts by time is published when it lifts, on a rest day too."""
+        now_ms = int(time.time() * 1000)
+        async with self._lock:
+            for runner, memory in self.memory.items():
+                if not memory.reports or memory.last_update is None:
+                    continue
+                facts = self.facts(runner, memory)
+                if facts.gate(now_ms).action == facts.gate(facts.latest_ms() or now_ms).action:
+                    continue  # nothing has lifted since the latest event
+                lines: list[str] = []
+                alerts = to_alerts(pain_decisions(facts, now_ms), runner, facts.team)
+                if await self._publish_alerts(alerts, memory, lines):
+                    status = status_of(memory.last_update, facts, now_ms)
+                    await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
+                self.writer.write(lines)
 
     async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> int:
         """Publish the alerts not published before; return how many were new."""

@@ -38,6 +38,7 @@ class Hold(BaseModel):
     start_ms: int
     end_ms: int | None
     set_by: PainReport  # the report that set it; for a step-down, the clear report that lifted it
+    origin_ms: int  # when the pain report behind it was made (for a step-down, the severe one's)
     run_id: str | None = None
 
     def holds_at(self, ts_ms: int) -> bool:
@@ -123,16 +124,19 @@ def holds(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list[Hol
         run_id = run.run_id if run else None
         at_least = report.ts + GATE_HOLD_DAYS * DAY_MS
         if action not in NEEDS_CLEAR:
-            result.append(Hold(action=action, start_ms=report.ts, end_ms=at_least, set_by=report, run_id=run_id))
+            result.append(Hold(action=action, start_ms=report.ts, end_ms=at_least, set_by=report,
+                               origin_ms=report.ts, run_id=run_id))
             continue
         clear = next((c for c in clears if c.ts - report.ts >= CLEAR_AFTER_HOURS * HOUR_MS), None)
         if clear is None:
-            result.append(Hold(action=action, start_ms=report.ts, end_ms=None, set_by=report, run_id=run_id))
+            result.append(Hold(action=action, start_ms=report.ts, end_ms=None, set_by=report,
+                               origin_ms=report.ts, run_id=run_id))
             continue
         lift = max(at_least, clear.ts)
-        result.append(Hold(action=action, start_ms=report.ts, end_ms=lift, set_by=report, run_id=run_id))
+        result.append(Hold(action=action, start_ms=report.ts, end_ms=lift, set_by=report,
+                           origin_ms=report.ts, run_id=run_id))
         result.append(Hold(action="continue_no_increase", start_ms=lift, end_ms=lift + GATE_HOLD_DAYS * DAY_MS,
-                           set_by=clear, run_id=run_id))
+                           set_by=clear, origin_ms=report.ts, run_id=run_id))
     return result
 
 
@@ -187,12 +191,18 @@ def gate_decisions(reports: Sequence[PainReport], runs: Sequence[RunSummary], as
     return decisions
 
 
+def pain_under_a_gate(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list[PainReport]:
+    """The reports of pain ≥ 1 made while earlier reports held a gate other than `progress`
+    (the same as `gate_at` over the earlier reports alone, without recomputing it per report)."""
+    ordered = _canonical(reports)
+    all_holds = holds(ordered, runs)
+    return [r for r in ordered if r.score >= 1 and any(h.origin_ms < r.ts and h.holds_at(r.ts) for h in all_holds)]
+
+
 def see_physio(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list[Decision]:
     """Pain ≥ 1 on 3 or more days spread over 14 days or more (within 28), each reported while a
     gate other than `progress` was in force (set by earlier reports): time for a physio."""
-    ordered = _canonical(reports)
-    counted = [r for r in ordered if r.score >= 1
-               and gate_at([e for e in ordered if e.ts < r.ts], runs, r.ts).action != "progress"]
+    counted = pain_under_a_gate(reports, runs)
     decisions, was_met = [], False
     for report in counted:
         days = sorted({r.ts // DAY_MS for r in counted

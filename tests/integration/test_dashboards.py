@@ -27,7 +27,8 @@ from dashboards.serve import CSS_COLOURS, TeamSource, influx_query, make_server
 from monitor import servers
 from footpod.roster import CHECK_EVERY_S
 from monitor.simulate import Runner, history
-from streams.segments import LoadParams
+from footpod.settings import Settings
+from streams.segments import load_params
 
 TEAM = "sim-harriers"
 WEEKS = 5  # more than the 28 days ACWR needs
@@ -118,7 +119,7 @@ def season(pipeline, phone_client) -> Season:
     versioned = runs[VERSIONED][-1]
     cut = len(versioned) * 2 // 5
     head, middle, tail = versioned[:cut], versioned[cut:cut + 360], versioned[cut + 360:]
-    assert len(tail) > 60 and (tail[0]["ts"] - head[-1]["ts"]) / 1000 > LoadParams().run_gap_ms / 1000
+    assert len(tail) > 60 and (tail[0]["ts"] - head[-1]["ts"]) / 1000 > load_params(Settings()).run_gap_ms / 1000
     for part in (head, tail):
         phone_client(f"footpod/{VERSIONED}/samples", part)
     wait_until(lambda: count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{VERSIONED}' "
@@ -243,7 +244,7 @@ def test_cadence_panel_leaves_walking_out(season):
     """At 10 s resolution the running-only cadence never dips into the warm-up walk; without the
     filter the same query does."""
     (query,) = [t["query"] for p, t in panel_targets(build.runner_detail()) if p["title"] == "Cadence while running"]
-    threshold = LoadParams().running_cadence_spm
+    threshold = load_params(Settings()).running_cadence_spm
     variables = values_for(build.runner_detail())
 
     running = influx_series(season.influx_url, expand(query, variables, RANGE, "10s"))

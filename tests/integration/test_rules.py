@@ -121,3 +121,21 @@ def test_pain_mile_after_three_runs_with_pain_at_the_same_distance(pipeline, wat
     alert = wait_alert(watcher, "pain_mile")
     assert alert["details"]["median_km"] == 3.1  # RULES changed: within 15 % of the median
     assert len(alerts_of(watcher, "pain_mile")) == 1
+
+
+def test_a_gate_lifts_by_itself_after_7_days_and_says_so(pipeline, watch, phone):
+    # RULES.md §3: pain 2 sets continue_no_increase for 7 days; it lifts to progress by itself, with
+    # an info alert, even with no run or report after it (the worker looks every minute)
+    now = int(time.time() * 1000)
+    watcher = watch("alerts/+/mona", "status/mona")
+    phone("footpod/mona/samples", run("mona-pod", now - 8 * DAY_MS, 5.0))
+    watcher.wait_for(lambda: watcher.on("status/mona"), timeout_s=60, what="mona's first status")
+    phone("footpod/mona/pain", {"ts": now - 7 * DAY_MS + 50_000, "score": 2, "timing": "after"})  # lifts in 50 s
+    first = wait_alert(watcher, "pain_gate")
+    assert first["action"] == "continue_no_increase"
+    lifted = watcher.wait_for(lambda: [a for a in alerts_of(watcher, "pain_gate") if a["action"] == "progress"],
+                              timeout_s=150, what="the lifting alert")[-1]
+    assert lifted["severity"] == "info" and "10 % again" in lifted["message"]
+    status = watcher.wait_for(lambda: [s for s in watcher.on("status/mona") if s["gate"] == "progress"
+                                       and s["gate_since"]], timeout_s=30, what="status with the gate lifted")[-1]
+    assert status["gate_since"] == lifted["ts"]

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.rules.pain_gate import (gate_at, gate_decisions, history, rank, see_physio, settle_at, settled, timing_of,
-                                    run_of)
+from alerts.rules.pain_gate import (gate_at, gate_decisions, history, pain_under_a_gate, rank, see_physio, settle_at,
+                                    settled, timing_of, run_of)
 from alerts.rules.progression import budget_km
 from footpod.thresholds import GATE_FACTORS, GATES
 from footpod.contract import RED_FLAGS, PainReport
@@ -539,3 +539,11 @@ def test_the_budget_under_the_gate_in_force_is_never_negative(runs, reports, as_
     assert in_force.action in GATES
     budget = budget_km(load, in_force.action)
     assert budget is None or budget >= 0
+
+
+@given(runs=runs_st(), reports=st.lists(reports_st, max_size=7))
+def test_pain_counts_for_see_physio_exactly_when_the_earlier_reports_hold_a_gate_at_it(runs, reports):
+    # the definition of RULES.md §3, report by report, against the one-pass computation
+    expected = {r for r in reports if r.score >= 1
+                and gate_at([e for e in reports if e.ts < r.ts], runs, r.ts).action != "progress"}
+    assert set(pain_under_a_gate(reports, runs)) == expected
