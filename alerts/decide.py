@@ -43,6 +43,8 @@ def run_decisions(evaluation: RunEvaluation, facts: RunnerFacts) -> list[Decisio
     gate = facts.gate(evaluation.load.as_of_ms).action
     if evaluation.live:
         return progression.budget_reached(evaluation, gate)
+    if not evaluation.final:  # RULES.md §1 "a whole run": one verdict, once the whole run is in
+        return []
     decisions = [
         *progression.progression(evaluation),
         *progression.acwr(evaluation),

@@ -19,17 +19,19 @@ EWMA_DAYS = 56  # days of daily load the EWMA walks through; older days weigh < 
 
 
 def cut_runs(device_id: str, segments: Sequence[Segment], params: LoadParams) -> list[RunSummary]:
-    """A device's time-ordered segments grouped into runs: by shared `run_id`, else by gaps."""
-    runs: list[RunSummary] = []
-    group: list[Segment] = []
+    """A device's time-ordered segments as runs: by shared `run_id`, else by gaps."""
+    return [summarise(device_id, group, params) for group in group_runs(segments, params)]
+
+
+def group_runs(segments: Sequence[Segment], params: LoadParams) -> list[list[Segment]]:
+    """A device's time-ordered segments grouped into the runs they make."""
+    groups: list[list[Segment]] = []
     for segment in segments:
-        if group and not _same_run(group[-1], segment, params):
-            runs.append(summarise(device_id, group, params))
-            group = []
-        group.append(segment)
-    if group:
-        runs.append(summarise(device_id, group, params))
-    return runs
+        if groups and _same_run(groups[-1][-1], segment, params):
+            groups[-1].append(segment)
+        else:
+            groups.append([segment])
+    return groups
 
 
 def _same_run(a: Segment, b: Segment, params: LoadParams) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from influxdb_client import Point, WritePrecision
 
 from footpod.contract import CountedSample
-from footpod.records import RunEvaluation
+from footpod.records import RunEvaluation, RunSummary
 from streams.segments import Segment
 
 CADENCE_BUCKET_MS = 10_000  # CONTRACT.md: cadence per sample, or per 10 s of a run
@@ -33,13 +33,17 @@ def cadence_points(runner: str, team: str, fresh: Sequence[CountedSample]) -> li
 
 
 def run_point(runner: str, team: str, evaluation: RunEvaluation, segments: Iterable[Segment],
-              retired_km: float = 0.0) -> str:
-    """The run at its start time; `segments` and `retired_km` let a restarted stream rebuild its state."""
+              duplicate_of: str | None = None) -> str:
+    """The run at its start time. `segments` let a restarted stream rebuild its state; `final`
+    says whether the run has been judged whole. A run that another source's overlapping run
+    replaces (RULES.md §7) is stored with `km` 0 and `duplicate_of`, so sums count the run once."""
     run = evaluation.run
     point = (Point("run").tag("runner", runner).tag("team", team).tag("device", run.device_id)
-             .field("run_id", run.run_id).field("km", round(run.km, 4))
+             .field("run_id", run.run_id).field("km", 0.0 if duplicate_of else round(run.km, 4))
+             .field("source_km", round(run.km, 4))
              .field("duration_s", run.duration_s).field("samples", run.samples)
-             .field("end_ms", run.end_ms).field("retired_km", float(retired_km))
+             .field("end_ms", run.end_ms).field("final", evaluation.final)
+             .field("duplicate_of", duplicate_of or "")
              .field("segments", json.dumps([segment.model_dump() for segment in segments],
                                            separators=(",", ":")))
              .time(run.start_ms, WritePrecision.MS))
@@ -50,3 +54,13 @@ def run_point(runner: str, team: str, evaluation: RunEvaluation, segments: Itera
     if evaluation.cadence_dev_pct is not None:
         point.field("cadence_dev_pct", round(evaluation.cadence_dev_pct, 2))
     return point.to_line_protocol()
+
+
+def superseded_run_point(runner: str, team: str, run: RunSummary, into_run_id: str) -> str:
+    """Overwrites the point of a run whose start moved earlier (late samples came before it):
+    no distance, no segments, `superseded_by` the run it is now part of (issue 9: a ghost run)."""
+    return (Point("run").tag("runner", runner).tag("team", team).tag("device", run.device_id)
+            .field("run_id", run.run_id).field("km", 0.0).field("source_km", 0.0).field("duration_s", 0.0)
+            .field("samples", 0).field("final", True).field("duplicate_of", into_run_id)
+            .field("superseded_by", into_run_id).field("segments", "[]")
+            .time(run.start_ms, WritePrecision.MS)).to_line_protocol()
