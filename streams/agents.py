@@ -37,7 +37,8 @@ SEED_RETRY_S = 2.0
 
 def load_params(settings: Settings) -> LoadParams:
     return LoadParams(run_gap_ms=int(settings.run_gap_s * 1000), glitch_mps=settings.glitch_mps,
-                      running_cadence_spm=settings.running_cadence_spm)
+                      running_cadence_spm=settings.running_cadence_spm,
+                      settle_ms=int(settings.run_settle_s * 1000))
 
 
 class StreamWorker:

@@ -9,8 +9,10 @@ runs is a few hundred segments) and every window, shoe wear and a re-sync of an 
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+import functools
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,20 +28,26 @@ def key_of(run: RunSummary) -> RunKey:
     return run.device_id, run.start_ms
 
 
-class Runs(BaseModel):
+@dataclass(frozen=True)
+class Runs:
     """A runner's runs: every device's runs, and the ones that count (one per overlap, RULES.md §7)."""
-
-    model_config = ConfigDict(frozen=True)
 
     every: tuple[RunSummary, ...]  # ordered by end
     counted: tuple[RunSummary, ...]  # ordered by end
     winner_of: dict[RunKey, RunSummary]  # each run -> the run counted for its overlap group
     open_keys: frozenset[RunKey]  # runs not yet judged whole
 
+    @functools.cached_property
+    def _groups(self) -> dict[RunKey, list[RunSummary]]:
+        groups: dict[RunKey, list[RunSummary]] = {}
+        for run in self.every:
+            groups.setdefault(key_of(self.winner_of[key_of(run)]), []).append(run)
+        return groups
+
     def members(self, winner: RunSummary) -> list[RunSummary]:
         """The runs an overlap group holds: the counted one first."""
-        return [winner, *(run for run in self.every
-                          if self.winner_of[key_of(run)] == winner and key_of(run) != key_of(winner))]
+        key = key_of(winner)
+        return [winner, *(run for run in self._groups.get(key, ()) if key_of(run) != key)]
 
     def is_open(self, winner: RunSummary) -> bool:
         return any(key_of(run) in self.open_keys for run in self.members(winner))
@@ -63,7 +71,7 @@ class RunnerState(BaseModel):
         open_keys = set()
         for device, segments in self.devices.items():
             for group in group_runs(segments, params):
-                run = summarise(device, group, params)
+                run = _summary(device, group[0], params) if len(group) == 1 else summarise(device, group, params)
                 every.append(run)
                 if any(segment.open for segment in group):
                     open_keys.add(key_of(run))
@@ -75,6 +83,23 @@ class RunnerState(BaseModel):
     def segments_of(self, run: RunSummary) -> list[Segment]:
         return [segment for segment in self.devices.get(run.device_id, ())
                 if run.start_ms <= segment.start_ms and segment.end_ms <= run.end_ms]
+
+
+_SUMMARIES: OrderedDict[int, tuple[Segment, str, LoadParams, RunSummary]] = OrderedDict()
+SUMMARIES_KEPT = 500_000  # one per run judged whole of the runners in memory; the oldest are redone
+
+
+def _summary(device: str, segment: Segment, params: LoadParams) -> RunSummary:
+    """A one-segment run (every run judged whole): summarised once, not at every step. Keyed by
+    the segment object (held, so its id is not reused); segments are immutable."""
+    entry = _SUMMARIES.get(id(segment))
+    if entry is not None and entry[0] is segment and entry[1] == device and entry[2] is params:
+        return entry[3]
+    summary = summarise(device, [segment], params)
+    _SUMMARIES[id(segment)] = (segment, device, params, summary)
+    if len(_SUMMARIES) > SUMMARIES_KEPT:
+        _SUMMARIES.popitem(last=False)
+    return summary
 
 
 def one_per_overlap(runs: Sequence[RunSummary]) -> dict[RunKey, RunSummary]:
@@ -140,10 +165,10 @@ def count_samples(state: RunnerState, samples: Iterable[CountedSample], params: 
 
 
 def _runs_containing(device: str, segments: tuple[Segment, ...], ts_list: list[int], params: LoadParams) -> list[RunSummary]:
-    runs = [summarise(device, group, params) for group in group_runs(segments, params)]
-    starts = [run.start_ms for run in runs]
+    groups = group_runs(segments, params)
+    starts = [group[0].start_ms for group in groups]
     touched = {bisect.bisect_right(starts, ts) - 1 for ts in ts_list}
-    return [runs[index] for index in sorted(touched) if index >= 0]
+    return [summarise(device, groups[index], params) for index in sorted(touched) if index >= 0]
 
 
 def is_whole(run: RunSummary, arrived_ms: int, now_ms: int, params: LoadParams) -> bool:

@@ -48,8 +48,9 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     counted = count_samples(state, samples, ctx.params, ctx.now_ms)
     if not counted.fresh:
         return StepResult(state=state)
-    before = {device: runs for device, runs in _by_device(state.all_runs(ctx.params)).items()
-              if device in {run.device_id for run in counted.touched}}
+    devices = {run.device_id for run in counted.touched}
+    before = _by_device(RunnerState(runner=state.runner, devices={
+        device: segments for device, segments in state.devices.items() if device in devices}).all_runs(ctx.params))
     new = counted.state
     runs = new.all_runs(ctx.params)
     winners = _unique(runs.winner_of[key_of(run)] for run in counted.touched)
