@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.load import DAY_MS
-from streams.state import RunnerState, one_per_overlap
+from streams.state import one_per_overlap
 from streams.step import step
 
 from stream_histories import PARAMS, T0, ctx, deliver, run, settle, shuffled_batches
