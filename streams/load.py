@@ -27,14 +27,14 @@ def group_runs(segments: Sequence[Segment], params: LoadParams) -> list[list[Seg
     """A device's time-ordered segments grouped into the runs they make."""
     groups: list[list[Segment]] = []
     for segment in segments:
-        if groups and _same_run(groups[-1][-1], segment, params):
+        if groups and same_run(groups[-1][-1], segment, params):
             groups[-1].append(segment)
         else:
             groups.append([segment])
     return groups
 
 
-def _same_run(a: Segment, b: Segment, params: LoadParams) -> bool:
+def same_run(a: Segment, b: Segment, params: LoadParams) -> bool:
     if a.run_id is not None and b.run_id is not None:
         return a.run_id == b.run_id
     return b.start_ms - a.end_ms <= params.run_gap_ms

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
 from footpod.records import RunEvaluation, RunSummary
-from streams.load import cadence_baseline, cadence_dev_pct, group_runs, load_at, summarise
+from streams.load import cadence_baseline, cadence_dev_pct, group_runs, load_at, same_run, summarise
 from streams.segments import LoadParams, Segment, build_segments, join_all, merge_segments, unseen
 
 RunKey = tuple[str, int]  # (device, start): one run of one device
@@ -67,18 +67,36 @@ class RunnerState(BaseModel):
         return list(self.all_runs(params).counted)
 
     def all_runs(self, params: LoadParams) -> Runs:
+        """Every device's runs, the ones that count, and which runs are still open."""
         every: list[RunSummary] = []
         open_keys = set()
         for device, segments in self.devices.items():
             for group in group_runs(segments, params):
-                run = _summary(device, group[0], params) if len(group) == 1 else summarise(device, group, params)
+                if len(group) == 1:
+                    run = _summary(device, group[0], params)
+                    if group[0].arrived_ms is not None:
+                        open_keys.add((device, run.start_ms))
+                else:
+                    run = summarise(device, group, params)
+                    if any(segment.open for segment in group):
+                        open_keys.add((device, run.start_ms))
                 every.append(run)
-                if any(segment.open for segment in group):
-                    open_keys.add(key_of(run))
         every.sort(key=lambda run: (run.end_ms, run.device_id))
         winner_of = one_per_overlap(every)
         counted = tuple(run for run in every if winner_of[key_of(run)] is run)
         return Runs(every=tuple(every), counted=counted, winner_of=winner_of, open_keys=frozenset(open_keys))
+
+    def runs_near(self, device: str, first_ms: int, last_ms: int, params: LoadParams) -> list[RunSummary]:
+        """The device's runs that could hold a sample in [first_ms, last_ms]: those around it only."""
+        segments = self.devices.get(device, ())
+        starts = [segment.start_ms for segment in segments]
+        lo = max(0, bisect.bisect_left(starts, first_ms - params.run_gap_ms) - 1)
+        hi = bisect.bisect_right(starts, last_ms + params.run_gap_ms)
+        while lo > 0 and same_run(segments[lo - 1], segments[lo], params):  # widen to whole runs
+            lo -= 1
+        while 0 < hi < len(segments) and same_run(segments[hi - 1], segments[hi], params):
+            hi += 1
+        return [summarise(device, group, params) for group in group_runs(segments[lo:hi], params)]
 
     def segments_of(self, run: RunSummary) -> list[Segment]:
         return [segment for segment in self.devices.get(run.device_id, ())
@@ -119,6 +137,9 @@ def one_per_overlap(runs: Sequence[RunSummary]) -> dict[RunKey, RunSummary]:
             reach = run.end_ms
     winner_of: dict[RunKey, RunSummary] = {}
     for group in groups:
+        if len(group) == 1:
+            winner_of[(group[0].device_id, group[0].start_ms)] = group[0]
+            continue
         winner = max(group, key=lambda r: (r.end_ms - r.start_ms, r.samples, r.km, r.device_id, r.run_id))
         for run in group:
             winner_of[key_of(run)] = winner

@@ -48,9 +48,10 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     counted = count_samples(state, samples, ctx.params, ctx.now_ms)
     if not counted.fresh:
         return StepResult(state=state)
-    devices = {run.device_id for run in counted.touched}
-    before = _by_device(RunnerState(runner=state.runner, devices={
-        device: segments for device, segments in state.devices.items() if device in devices}).all_runs(ctx.params))
+    before: dict[str, dict[int, RunSummary]] = {}
+    for run in counted.touched:  # the runs the new samples may have changed, as they were
+        for old in state.runs_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
+            before.setdefault(run.device_id, {})[old.start_ms] = old
     new = counted.state
     runs = new.all_runs(ctx.params)
     winners = _unique(runs.winner_of[key_of(run)] for run in counted.touched)
@@ -115,7 +116,7 @@ def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: C
     return lines
 
 
-def _superseded_lines(runner: str, team: str, before: dict[str, list[RunSummary]],
+def _superseded_lines(runner: str, team: str, before: dict[str, dict[int, RunSummary]],
                       after: dict[str, list[RunSummary]]) -> list[str]:
     """Runs whose start moved earlier (late samples before them): their point at the old start
     is overwritten as superseded, so one run stays one point (issue 9)."""
@@ -123,7 +124,7 @@ def _superseded_lines(runner: str, team: str, before: dict[str, list[RunSummary]
     for device, old_runs in before.items():
         new_runs = after.get(device, [])
         starts = {run.start_ms for run in new_runs}
-        for old in old_runs:
+        for old in old_runs.values():
             if old.start_ms in starts:
                 continue
             into = next((run for run in new_runs if run.start_ms < old.start_ms <= run.end_ms), None)
