@@ -225,10 +225,13 @@ class AlertWorker:
         return {row["id"] for row in rows if isinstance(row.get("id"), str)}
 
     async def _stored_runs(self, runner: str) -> tuple[RunSummary, ...]:
-        rows = await self._query(runner, f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm" '
+        rows = await self._query(runner, f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm", '
+                                         f'"duplicate_of" '
                                          f'FROM "run" WHERE "runner" = \'{runner}\' AND time > now() - {LOOK_BACK_DAYS}d')
         runs = {}
         for row in rows:
+            if row.get("duplicate_of"):  # stream: another source's run, or a start moved earlier (counts once)
+                continue
             if isinstance(row.get("run_id"), str) and isinstance(row.get("end_ms"), (int, float)):
                 runs[row["run_id"]] = RunSummary(
                     run_id=row["run_id"], device_id=row["device"], start_ms=int(row["time"]),
