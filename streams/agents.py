@@ -178,7 +178,9 @@ class StreamWorker:
             if state is None:
                 self.open_runners.discard(runner)
                 continue
-            await self._apply(runner, conclude(state, self._context(runner, now_ms)), [])
+            result = conclude(state, self._context(runner, now_ms))
+            if result.state is not state:  # some run was judged
+                await self._apply(runner, result, [])
 
 
 def create_worker(settings: Settings) -> StreamWorker:
