@@ -5,7 +5,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.load import DAY_MS
+from streams.load import DAY_MS, load_at
 from streams.state import RunnerState
 
 from stream_histories import PARAMS, T0, deliver, run, settle, shuffled_batches
@@ -34,7 +34,7 @@ shapes = st.lists(st.tuples(st.integers(30, 120).map(lambda n: n * 10), st.integ
 @settings(max_examples=40, deadline=None)
 @given(shape=shapes, seed=st.integers(0, 10_000), pieces=st.integers(1, 12), repeats=st.integers(0, 3))
 def test_any_rate_and_arrival_order_gives_the_same_runs_and_one_segment_per_run(shape, seed, pieces, repeats):
-    found = {}
+    found, loads = {}, {}
     for every in RATES:
         rng = random.Random(seed)
         samples, truth = history(rng, every, shape)
@@ -43,12 +43,16 @@ def test_any_rate_and_arrival_order_gives_the_same_runs_and_one_segment_per_run(
         state = settle(state, now + pieces * 1000 + PARAMS.settle_ms).state
         runs = state.runs(PARAMS)
         found[every] = [(r.start_ms, r.end_ms) for r in runs]
+        load = load_at(runs, runs[-1].end_ms, state.first_seen_ms)
+        loads[every] = (load.week_km, load.chronic_week_km)
         for got, expected in zip([r.km for r in runs], truth, strict=True):
             assert abs(got - expected) <= 0.001 * expected  # within 0.1 %
         assert segment_count(state) == len(shape)  # grows with runs, not samples
         again, _ = deliver([samples], now + DAY_MS, state=state)  # the whole history synced again
         assert [r.km for r in again.runs(PARAMS)] == [r.km for r in runs]
     assert found["1s"] == found["5s"] == found["1-10s"]
+    for every in RATES:
+        assert all(abs(a - b) <= 0.001 * b for a, b in zip(loads[every], loads["1s"]))
 
 
 @settings(max_examples=30, deadline=None)
