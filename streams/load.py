@@ -18,11 +18,6 @@ EWMA_CHRONIC = 2 / (28 + 1)  # Williams et al. 2017, λc
 EWMA_DAYS = 56  # days of daily load the EWMA walks through; older days weigh < 2 % in λc
 
 
-def cut_runs(device_id: str, segments: Sequence[Segment], params: LoadParams) -> list[RunSummary]:
-    """A device's time-ordered segments as runs: by shared `run_id`, else by gaps."""
-    return [summarise(device_id, group, params) for group in group_runs(segments, params)]
-
-
 def group_runs(segments: Sequence[Segment], params: LoadParams) -> list[list[Segment]]:
     """A device's time-ordered segments grouped into the runs they make."""
     groups: list[list[Segment]] = []
