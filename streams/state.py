@@ -104,12 +104,14 @@ class RunnerState(BaseModel):
 
 
 _SUMMARIES: OrderedDict[int, tuple[Segment, str, LoadParams, RunSummary]] = OrderedDict()
-SUMMARIES_KEPT = 500_000  # one per run judged whole of the runners in memory; the oldest are redone
+SUMMARIES_KEPT = 200_000  # one per run judged whole of the runners in memory; the oldest are redone
 
 
 def _summary(device: str, segment: Segment, params: LoadParams) -> RunSummary:
-    """A one-segment run (every run judged whole): summarised once, not at every step. Keyed by
-    the segment object (held, so its id is not reused); segments are immutable."""
+    """A run judged whole (one closed segment): summarised once, not at every step. Keyed by the
+    segment object (held, so its id is not reused); segments are immutable."""
+    if segment.open:  # changes at every step until judged: not worth keeping
+        return summarise(device, [segment], params)
     entry = _SUMMARIES.get(id(segment))
     if entry is not None and entry[0] is segment and entry[1] == device and entry[2] is params:
         return entry[3]
