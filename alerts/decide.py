@@ -80,6 +80,8 @@ def run_decisions(evaluation: RunEvaluation, facts: RunnerFacts) -> list[Decisio
     gate = facts.gate(evaluation.load.as_of_ms)
     if evaluation.live:
         return progression.budget_reached(evaluation, gate.action, facts.reference_km(gate))
+    if not evaluation.final:  # RULES.md §1 "a whole run": one verdict, once the whole run is in
+        return []
     retraining, frozen = _retraining(facts, evaluation.load.as_of_ms)
     decisions = [
         *progression.progression(evaluation),

@@ -23,8 +23,8 @@ from footpod.settings import Settings
 from ingest.validate import judge
 from streams.points import cadence_points
 from streams.segments import load_params
-from streams.state import RunnerState, absorb
-from streams.step import Context, advance
+from streams.state import RunnerState, count_samples
+from streams.step import Context, step
 
 TARGET = 200_000
 T0 = 1_764_000_000_000
@@ -54,13 +54,13 @@ def bench_decode(records: list[bytes]) -> float:
     return timed(lambda: [SampleBatch.model_validate_json(r) for r in records])
 
 
-def bench_absorb(batches: list[list[Sample]]) -> float:
+def bench_count(batches: list[list[Sample]]) -> float:
     params = load_params(Settings())
 
     def run() -> None:
         state = RunnerState(runner="r")
         for batch in batches:
-            state = absorb(state, batch, params).state
+            state = count_samples(state, batch, params).state
 
     return timed(run)
 
@@ -71,7 +71,7 @@ def bench_step(batches: list[list[Sample]]) -> float:
     def run() -> None:
         state = RunnerState(runner="r")
         for batch in batches:
-            state = advance(state, batch, ctx).state
+            state = step(state, batch, ctx).state
 
     return timed(run)
 
@@ -93,8 +93,8 @@ def core(samples_per_run: int, runs: int, console: Console) -> None:
     rows = [
         ("bridge: validate JSON arrays", bench_validate(payloads), total),
         ("stream: decode Kafka records", bench_decode(records), total),
-        ("stream: count once, cut runs (synced)", bench_absorb(batches), total),
-        ("stream: count once (live, 1 per step)", bench_absorb(live), len(live)),
+        ("stream: count once, cut runs (synced)", bench_count(batches), total),
+        ("stream: count once (live, 1 per step)", bench_count(live), len(live)),
         ("stream: cadence points", bench_points(batches), total),
         ("stream: whole step (synced)", bench_step(batches), total),
         ("stream: whole step (live, 1 per step)", bench_step(live[:600]), 600),

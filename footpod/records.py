@@ -46,6 +46,9 @@ class RunEvaluation(_Record):
     cadence_baseline_spm: float | None
     cadence_dev_pct: float | None
     live: bool
+    # judged whole (RULES.md §1 "a whole run"): run-level rules apply only then; an update of a run
+    # still open (live, or a backlog still arriving) says False
+    final: bool = True
     device_km: float | None = None  # the device's lifetime distance up to this run's end
 
 

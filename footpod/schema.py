@@ -64,11 +64,14 @@ CADENCE = Measurement(
 
 RUN = Measurement(
     name="run", tags=("runner", "team", "device"),
-    fields={"run_id": str, "km": float, "duration_s": float, "samples": int, "end_ms": int,
-            "retired_km": float, "segments": str},
-    optional={"cadence_spm": float, "device_km": float, "cadence_dev_pct": float},
+    fields={"run_id": str, "km": float, "source_km": float, "duration_s": float, "samples": int, "end_ms": int,
+            "final": bool, "duplicate_of": str, "segments": str},
+    optional={"cadence_spm": float, "device_km": float, "cadence_dev_pct": float, "superseded_by": str},
 )
-"""A run at its start; `segments` (JSON) and `retired_km` let a restarted stream rebuild its state."""
+"""A run at its start. `segments` (JSON) let a restarted stream rebuild its state; `final` says the
+run was judged whole; a run another source's overlapping run replaces (RULES.md §7), or one whose
+start moved earlier (`superseded_by`), keeps `km` 0 and names the run that counts in `duplicate_of`,
+so sums count every run once. `source_km` is the distance its own device measured."""
 
 LOAD = Measurement(
     name="load", tags=("runner", "team"),
@@ -104,7 +107,7 @@ def alert_ids_query(runner: str, days: int) -> str:
 
 
 def runs_query(runner: str, days: int) -> str:
-    return (f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm" FROM "{RUN.name}" '
+    return (f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm", "duplicate_of" FROM "{RUN.name}" '
             f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d")
 
 
@@ -132,9 +135,12 @@ def alert_ids(rows: list[dict[str, Any]]) -> set[str]:
 
 
 def runs(rows: list[dict[str, Any]]) -> tuple[RunSummary, ...]:
-    """The newest version of each run (by `run_id`), ordered by end."""
+    """The newest version of each run (by `run_id`) that counts, ordered by end: a run another
+    source's run replaces, or whose start moved earlier (`duplicate_of`), is counted as that one."""
     by_id: dict[str, RunSummary] = {}
     for row in rows:
+        if row.get("duplicate_of"):
+            continue
         if isinstance(row.get("run_id"), str) and isinstance(row.get("end_ms"), (int, float)):
             by_id[row["run_id"]] = RunSummary(
                 run_id=row["run_id"], device_id=row["device"], start_ms=int(row["time"]),

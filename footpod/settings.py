@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     glitch_mps: float = Field(12.0, gt=0, description="FOOTPOD_GLITCH_MPS")
     # Ours (RULES.md §1): samples below this cadence are walking or standing.
     running_cadence_spm: float = Field(140.0, ge=0, description="FOOTPOD_RUNNING_CADENCE_SPM")
+    # Ours (RULES.md §1 "a whole run"): a run is judged once none of it has arrived for this long.
+    run_settle_s: float = Field(30.0, ge=0, description="FOOTPOD_RUN_SETTLE_S")
     # CONTRACT.md: a timestamp further ahead than this is rejected.
     max_future_s: float = Field(300.0, ge=0, description="FOOTPOD_MAX_FUTURE_S")
     # CONTRACT.md: status every 10 s while a run is under way.

@@ -41,6 +41,9 @@ class StageWorker:
     async def open_connections(self) -> None:
         """Connections a stage needs besides the store (e.g. MQTT); ready when this returns."""
 
+    async def on_store_open(self) -> None:
+        """Work a stage does once the store answers, before it says it is ready."""
+
     def progress(self) -> str:
         """One line saying how far the worker has got."""
         return ""
@@ -52,6 +55,7 @@ class StageWorker:
         await self.open_connections()
         self.api = await open_api(self.settings, httpx.AsyncClient(timeout=30))
         self.writer = Writer(self.api)
+        await self.on_store_open()
         self.ready.set()
         await self.writer.run()
 

@@ -1,8 +1,12 @@
-"""The stream's agents: move batches of samples through the pure functions of `streams.state`.
+"""The stream's agents: move batches of samples through the pure functions of `streams.step`.
 
-Per step (up to `stream_batch_max` Kafka records or 0.3 s): each runner's state is updated once,
-the new `cadence` and `run` points go to the store, a `RunnerUpdate` goes to the alert worker.
-The step's Kafka records are acknowledged only when the store has its points.
+Per batch (up to `stream_batch_max` Kafka records or 0.3 s): each runner's samples are counted
+once (`step`), the new `cadence` and `run` points go to the store, a `RunnerUpdate` goes to the
+alert worker. Every second, the runs that have become whole are judged (`conclude`). A batch's
+Kafka records are acknowledged only when the store has their points.
+
+A runner whose state cannot be read from the store yet (the store is down) waits alone: its
+records are held, unacknowledged, and retried; the other runners go on.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from footpod.contract import CountedSample, SampleBatch
 from footpod.records import RunnerUpdate
 from footpod.settings import Settings
 from footpod.worker import StageWorker
-from streams.seed import seed_state
+from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
 from streams.segments import load_params
 from streams.state import RunnerState
-from streams.step import Context, advance, conclude
+from streams.step import Context, StepResult, conclude, has_open_runs, step
 
 log = logging.getLogger("footpod.stream")
 STEP_WITHIN_S = 0.3  # a live sample reaches the alert worker within a second
+CONCLUDE_EVERY_S = 1.0  # how often whole runs are looked for (RULES.md §1 "a whole run": 30 s of silence)
+SEED_RETRY_S = 2.0
 
 
 class StreamWorker(StageWorker):
@@ -36,50 +42,84 @@ class StreamWorker(StageWorker):
         super().__init__(app, settings)
         self.params = load_params(settings)
         self.states: dict[str, RunnerState] = {}
-        self.live_runs: dict[str, int] = {}  # runner -> end of a run still under way
+        self.open_runners: set[str] = set()  # runners with a run not yet judged whole
+        self.waiting: dict[str, list] = {}  # runner -> Kafka events held while its state cannot be read
         self.samples_in = 0
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
 
     def register(self) -> None:
         self.app.agent(self.samples_topic, name="samples")(self.consume)
-        self.app.timer(2.0)(self.close_finished_runs)
+        self.app.timer(CONCLUDE_EVERY_S)(self.conclude_whole_runs)
+        self.app.timer(SEED_RETRY_S)(self.retry_waiting)
         self.app.on_partitions_assigned.connect(self.forget_states)
         super().register()
 
+    async def on_store_open(self) -> None:
+        for runner in await runners_with_open_runs(self.api):
+            await self._load_open(runner)
+
+    async def _load_open(self, runner: str) -> None:
+        """A runner left with an open run by a stop: seeded, so `conclude_whole_runs` judges it."""
+        try:
+            await self._state_of(runner)
+        except SeedUnavailable:
+            return
+
     def progress(self) -> str:
-        return f"{self.samples_in} samples read, {len(self.states)} runners in memory"
+        return (f"{self.samples_in} samples read, {len(self.states)} runners in memory ({len(self.open_runners)} "
+                f"with open runs, {len(self.waiting)} waiting for the store)")
 
     async def forget_states(self, *args, **kwargs) -> None:
         """After a rebalance the store plus the uncommitted records are the truth: reseed."""
         self.states.clear()
+        self.open_runners.clear()
+        self.waiting.clear()  # unacknowledged: delivered again to whoever owns them now
 
     async def consume(self, stream) -> None:
         async for events in stream.take_events(self.settings.stream_batch_max, within=STEP_WITHIN_S):
-            await self.step(events)
+            await self.take_batch(events)
 
-    async def step(self, events) -> None:
+    async def take_batch(self, events) -> None:
+        """Count one batch of Kafka records, runner by runner."""
         await self.until_ready()
-        by_runner: dict[str, list[CountedSample]] = defaultdict(list)
+        by_runner: dict[str, list] = defaultdict(list)
         for event in events:
-            batch = SampleBatch.model_validate_json(event.value)
-            by_runner[batch.runner].extend(batch.samples)
+            event.message.incref()  # acknowledged once the store has the points (or never, if lost)
+            by_runner[SampleBatch.model_validate_json(event.value).runner].append(event)
         now_ms = int(time.time() * 1000)
-        lines: list[str] = []
-        for runner, samples in by_runner.items():
-            self.samples_in += len(samples)
-            update = await self._absorb(runner, samples, now_ms, lines)
-            if update is not None:
-                await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
-        self._ack_when_stored(events, lines)
+        for runner, runner_events in by_runner.items():
+            if runner in self.waiting:
+                self.waiting[runner].extend(runner_events)
+                continue
+            await self._step_runner(runner, runner_events, now_ms)
 
-    async def _absorb(self, runner: str, samples: list[CountedSample], now_ms: int, lines: list[str]) -> RunnerUpdate | None:
-        result = advance(await self._state_of(runner), samples, self._context(runner, now_ms))
+    async def _step_runner(self, runner: str, events: list, now_ms: int) -> None:
+        try:
+            state = await self._state_of(runner)
+        except SeedUnavailable as error:
+            log.warning("cannot read %s's runs from the store (%s): its samples wait", runner, error)
+            self.waiting[runner] = list(events)
+            return
+        samples: list[CountedSample] = []
+        for event in events:
+            samples.extend(SampleBatch.model_validate_json(event.value).samples)
+        self.samples_in += len(samples)
+        result = step(state, samples, self._context(runner, now_ms))
+        await self._apply(runner, result, events)
+
+    async def _apply(self, runner: str, result: StepResult, events: list) -> None:
         self.states[runner] = result.state
-        lines.extend(result.lines)
-        if result.update is not None and result.update.latest.live:
-            self.live_runs[runner] = result.update.latest.run.end_ms
-        return result.update
+        if has_open_runs(result.state):
+            self.open_runners.add(runner)
+        else:
+            self.open_runners.discard(runner)
+        if result.update is not None:
+            await self._send(result.update)
+        self._ack_when_stored(events, result.lines)
+
+    async def _send(self, update: RunnerUpdate) -> None:
+        await self.updates_topic.send(key=update.runner.encode(), value=update.model_dump_json().encode())
 
     def _context(self, runner: str, now_ms: int) -> Context:
         entry = self.roster.current.entry(runner)
@@ -89,31 +129,41 @@ class StreamWorker(StageWorker):
     async def _state_of(self, runner: str) -> RunnerState:
         state = self.states.get(runner)
         if state is None:
-            state = await seed_state(self.api, runner) or RunnerState(runner=runner)
-            self.states[runner] = state
+            seeded = await seed_state(self.api, runner) or RunnerState(runner=runner)
+            state = self.states.setdefault(runner, seeded)  # another task may have seeded it meanwhile
+            if has_open_runs(state):
+                self.open_runners.add(runner)
         return state
 
     def _ack_when_stored(self, events, lines: list[str]) -> None:
-        for event in events:
-            event.message.incref()
-
         def acknowledge(_future) -> None:
             for event in events:
                 event.ack()
 
         self.writer.write(lines).add_done_callback(acknowledge)
 
-    async def close_finished_runs(self) -> None:
-        """Tell the alert worker when a live run has had no sample for the run gap: it is over."""
+    async def retry_waiting(self) -> None:
+        """Runners whose state could not be read: try again, and count their held samples."""
+        if self.writer is None:
+            return
         now_ms = int(time.time() * 1000)
-        for runner, end_ms in list(self.live_runs.items()):
-            if now_ms - end_ms < self.params.run_gap_ms:
-                continue
-            del self.live_runs[runner]
+        for runner in list(self.waiting):
+            events = self.waiting.pop(runner)
+            await self._step_runner(runner, events, now_ms)
+
+    async def conclude_whole_runs(self) -> None:
+        """Judge the runs that have become whole (RULES.md §1): one final verdict per run."""
+        if self.writer is None:
+            return
+        now_ms = int(time.time() * 1000)
+        for runner in list(self.open_runners):
             state = self.states.get(runner)
-            update = conclude(state, self._context(runner, now_ms)) if state else None
-            if update is not None:
-                await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
+            if state is None:
+                self.open_runners.discard(runner)
+                continue
+            result = conclude(state, self._context(runner, now_ms))
+            if result.state is not state:  # some run was judged
+                await self._apply(runner, result, [])
 
 
 def create_worker(settings: Settings) -> StreamWorker:

@@ -8,21 +8,18 @@ from footpod.records import RunSummary
 from streams.segments import LoadParams, Segment, distance_step
 
 
-def cut_runs(device_id: str, segments: Sequence[Segment], params: LoadParams) -> list[RunSummary]:
-    """A device's time-ordered segments grouped into runs: by shared `run_id`, else by gaps."""
-    runs: list[RunSummary] = []
-    group: list[Segment] = []
+def group_runs(segments: Sequence[Segment], params: LoadParams) -> list[list[Segment]]:
+    """A device's time-ordered segments grouped into the runs they make."""
+    groups: list[list[Segment]] = []
     for segment in segments:
-        if group and not _same_run(group[-1], segment, params):
-            runs.append(summarise(device_id, group, params))
-            group = []
-        group.append(segment)
-    if group:
-        runs.append(summarise(device_id, group, params))
-    return runs
+        if groups and same_run(groups[-1][-1], segment, params):
+            groups[-1].append(segment)
+        else:
+            groups.append([segment])
+    return groups
 
 
-def _same_run(a: Segment, b: Segment, params: LoadParams) -> bool:
+def same_run(a: Segment, b: Segment, params: LoadParams) -> bool:
     if a.run_id is not None and b.run_id is not None:
         return a.run_id == b.run_id
     return b.start_ms - a.end_ms <= params.run_gap_ms

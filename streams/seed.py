@@ -3,11 +3,14 @@
 Kafka's changelog is not relied on: the local broker keeps topics in memory only and reports
 end offsets short, and Kafka offsets are committed only once the store has a batch's points,
 so the store plus the uncommitted tail of the topic always hold every sample.
+
+Every run of the runner is read, whatever its age (RULES.md §7: history of any age counts, and a
+window is relative to the runner's own data, never to now()); a run judged whole is one segment,
+so this stays small (a year of daily runs is a few hundred rows).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -15,29 +18,40 @@ import httpx
 
 from footpod.timeseries import V1Api, V2Api
 from streams.segments import Segment
-from streams.state import HISTORY_DAYS, RunnerState
+from streams.state import RunnerState
 
 log = logging.getLogger("footpod.stream")
 
 
+class SeedUnavailable(Exception):
+    """The store cannot answer now: the runner's samples wait, the other runners go on."""
+
+
 async def seed_state(api: V1Api | V2Api, runner: str) -> RunnerState | None:
-    """The runner's stored segments; None when the store cannot answer InfluxQL (seeding off)."""
-    query = (f'SELECT "device", "segments", "retired_km" FROM "run" WHERE "runner" = \'{runner}\' '
-             f"AND time > now() - {HISTORY_DAYS}d")  # what `prune` keeps; older runs live on in retired_km
-    delay = 0.5
-    while True:
-        try:
-            rows = await api.query(query)
-            break
-        except httpx.HTTPStatusError as error:
-            if error.response.status_code < 500:
-                log.warning("the store does not answer InfluxQL (%s): state is not seeded", error)
-                return None
-        except (httpx.HTTPError, RuntimeError) as error:
-            log.warning("cannot read %s's runs from the store (%s); retrying", runner, error)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 10.0)
+    """The runner's stored segments; None when the store cannot answer InfluxQL (seeding off).
+    Raises `SeedUnavailable` when the store is down: one attempt, the caller decides when to retry."""
+    query = f'SELECT "device", "segments" FROM "run" WHERE "runner" = \'{runner}\''
+    try:
+        rows = await api.query(query)
+    except httpx.HTTPStatusError as error:
+        if error.response.status_code < 500:
+            log.warning("the store does not answer InfluxQL (%s): state is not seeded", error)
+            return None
+        raise SeedUnavailable(str(error)) from error
+    except (httpx.HTTPError, RuntimeError) as error:
+        raise SeedUnavailable(str(error)) from error
     return state_from_rows(runner, rows)
+
+
+async def runners_with_open_runs(api: V1Api | V2Api) -> list[str]:
+    """Runners whose stored runs were not judged whole yet (the stream stopped before): the
+    stream seeds them at start so their runs are concluded even if none of their samples comes."""
+    try:
+        rows = await api.query('SELECT "final", "runner" FROM "run" WHERE "final" = false')
+    except (httpx.HTTPError, RuntimeError) as error:
+        log.warning("cannot list runs left open (%s): they are concluded when their runner sends again", error)
+        return []
+    return sorted({row["runner"] for row in rows if isinstance(row.get("runner"), str)})
 
 
 def state_from_rows(runner: str, rows: list[dict]) -> RunnerState:
@@ -48,14 +62,9 @@ def state_from_rows(runner: str, rows: list[dict]) -> RunnerState:
             continue
         segments = [Segment.model_validate(item) for item in json.loads(row["segments"])]
         by_device.setdefault(row["device"], []).extend(segments)
-    devices = {device: _outermost(segments) for device, segments in by_device.items()}
+    devices = {device: _outermost(segments) for device, segments in by_device.items() if segments}
     starts = [segment.start_ms for segments in devices.values() for segment in segments]
-    retired: dict[str, float] = {}
-    for row in rows:
-        if isinstance(row.get("retired_km"), (int, float)):
-            retired[row["device"]] = max(retired.get(row["device"], 0.0), float(row["retired_km"]))
-    return RunnerState(runner=runner, first_seen_ms=min(starts) if starts else None, devices=devices,
-                       retired_km=retired)
+    return RunnerState(runner=runner, first_seen_ms=min(starts) if starts else None, devices=devices)
 
 
 def _outermost(segments: list[Segment]) -> tuple[Segment, ...]:

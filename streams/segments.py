@@ -1,10 +1,28 @@
 """Samples to segments: the compact, idempotent memory of what a device has sent.
 
-A segment is a stretch of one device's samples with no sample missing (consecutive
-timestamps at most `contiguous_ms` apart). It keeps the distance it covers and its end
-readings, not its samples, so a runner's state stays small. Because a segment has no holes,
-a sample whose `ts` falls inside one has been counted already (RULES.md §7: identity is
-(device, ts)); anything else is new and is merged in. Merging is order-independent.
+A segment is a stretch of one device's samples that claims every timestamp between its first
+and last sample: a sample of that device whose `ts` falls inside a segment has been counted
+already (RULES.md §7: identity is (device, ts)). Anything else is new and is merged in; merging is
+order-independent. A segment keeps the distance it covers and its end readings, not its samples.
+
+Why claims are built in two ways (any sampling rate, issue 8):
+
+- While a run is open, a segment claims only what is known to have no sample missing:
+  consecutive samples at most `contiguous_ms` (1.5 s) apart. Gaps alone cannot tell whether a
+  device that records every 1-10 s ("smart recording") lost a sample or simply waited, so any
+  longer gap keeps the two sides apart, and a sample that arrives later for that gap is counted.
+  This is exact for every arrival order, at the price of one segment per sample for a slow or
+  irregular device while its run is open.
+- Once the run is judged whole (`RunnerState.seal`, RULES.md §1 "a whole run": over in event
+  time and nothing of it arriving for 30 s), its segments are joined into one that claims the
+  whole run. A sample of it that still arrives later is a re-send (the run synced again) and adds
+  nothing; had it really been missing, its distance is already in the run, because the device's
+  distance is cumulative and the step over the gap counts it (`distance_step`).
+
+So the state grows with runs, not with samples, and the durable record of a run (its `run`
+point) stays one segment long, far below InfluxDB's 64 KB field limit. An adaptive gap
+threshold was rejected: a 1 Hz device whose samples arrive shuffled would claim holes it has not
+seen, and an irregular device has no single interval to adapt to.
 """
 
 from __future__ import annotations
@@ -30,16 +48,22 @@ class LoadParams(BaseModel):
     run_gap_ms: int  # RULES.md §1 run: gaps of at most FOOTPOD_RUN_GAP_S
     glitch_mps: float  # RULES.md §1 run distance: faster steps are glitches
     running_cadence_spm: float  # RULES.md §1 cadence of a run: walking excluded
-    contiguous_ms: int = 1_500  # a 1 Hz stream with jitter stays one segment; a lost sample splits it
+    settle_ms: int  # RULES.md §1 a whole run (ours): nothing of it arriving for FOOTPOD_RUN_SETTLE_S
+    contiguous_ms: int = 1_500  # an open segment's claim: a 1 Hz stream with jitter; anything wider may hide a sample
 
 
 def load_params(settings: Settings) -> LoadParams:
     """The one place settings become load parameters."""
     return LoadParams(run_gap_ms=int(settings.run_gap_s * 1000), glitch_mps=settings.glitch_mps,
-                      running_cadence_spm=settings.running_cadence_spm)
+                      running_cadence_spm=settings.running_cadence_spm, settle_ms=int(settings.run_settle_s * 1000))
 
 
 class Segment(BaseModel):
+    """A claimed stretch of one device's samples: its distance, counts and end readings.
+
+    `arrived_ms` is the newest arrival (wall clock) of its samples while its run is open; None
+    once the run has been judged whole (and for segments stored before runs were judged)."""
+
     model_config = ConfigDict(frozen=True)
 
     start_ms: int
@@ -51,6 +75,11 @@ class Segment(BaseModel):
     running_samples: int
     running_spm_sum: float
     run_id: str | None = None
+    arrived_ms: int | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.arrived_ms is not None
 
 
 def distance_step(prev_m: float, next_m: float, dt_ms: int, glitch_mps: float) -> float:
@@ -85,8 +114,8 @@ def unseen(samples: Iterable[CountedSample], segments: Sequence[Segment]) -> lis
     return groups
 
 
-def build_segments(ordered: Sequence[CountedSample], params: LoadParams) -> list[Segment]:
-    """Segments of samples already sorted by ts and free of duplicates."""
+def build_segments(ordered: Sequence[CountedSample], params: LoadParams, arrived_ms: int | None = None) -> list[Segment]:
+    """Open segments of samples already sorted by ts and free of duplicates, arrived at `arrived_ms`."""
     segments: list[Segment] = []
     if not ordered:
         return segments
@@ -97,7 +126,7 @@ def build_segments(ordered: Sequence[CountedSample], params: LoadParams) -> list
     spm_sum = 0.0
     for sample in ordered:
         if count and (sample.ts - prev.ts > params.contiguous_ms or sample.run_id != prev.run_id):
-            segments.append(_segment(start, prev, meters, count, running, spm_sum))
+            segments.append(_segment(start, prev, meters, count, running, spm_sum, arrived_ms))
             start, meters, count, running, spm_sum = sample, 0.0, 0, 0, 0.0
         elif count:
             meters += distance_step(prev.distance_m, sample.distance_m, sample.ts - prev.ts, params.glitch_mps)
@@ -106,14 +135,15 @@ def build_segments(ordered: Sequence[CountedSample], params: LoadParams) -> list
             running += 1
             spm_sum += sample.cadence_spm
         prev = sample
-    segments.append(_segment(start, prev, meters, count, running, spm_sum))
+    segments.append(_segment(start, prev, meters, count, running, spm_sum, arrived_ms))
     return segments
 
 
-def _segment(first: CountedSample, last: CountedSample, meters: float, count: int, running: int, spm_sum: float) -> Segment:
+def _segment(first: CountedSample, last: CountedSample, meters: float, count: int, running: int, spm_sum: float,
+             arrived_ms: int | None) -> Segment:
     return Segment(start_ms=first.ts, end_ms=last.ts, first_m=first.distance_m, last_m=last.distance_m,
                    meters=meters, samples=count, running_samples=running, running_spm_sum=spm_sum,
-                   run_id=first.run_id)
+                   run_id=first.run_id, arrived_ms=arrived_ms)
 
 
 def merge_segments(old: Sequence[Segment], new: Sequence[Segment], params: LoadParams) -> tuple[Segment, ...]:
@@ -132,9 +162,20 @@ def _touching(a: Segment, b: Segment, params: LoadParams) -> bool:
 
 
 def join(a: Segment, b: Segment, params: LoadParams) -> Segment:
-    """One segment covering `a` then `b`, with the step between them counted once."""
+    """One segment covering `a` then `b`, with the step between them counted once; open while
+    either is open."""
     bridge = distance_step(a.last_m, b.first_m, b.start_ms - a.end_ms, params.glitch_mps)
+    arrivals = [t for t in (a.arrived_ms, b.arrived_ms) if t is not None]
     return Segment(start_ms=a.start_ms, end_ms=b.end_ms, first_m=a.first_m, last_m=b.last_m,
                    meters=a.meters + bridge + b.meters, samples=a.samples + b.samples,
                    running_samples=a.running_samples + b.running_samples,
-                   running_spm_sum=a.running_spm_sum + b.running_spm_sum, run_id=a.run_id)
+                   running_spm_sum=a.running_spm_sum + b.running_spm_sum, run_id=a.run_id,
+                   arrived_ms=max(arrivals) if arrivals else None)
+
+
+def join_all(group: Sequence[Segment], params: LoadParams) -> Segment:
+    """The time-ordered segments of one run as one segment claiming the whole run."""
+    whole = group[0]
+    for segment in group[1:]:
+        whole = join(whole, segment, params)
+    return whole

@@ -1,6 +1,8 @@
 """One stream step for one runner: samples in; new state, points and the alert worker's update out.
 
-Pure: the agent reads the clock and the roster and passes them in.
+Two kinds of step, both pure (the agent reads the clock and the roster and passes them in):
+`step` counts a batch of samples; `conclude` judges the runs that have become whole (RULES.md §1
+"a whole run") and gives their one verdict.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from pydantic import BaseModel, ConfigDict
 from footpod.contract import CountedSample
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from footpod.load import DAY_MS
-from streams.points import cadence_points, run_point
-from streams.segments import LoadParams, Segment
-from streams.state import RunnerState, absorb, evaluate, history_floor, prune
+from streams.points import cadence_points, run_point, superseded_run_point
+from streams.segments import LoadParams, join_all
+from streams.state import RunnerState, Runs, count_samples, device_km, evaluate, key_of, seal
 
 RECENT_DAYS = 60  # what the alert worker looks back at: pain and return to run (4 weeks), daily EWMA (56 days)
 
@@ -30,7 +32,9 @@ class Context(BaseModel):
     baseline_override: float | None = None
 
 
-class Advance(BaseModel):
+class StepResult(BaseModel):
+    """A runner's new state, the points for the store and the update for the alert worker."""
+
     model_config = ConfigDict(frozen=True)
 
     state: RunnerState
@@ -38,51 +42,116 @@ class Advance(BaseModel):
     update: RunnerUpdate | None = None
 
 
-def advance(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> Advance:
-    """Count the new samples once; describe the runs they touched and the runner's latest."""
-    step = absorb(state, samples, ctx.params)
-    if not step.fresh:
-        return Advance(state=state)
-    counted = step.state
-    runs = counted.runs(ctx.params)
-    touched = tuple(_evaluate(counted, run, runs, ctx) for run in step.touched)
-    lines = cadence_points(state.runner, ctx.team, step.fresh)
-    for evaluation in touched:
-        device = evaluation.run.device_id
-        lines.append(run_point(state.runner, ctx.team, evaluation, segments_of(counted, evaluation.run),
-                               counted.retired_km.get(device, 0.0)))
-    latest_end = max(run.end_ms for run in step.touched)
-    state = prune(counted, history_floor(max(latest_end, ctx.now_ms - 1)), ctx.params)
-    kept = state.runs(ctx.params)
-    latest = _evaluate(state, kept[-1], kept, ctx) if kept else touched[-1]  # a sync older than any window
-    update = RunnerUpdate(runner=state.runner, team=ctx.team, touched=touched, latest=latest,
-                          recent=recent(kept))
-    return Advance(state=state, lines=lines, update=update)
+def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> StepResult:
+    """Count the new samples once; describe the runs they touched (still open: not final) and
+    the runner's latest run. Nothing new: the state unchanged, no points, no update."""
+    counted = count_samples(state, samples, ctx.params, ctx.now_ms)
+    if not counted.fresh:
+        return StepResult(state=state)
+    before: dict[str, dict[int, RunSummary]] = {}
+    for run in counted.touched:  # the runs the new samples may have changed, as they were
+        for old in state.runs_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
+            before.setdefault(run.device_id, {})[old.start_ms] = old
+    new = counted.state
+    runs = new.all_runs(ctx.params)
+    winners = _unique(runs.winner_of[key_of(run)] for run in counted.touched)
+    lines = cadence_points(state.runner, ctx.team, counted.fresh)
+    lines += _superseded_lines(state.runner, ctx.team, before, _by_device(runs))
+    touched = []
+    for winner in winners:
+        evaluation = _evaluate(new, runs, winner, ctx)
+        touched.append(evaluation)
+        lines += _run_lines(new, runs, evaluation, ctx)
+    update = RunnerUpdate(runner=state.runner, team=ctx.team, touched=tuple(touched),
+                          latest=_latest(new, runs, ctx), recent=recent(runs.counted, winners))
+    return StepResult(state=new, lines=lines, update=update)
 
 
-def conclude(state: RunnerState, ctx: Context) -> RunnerUpdate | None:
-    """The update that tells the alert worker the latest run is over (evaluated at `now`)."""
-    runs = state.runs(ctx.params)
-    if not runs:
-        return None
-    final = _evaluate(state, runs[-1], runs, ctx)
-    return RunnerUpdate(runner=state.runner, team=ctx.team, touched=(final,), latest=final, recent=recent(runs))
+def conclude(state: RunnerState, ctx: Context) -> StepResult:
+    """Judge the runs that are whole at `ctx.now_ms`: each is sealed into one segment, its `run`
+    point written as final, and the alert worker told (`final=True`). Nothing whole: no update."""
+    sealed_state, sealed = seal(state, ctx.now_ms, ctx.params)
+    if not sealed:
+        return StepResult(state=state)
+    runs = sealed_state.all_runs(ctx.params)
+    winners = _unique(runs.winner_of[key_of(run)] for run in sealed if key_of(run) in runs.winner_of)
+    touched, lines = [], []
+    for winner in winners:
+        evaluation = _evaluate(sealed_state, runs, winner, ctx)
+        lines += _run_lines(sealed_state, runs, evaluation, ctx)
+        if evaluation.final:
+            touched.append(evaluation)
+    if not touched:  # an overlapping source is still open: its verdict comes with it
+        return StepResult(state=sealed_state, lines=lines)
+    update = RunnerUpdate(runner=state.runner, team=ctx.team, touched=tuple(touched),
+                          latest=_latest(sealed_state, runs, ctx), recent=recent(runs.counted, winners))
+    return StepResult(state=sealed_state, lines=lines, update=update)
 
 
-def _evaluate(state: RunnerState, run: RunSummary, runs: list[RunSummary], ctx: Context) -> RunEvaluation:
-    device_km = state.device_km(run.device_id, run.end_ms, ctx.params)
-    return evaluate(run, runs, state.first_seen_ms or run.start_ms, ctx.now_ms, ctx.params,
-                    ctx.baseline_override, device_km)
+def has_open_runs(state: RunnerState) -> bool:
+    return any(segment.open for segments in state.devices.values() for segment in segments)
 
 
-def recent(runs: list[RunSummary]) -> tuple[RunSummary, ...]:
-    """The runs the alert worker's look-back rules need (pain matching, return to run)."""
+def _evaluate(state: RunnerState, runs: Runs, run: RunSummary, ctx: Context) -> RunEvaluation:
+    return evaluate(run, runs.counted, state.first_seen_ms or run.start_ms, ctx.now_ms, ctx.params,
+                    ctx.baseline_override, device_km(runs.counted, run.device_id, run.end_ms),
+                    final=not runs.is_open(run))
+
+
+def _latest(state: RunnerState, runs: Runs, ctx: Context) -> RunEvaluation:
+    return _evaluate(state, runs, runs.counted[-1], ctx)
+
+
+def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: Context) -> list[str]:
+    """The `run` points of an overlap group: the counted run, and the other sources as duplicates."""
+    lines = []
+    for member in runs.members(evaluation.run):
+        segments = state.segments_of(member)
+        stored = [join_all(segments, ctx.params)] if segments else []
+        if key_of(member) == key_of(evaluation.run):
+            lines.append(run_point(state.runner, ctx.team, evaluation, stored))
+        else:
+            duplicate = evaluation.model_copy(update={"run": member})
+            lines.append(run_point(state.runner, ctx.team, duplicate, stored, duplicate_of=evaluation.run.run_id))
+    return lines
+
+
+def _superseded_lines(runner: str, team: str, before: dict[str, dict[int, RunSummary]],
+                      after: dict[str, list[RunSummary]]) -> list[str]:
+    """Runs whose start moved earlier (late samples before them): their point at the old start
+    is overwritten as superseded, so one run stays one point (issue 9)."""
+    lines = []
+    for device, old_runs in before.items():
+        new_runs = after.get(device, [])
+        starts = {run.start_ms for run in new_runs}
+        for old in old_runs.values():
+            if old.start_ms in starts:
+                continue
+            into = next((run for run in new_runs if run.start_ms < old.start_ms <= run.end_ms), None)
+            if into is not None:
+                lines.append(superseded_run_point(runner, team, old, into.run_id))
+    return lines
+
+
+def _by_device(runs: Runs) -> dict[str, list[RunSummary]]:
+    grouped: dict[str, list[RunSummary]] = {}
+    for run in runs.every:
+        grouped.setdefault(run.device_id, []).append(run)
+    return grouped
+
+
+def _unique(runs) -> list[RunSummary]:
+    seen: dict[tuple[str, int], RunSummary] = {}
+    for run in runs:
+        seen.setdefault(key_of(run), run)
+    return sorted(seen.values(), key=lambda run: run.end_ms)
+
+
+def recent(runs: Sequence[RunSummary], touched: Sequence[RunSummary] = ()) -> tuple[RunSummary, ...]:
+    """The runs the alert worker's look-back rules need (pain matching, return to run): from
+    `RECENT_DAYS` before the oldest run touched (history of any age, RULES.md §7) to the newest."""
     if not runs:
         return ()
-    floor = runs[-1].end_ms - RECENT_DAYS * DAY_MS
+    oldest = min([runs[-1].end_ms, *(run.end_ms for run in touched)])
+    floor = oldest - RECENT_DAYS * DAY_MS
     return tuple(run for run in runs if run.end_ms > floor)
-
-
-def segments_of(state: RunnerState, run: RunSummary) -> list[Segment]:
-    return [segment for segment in state.devices.get(run.device_id, ())
-            if run.start_ms <= segment.start_ms and segment.end_ms <= run.end_ms]

@@ -57,6 +57,9 @@ def test_three_weeks_of_synced_runs_give_status_alerts_and_series(pipeline, watc
         assert abs(status["prev_week_km"] - prev) <= 0.01 * prev, (status, prev)
         assert status["team"] == "harriers" and status["gate"] == "progress"
 
+    # run rules judge whole runs: the verdicts come once nothing of the runs has arrived for 30 s
+    watcher.wait_for(lambda: [a for a in watcher.on("alerts/") if a["rule"] == "progression"],
+                     timeout_s=90, what="bob's progression alert")
     alerts = watcher.on("alerts/")
     progression = [a for a in alerts if a["rule"] == "progression"]
     assert [a["runner"] for a in progression] == ["bob"], alerts

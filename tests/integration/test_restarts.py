@@ -35,3 +35,23 @@ def _minute(ms: int) -> str:
     from footpod.contract import iso
 
     return iso(ms)[:16]
+
+
+def test_a_run_open_when_the_stream_was_killed_is_concluded_after_the_restart(pipeline, watch, phone):
+    """Run closing is not in memory only: the open run is read back from the store and judged."""
+    import time
+
+    now = int(time.time() * 1000)
+    live = run("gina-pod", now - 240_000 - 600_000, 2.0)  # ends 4 minutes ago: still live for a minute
+    shift = now - 240_000 - live[-1]["ts"]
+    watcher = watch("status/gina")
+    phone("footpod/gina/samples", [{**s, "ts": s["ts"] + shift} for s in live])
+    watcher.wait_for(lambda: [s for s in watcher.on("status/gina") if s["live"]], what="gina's live status")
+    stream = pipeline.stages["stream"]
+    stream.send_signal(signal.SIGKILL)
+    stream.wait(10)
+    pipeline.start_stage("stream")
+    pipeline.wait_ready("stream")
+    final = watcher.wait_for(lambda: [s for s in watcher.on("status/gina") if not s["live"]],
+                             timeout_s=120, what="gina's status once her run is over")[-1]
+    assert abs(final["last_run"]["km"] - 2.0) < 0.01

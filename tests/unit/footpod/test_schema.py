@@ -6,7 +6,7 @@ from alerts.points import alert_point, load_point, pain_point
 from footpod import schema
 from footpod.contract import Alert, CountedSample, PainReport
 from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
-from streams.points import cadence_points, run_point
+from streams.points import cadence_points, run_point, superseded_run_point
 from streams.segments import Segment
 
 RUN = RunSummary(run_id="r1", device_id="pod-1", start_ms=1_760_000_000_000, end_ms=1_760_003_600_000,
@@ -25,10 +25,10 @@ ALERT = Alert(id="abc123", runner="alice", team="harriers", ts="2025-10-09T09:53
 # Golden lines: a change here is a change of the stored schema, which dashboards and restarts read.
 GOLDEN = {
     "run": 'run,device=pod-1,runner=alice,team=harriers cadence_dev_pct=0.73,cadence_spm=171.23,device_km=412.346,'
-           'duration_s=3600,end_ms=1760003600000i,km=10.1235,retired_km=1.5,run_id="r1",samples=3600i,'
+           'duplicate_of="",duration_s=3600,end_ms=1760003600000i,final=true,km=10.1235,run_id="r1",samples=3600i,'
            'segments="[{\\"start_ms\\":1760000000000,\\"end_ms\\":1760003600000,\\"first_m\\":0.0,'
            '\\"last_m\\":10123.45,\\"meters\\":10123.45,\\"samples\\":3600,\\"running_samples\\":3500,'
-           '\\"running_spm_sum\\":599319.0,\\"run_id\\":null}]" 1760000000000',
+           '\\"running_spm_sum\\":599319.0,\\"run_id\\":null,\\"arrived_ms\\":null}]",source_km=10.1235 1760000000000',
     "cadence": "cadence,device=pod-1,runner=alice,team=harriers distance_m=6,speed_mps=3,spm=171 1760000000000",
     "load": 'load,runner=alice,team=harriers acwr=1.095,acwr_ewma=1.041,budget_km=0.677,change_pct=7.586,'
             'chronic_week_km=27.5,gate="progress",prev_week_km=28,week_km=30.123 1760003600000',
@@ -46,7 +46,7 @@ def _built() -> dict[str, str]:
                              distance_m=3.0 * i, speed_mps=3.0) for i in range(3)]
     (cadence,) = cadence_points("alice", "harriers", samples)
     return {
-        "run": run_point("alice", "harriers", EVALUATION, [SEGMENT], 1.5),
+        "run": run_point("alice", "harriers", EVALUATION, [SEGMENT]),
         "cadence": cadence,
         "load": load_point("alice", "harriers", LOAD, "progress"),
         "pain": pain_point("alice", "harriers", REPORT, "after", "see_clinician", "r1"),
@@ -57,6 +57,12 @@ def _built() -> dict[str, str]:
 @pytest.mark.parametrize("measurement", sorted(GOLDEN))
 def test_each_measurement_is_written_as_its_golden_line(measurement):
     assert _built()[measurement] == GOLDEN[measurement]
+
+
+def test_a_superseded_run_is_written_with_no_distance_naming_the_run_that_counts():
+    line = superseded_run_point("alice", "harriers", RUN, "r0")
+    assert line == ('run,device=pod-1,runner=alice,team=harriers duplicate_of="r0",duration_s=0,end_ms=1760003600000i,'
+                    'final=true,km=0,run_id="r1",samples=0i,segments="[]",source_km=0,superseded_by="r0" 1760000000000')
 
 
 def test_every_measurement_of_the_schema_has_a_golden_line():

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from footpod.contract import Sample
 from footpod.settings import Settings
 from streams.segments import load_params
-from streams.state import RunnerState, absorb
+from streams.state import RunnerState, count_samples
 
 PARAMS = load_params(Settings())
 T0 = 1_763_000_000_000
@@ -22,7 +22,7 @@ def run_samples(start_ms, seconds, device="pod-1", start_m=0.0, mps=3.0, spm=170
 def feed(*batches):
     state = RunnerState(runner="alice")
     for batch in batches:
-        state = absorb(state, batch, PARAMS).state
+        state = count_samples(state, batch, PARAMS).state
     return state
 
 
@@ -100,19 +100,20 @@ def test_a_run_of_walking_only_has_no_cadence():
 
 def test_two_devices_make_separate_runs():
     state = feed(run_samples(T0, 100, device="left") + run_samples(T0, 100, device="right"))
-    assert sorted(run.device_id for run in state.runs(PARAMS)) == ["left", "right"]
+    # each device keeps its own run; which of them counts is RULES.md §7's choice (test_sources.py)
+    assert sorted(run.device_id for run in state.all_runs(PARAMS).every) == ["left", "right"]
 
 
 def test_absorb_reports_fresh_samples_and_touched_runs():
     state = feed(run_samples(T0, 100))
-    step = absorb(state, run_samples(T0, 150), PARAMS)
+    step = count_samples(state, run_samples(T0, 150), PARAMS)
     assert len(step.fresh) == 50
     assert [run.samples for run in step.touched] == [150]
 
 
 def test_nothing_new_touches_nothing():
     samples = run_samples(T0, 100)
-    step = absorb(feed(samples), samples, PARAMS)
+    step = count_samples(feed(samples), samples, PARAMS)
     assert step.fresh == () and step.touched == ()
 
 
@@ -140,5 +141,5 @@ def test_a_sync_of_many_runs_at_once_touches_every_run():
     first = run_samples(T0, 100)
     second = run_samples(T0 + 3_600_000, 100)
     third = run_samples(T0 + 7_200_000, 100)
-    step = absorb(RunnerState(runner="alice"), first + second + third, PARAMS)
+    step = count_samples(RunnerState(runner="alice"), first + second + third, PARAMS)
     assert [run.start_ms for run in step.touched] == [T0, T0 + 3_600_000, T0 + 7_200_000]

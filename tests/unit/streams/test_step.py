@@ -5,7 +5,7 @@ from footpod.load import DAY_MS
 from footpod.settings import Settings
 from streams.segments import load_params
 from streams.state import RunnerState
-from streams.step import Context, advance
+from streams.step import Context, step
 
 T0 = 1_763_000_000_000
 
@@ -20,26 +20,27 @@ def ctx(now_ms):
 
 
 def test_a_step_writes_cadence_and_run_points_and_describes_the_run():
-    result = advance(RunnerState(runner="alice"), samples(T0, 601), ctx(T0 + DAY_MS))
+    result = step(RunnerState(runner="alice"), samples(T0, 601), ctx(T0 + DAY_MS))
     assert any(line.startswith("run,") for line in result.lines)
     assert sum(line.startswith("cadence,") for line in result.lines) == 61  # one per 10 s
     assert result.update.latest.run.km == 1.8 and not result.update.latest.live
 
 
 def test_a_run_within_the_run_gap_of_now_is_live():
-    result = advance(RunnerState(runner="alice"), samples(T0, 100), ctx(T0 + 100_000))
+    result = step(RunnerState(runner="alice"), samples(T0, 100), ctx(T0 + 100_000))
     assert result.update.latest.live
 
 
-def test_a_run_older_than_the_kept_history_is_stored_and_counted_for_the_shoe():
-    result = advance(RunnerState(runner="alice"), samples(T0, 601), ctx(T0 + 400 * DAY_MS))
+def test_a_run_synced_400_days_late_is_stored_and_counted_for_the_shoe():
+    result = step(RunnerState(runner="alice"), samples(T0, 601), ctx(T0 + 400 * DAY_MS))
     assert result.update.touched[0].run.km == 1.8
-    assert result.state.devices == {} and result.state.retired_km == {"pod": 1.8}
+    assert result.update.touched[0].device_km == 1.8
+    assert result.state.runs(load_params(Settings()))[0].km == 1.8  # history of any age is kept (RULES.md §7)
 
 
 def test_samples_already_counted_give_no_update():
-    first = advance(RunnerState(runner="alice"), samples(T0, 100), ctx(T0 + DAY_MS))
-    again = advance(first.state, samples(T0, 100), ctx(T0 + DAY_MS))
+    first = step(RunnerState(runner="alice"), samples(T0, 100), ctx(T0 + DAY_MS))
+    again = step(first.state, samples(T0, 100), ctx(T0 + DAY_MS))
     assert again.update is None and again.lines == []
 
 
@@ -48,4 +49,4 @@ def test_samples_as_decoded_from_kafka_records_go_through_a_step():
 
     record = SampleBatch(runner="alice", received_ms=T0, samples=tuple(samples(T0, 601))).model_dump_json()
     decoded = SampleBatch.model_validate_json(record).samples
-    assert advance(RunnerState(runner="alice"), decoded, ctx(T0 + DAY_MS)).update.latest.run.km == 1.8
+    assert step(RunnerState(runner="alice"), decoded, ctx(T0 + DAY_MS)).update.latest.run.km == 1.8

@@ -1,0 +1,107 @@
+"""The stream worker's shell around the pure step, with fakes for the store and Kafka (no sockets)."""
+
+import asyncio
+import json
+import re
+
+import httpx
+
+from footpod.contract import SampleBatch
+from footpod.settings import Settings
+from streams.agents import StreamWorker
+from footpod.kafka import create_app
+
+from tests.unit.streams.stream_histories import T0, run
+
+
+class FakeStore:
+    """Answers InfluxQL like the store; runners listed in `down` get a connection error."""
+
+    def __init__(self, down=(), rows=None):
+        self.down = set(down)
+        self.rows = rows or {}
+
+    async def query(self, influxql: str):
+        if '"final" = false' in influxql:
+            return [{"runner": runner} for runner in self.rows]
+        runner = influxql.split("'")[1]
+        if runner in self.down:
+            raise httpx.ConnectError("store down")
+        return self.rows.get(runner, [])
+
+
+class FakeWriter:
+    backlog = rejected_points = 0
+
+    def __init__(self):
+        self.lines = []
+
+    def write(self, lines):
+        self.lines.extend(lines)
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+
+class FakeTopic:
+    def __init__(self):
+        self.sent = []
+
+    async def send(self, key, value):
+        self.sent.append(json.loads(value))
+
+
+class Event:
+    def __init__(self, runner, samples):
+        self.value = SampleBatch(runner=runner, received_ms=T0, samples=tuple(samples)).model_dump_json().encode()
+        self.acked = False
+        self.message = self
+
+    def incref(self):
+        pass
+
+    def ack(self):
+        self.acked = True
+
+
+def worker(store, **settings_values):
+    settings = Settings(_env_file=None, **settings_values)
+    stream = StreamWorker(create_app(settings, "footpod-stream"), settings)
+    stream.api, stream.writer, stream.updates_topic = store, FakeWriter(), FakeTopic()
+    stream.ready.set()
+    return stream
+
+
+def test_a_runner_whose_runs_cannot_be_read_waits_alone():
+    async def scenario():
+        stream = worker(FakeStore(down={"bob"}))
+        alice, bob = Event("alice", run(T0, 300)), Event("bob", run(T0, 300, device="bob-pod"))
+        await stream.take_batch([alice, bob])
+        await asyncio.sleep(0)  # acknowledgements run once the store has the points
+        assert alice.acked and not bob.acked
+        assert [u["runner"] for u in stream.updates_topic.sent] == ["alice"]
+        stream.api.down.clear()  # the store is back
+        await stream.retry_waiting()
+        await asyncio.sleep(0)
+        assert bob.acked and [u["runner"] for u in stream.updates_topic.sent] == ["alice", "bob"]
+
+    asyncio.run(scenario())
+
+
+def test_a_run_left_open_by_a_stop_is_judged_after_the_restart():
+    async def scenario():
+        first = worker(FakeStore())
+        await first.take_batch([Event("gina", run(T0, 300, device="gina-pod"))])
+        stored = [line for line in first.writer.lines if line.startswith("run,")]
+        field = re.search(r'segments="((?:[^"\\]|\\.)*)"', stored[-1]).group(1)
+        segments = json.loads(re.sub(r"\\(.)", r"\1", field))
+        rows = {"gina": [{"device": "gina-pod", "segments": json.dumps(segments)}]}
+        restarted = worker(FakeStore(rows=rows), run_settle_s=0)  # its last samples arrived long enough ago
+        await restarted._load_open("gina")
+        assert "gina" in restarted.open_runners
+        await restarted.conclude_whole_runs()  # the wall clock is days after T0: the run is over
+        (verdict,) = restarted.updates_topic.sent
+        assert verdict["latest"]["final"] and not verdict["latest"]["live"]
+        assert abs(verdict["latest"]["run"]["km"] - 0.9) < 1e-9 and "gina" not in restarted.open_runners
+
+    asyncio.run(scenario())
