@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from footpod import kafka
-from footpod.mqtt import mqtt_client
+from footpod.mqtt import mqtt_client, service_client_id
 from footpod.settings import Settings
 from footpod.contract import SampleBatch
 from ingest.validate import Verdict, judge
@@ -59,10 +59,10 @@ class ReasonLog:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, client_id: str = "footpod-bridge",
+    def __init__(self, settings: Settings, client_id: str | None = None,
                  producer_factory: Callable[[], AIOKafkaProducer] | None = None):
         self.settings = settings
-        self.client_id = client_id
+        self.client_id = client_id or service_client_id(settings, "bridge")
         self.reasons = ReasonLog()
         self.forwarded = 0
         self._producer_factory = producer_factory or self._default_producer
