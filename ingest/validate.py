@@ -16,6 +16,7 @@ from pydantic_core import from_json, to_json
 from footpod.contract import DeadLetter, PainEvent, PainReport, Sample, SampleBatch, iso, is_runner_name
 
 SAMPLES, PAIN = "samples", "pain"
+MAX_SAMPLES_PER_MESSAGE = 20_000  # 5.5 h at 1 Hz; a longer run is synced in several messages
 MAX_SAMPLES_PER_RECORD = 5_000  # a count bound; the bridge also bounds each record by bytes
 MAX_DEADLETTER_PAYLOAD = 65_536  # characters of a rejected payload kept for inspection
 MAX_REASON_CHARS = 2_000  # a dead letter's reason, however many problems it lists
@@ -77,27 +78,52 @@ def _judge(topic: str, payload: bytes, received_ms: int, max_future_ms: int) -> 
 
 
 def _judge_samples(verdict, runner, payload, received_ms, max_future_ms, reject) -> None:
-    good = _fast_path(payload)
-    problems: list[tuple[int | None, Any, str]] = []  # (index in the array, item, reason)
-    total = len(good) if good is not None else 0
-    if good is None:
-        good, problems, total = _slow_path(payload, reject)
-    if good is None:
+    try:
+        document = _load_json(payload)
+    except ValueError as error:
+        reject(payload, f"not JSON: {error}")
         return
+    is_array = isinstance(document, list)
+    items = document if is_array else [document]
+    if not items:
+        reject(payload, "empty array: no samples")
+        return
+    if len(items) > MAX_SAMPLES_PER_MESSAGE:
+        reject(payload, f"{len(items)} samples in one message; at most {MAX_SAMPLES_PER_MESSAGE} (split the upload)")
+        return
+    good, problems = _validate(items, is_array)
     latest = received_ms + max_future_ms
     if any(sample.ts > latest for sample in good):
         kept = []
-        for index, sample in enumerate(good):
+        for sample in good:
             if sample.ts > latest:
                 problems.append((None, sample.model_dump(), _future_reason(sample.ts, received_ms)))
             else:
                 kept.append(sample)
         good = kept
     if problems:
-        reject_items(reject, problems, total)
+        reject_items(reject, problems, len(items))
     for start in range(0, len(good), MAX_SAMPLES_PER_RECORD):
         chunk = tuple(good[start:start + MAX_SAMPLES_PER_RECORD])
         verdict.batches.append(SampleBatch(runner=runner, received_ms=received_ms, samples=chunk))
+
+
+def _validate(items: list[Any], is_array: bool) -> tuple[list[Sample], list[tuple[int | None, Any, str]]]:
+    """All items in one pass (the usual, all-good case); when some are bad, the good ones are
+    kept and the bad ones returned with their problems (only the first few described)."""
+    try:
+        return _SAMPLE_LIST.validate_python(items), []
+    except ValidationError as error:
+        by_index: dict[int, list[dict]] = {}
+        for problem in error.errors(include_url=False):
+            by_index.setdefault(problem["loc"][0], []).append(problem)
+    good = [Sample.model_validate(item) for index, item in enumerate(items) if index not in by_index]
+    problems = []
+    for index in sorted(by_index):
+        # naming every problem of a 100,000-item array would cost seconds: the first few
+        reason = _describe(by_index[index], skip=1) if len(problems) < MAX_PROBLEMS_LISTED else ""
+        problems.append((index if is_array else None, items[index], reason))
+    return good, problems
 
 
 def reject_items(reject, problems: list[tuple[int | None, Any, str]], total: int) -> None:
@@ -113,39 +139,6 @@ def reject_items(reject, problems: list[tuple[int | None, Any, str]], total: int
         text += f", {more} more not described)" if more > 0 else ")"
     items = [item for _, item, _ in problems]
     reject(_dump(items if total > 1 else items[0]), text)
-
-
-def _fast_path(payload: bytes) -> list[Sample] | None:
-    """All-good payloads (the usual case) validated in one pass."""
-    text = payload.lstrip()
-    try:
-        if text.startswith(b"["):
-            return _SAMPLE_LIST.validate_json(payload) or None
-        return [Sample.model_validate_json(payload)]
-    except (ValidationError, ValueError):
-        return None
-
-
-def _slow_path(payload: bytes, reject) -> tuple[list[Sample] | None, list, int]:
-    """Sample by sample, so that only the bad ones of a batch are rejected."""
-    try:
-        document = _load_json(payload)
-    except ValueError as error:
-        reject(payload, f"not JSON: {error}")
-        return None, [], 0
-    items = document if isinstance(document, list) else [document]
-    if isinstance(document, list) and not document:
-        reject(payload, "empty array: no samples")
-        return None, [], 0
-    good, problems = [], []
-    for index, item in enumerate(items):
-        try:
-            good.append(Sample.model_validate(item))
-        except ValidationError as error:
-            # naming every problem of a 100,000-item array would cost seconds: the first few
-            reason = describe(error) if len(problems) < MAX_PROBLEMS_LISTED else ""
-            problems.append((index if isinstance(document, list) else None, item, reason))
-    return good, problems, len(items)
 
 
 def _judge_pain(verdict, runner, payload, received_ms, max_future_ms, reject) -> None:
@@ -178,9 +171,13 @@ def _future_reason(ts: int, received_ms: int) -> str:
 
 def describe(error: ValidationError) -> str:
     """One line per problem: `field: what is wrong`."""
+    return _describe(error.errors(include_url=False))
+
+
+def _describe(problems: list[dict], skip: int = 0) -> str:
     parts = []
-    for problem in error.errors(include_url=False):
-        where = ".".join(str(part) for part in problem["loc"]) or "payload"
+    for problem in problems:
+        where = ".".join(str(part) for part in problem["loc"][skip:]) or "payload"
         parts.append(f"{where}: {problem['msg']}")
     return "; ".join(parts)
 

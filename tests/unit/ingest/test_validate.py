@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.validate import MAX_SAMPLES_PER_RECORD, judge
+from ingest.validate import MAX_SAMPLES_PER_MESSAGE, MAX_SAMPLES_PER_RECORD, judge
 
 NOW = 1_764_000_000_000
 FIVE_MIN = 300_000
@@ -141,12 +141,22 @@ def test_a_pain_report_past_year_9999_is_dead_lettered():
     assert verdict.pain is None and "9999" in verdict.rejects[0].reason
 
 
-def test_a_200kb_array_of_junk_is_one_bounded_dead_letter_that_counts_the_items():
+def test_a_200kb_array_of_junk_is_one_bounded_dead_letter():
     payload = b"[" + b",".join([b"1"] * 100_000) + b"]"
     verdict = run("footpod/alice/samples", payload)
     assert not verdict.batches and len(verdict.rejects) == 1
     reject = verdict.rejects[0]
-    assert "100000 of 100000 samples rejected" in reject.reason
+    assert f"100000 samples in one message; at most {MAX_SAMPLES_PER_MESSAGE}" in reject.reason
+    assert len(reject.payload) <= 65_536
+
+
+def test_an_array_of_junk_within_the_limit_is_one_dead_letter_that_counts_the_items():
+    payload = json.dumps([1, "x", None, {"ts": 1}] * (MAX_SAMPLES_PER_MESSAGE // 4)).encode()
+    verdict = run("footpod/alice/samples", payload)
+    assert not verdict.batches and len(verdict.rejects) == 1
+    reject = verdict.rejects[0]
+    n = MAX_SAMPLES_PER_MESSAGE
+    assert f"{n} of {n} samples rejected, {n - 5} more not described" in reject.reason
     assert len(reject.reason) <= 2_200 and len(reject.payload) <= 65_536
 
 
