@@ -98,6 +98,10 @@ class Publisher(threading.Thread):
                                   clean_session=False)
         self.client.max_inflight_messages_set(200)
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=1)
+        # PUBACKs counted here: a message published while disconnected says "no connection" in
+        # its info, yet paho keeps it and sends it on reconnect
+        self.acked: set[int] = set()
+        self.client.on_publish = lambda client, userdata, mid, reason_code, properties: self.acked.add(mid)
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
         self.infos: list[mqtt.MQTTMessageInfo] = []
@@ -125,9 +129,9 @@ class Publisher(threading.Thread):
         """Wait for the broker's acknowledgements; the number still unacknowledged."""
         self.join()
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not all(info.is_published() for info in self.infos):
+        while time.monotonic() < deadline and not all(info.mid in self.acked for info in self.infos):
             time.sleep(0.1)
-        unacked = sum(1 for info in self.infos if not info.is_published())
+        unacked = sum(1 for info in self.infos if info.mid not in self.acked)
         self.client.loop_stop()
         self.client.disconnect()
         return unacked
