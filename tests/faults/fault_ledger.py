@@ -145,6 +145,7 @@ class KafkaTail(threading.Thread):
         self.bootstrap = bootstrap
         self.samples: dict[tuple[str, int], list[tuple[int, str]]] = {}  # key -> [(hand-off ms, content)]
         self.dead_letters: list[dict] = []
+        self.largest_record = 0  # bytes of the largest record value seen
         self.lock = threading.Lock()
         self.ready = threading.Event()
         self._halt = threading.Event()
@@ -170,6 +171,7 @@ class KafkaTail(threading.Thread):
             await consumer.stop()
 
     def _take(self, topic: str, record) -> None:
+        self.largest_record = max(self.largest_record, len(record.value))
         value = json.loads(record.value)
         if topic == "footpod.deadletter":
             self.dead_letters.append(value)

@@ -201,6 +201,30 @@ def test_row13_fuzzed_payloads_are_dead_lettered_and_good_traffic_flows(ingest, 
     assert result.p99_ms is not None and result.p99_ms <= LIVE_P99_MS, result
 
 
+def test_a_sync_of_5000_samples_with_long_ids_reaches_kafka_in_records_under_1_mb(ingest, arrivals, tmp_path):
+    ledger = Ledger("13b 5,000 samples, long ids", tmp_path)
+    device, run_id = "d" * 64, "r" * 128
+    start = now_ms() - 6_000_000
+    samples = [{"ts": start + i * 1000, "device_id": device, "cadence_spm": 171.5, "distance_m": i * 2.75,
+                "speed_mps": 3.1, "seq": i, "run_id": run_id} for i in range(5_000)]
+    payload = json.dumps(samples).encode()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.connect("127.0.0.1", ingest.mqtt_port)
+    client.loop_start()
+    published = now_ms()
+    for sample in samples:
+        ledger.record(device, sample["ts"], published)
+    client.publish("footpod/zoe/samples", payload, qos=1).wait_for_publish(30)
+    client.loop_stop()
+    client.disconnect()
+    ledger.settle(arrivals, timeout_s=30)
+    result = ledger.result(arrivals, message_bytes=len(payload), largest_record_bytes=arrivals.largest_record)
+    result.passed = result.lost == 0 and arrivals.largest_record <= 1_000_000
+    ledger.publish_result(result)
+    assert result.lost == 0, result
+    assert arrivals.largest_record <= 1_000_000, result  # Apache Kafka's default message.max.bytes
+
+
 def _mallory(dead_letters: list[dict]) -> list[dict]:
     return [d for d in dead_letters if d["topic"].startswith("footpod/mallory/")]
 
