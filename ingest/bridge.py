@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from footpod import kafka
+from footpod.contract import SampleBatch
 from footpod.mqtt import mqtt_client, service_client_id
 from footpod.settings import Settings
-from footpod.contract import SampleBatch
 from ingest.validate import Verdict, judge
 
 log = logging.getLogger("footpod.bridge")

@@ -102,7 +102,7 @@ def _judge_samples(verdict, runner, payload, received_ms, max_future_ms, reject)
                 kept.append(sample)
         good = kept
     if problems:
-        reject_items(reject, problems, len(items))
+        _reject_items(reject, problems, len(items))
     for start in range(0, len(good), MAX_SAMPLES_PER_RECORD):
         chunk = tuple(good[start:start + MAX_SAMPLES_PER_RECORD])
         verdict.batches.append(SampleBatch(runner=runner, received_ms=received_ms, samples=chunk))
@@ -126,7 +126,7 @@ def _validate(items: list[Any], is_array: bool) -> tuple[list[Sample], list[tupl
     return good, problems
 
 
-def reject_items(reject, problems: list[tuple[int | None, Any, str]], total: int) -> None:
+def _reject_items(reject, problems: list[tuple[int | None, Any, str]], total: int) -> None:
     """One dead letter for all the bad samples of one message: their problems (the first few
     named, the rest counted) and the bad items themselves (bounded like any payload)."""
     named = []

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from fault_ledger import Ledger, Result, RESULTS  # noqa: F401  (RESULTS: the table at the end)
+from fault_ledger import Ledger, Result
 from footpod import servers
 from footpod.settings import Settings
 from footpod.timeseries import V1Api, V2Api, Writer
@@ -117,12 +117,14 @@ def lines_for(measurement: str, start_ms: int) -> tuple[list[str], list[tuple[st
     return [f"{measurement},runner={runner} v={i}.5 {ts}" for i, (runner, ts) in enumerate(keys)], keys
 
 
-def compare(row: str, tmp_path, sent: list[tuple[str, int]], stored: list[tuple[str, int]], **notes) -> Result:
+def compare(row: str, tmp_path, sent: list[tuple[str, int]], stored: list[tuple[str, int]],
+            **notes) -> tuple[Ledger, Result]:
+    """The numbers, with the ledger (points sent, points stored) written next to the test."""
     ledger = Ledger(row, tmp_path)
     (tmp_path / "ledger.json").write_text(json.dumps({"sent": sent, "stored": stored}))
     distinct = set(stored)
-    result = Result(row, len(sent), lost=len(set(sent) - distinct), double=len(stored) - len(distinct), notes=notes)
-    return ledger.publish_result(result)
+    return ledger, Result(row, len(sent), lost=len(set(sent) - distinct), double=len(stored) - len(distinct),
+                          notes=notes)
 
 
 def test_row7_v1_a_store_answering_503_and_429_gets_every_batch_after_retry_after(influx, tmp_path):
@@ -132,9 +134,10 @@ def test_row7_v1_a_store_answering_503_and_429_gets_every_batch_after_retry_afte
     asyncio.run(with_api(V1Api, settings, lines, batch_lines=250))
     proxy.shutdown()
     early, shortest = honoured(proxy.attempts)
-    result = compare("7 store 503/429 Retry-After (v1)", tmp_path, sent, influx_keys(influx, "row7v1"),
+    ledger, result = compare("7 store 503/429 Retry-After (v1)", tmp_path, sent, influx_keys(influx, "row7v1"),
                      refusals=len(REFUSALS), retries_too_early=early, shortest_wait_s=round(shortest, 2))
     result.passed = result.lost == 0 and early == 0
+    ledger.publish_result(result)
     assert early == 0, proxy.attempts
     assert (result.lost, result.double) == (0, 0), result
 
@@ -159,9 +162,10 @@ def test_row6_7_v2_retries_outlive_influxdb_clients_five_tries_and_honour_retry_
     asyncio.run(with_api(V2Api, settings, lines, batch_lines=250))
     proxy.shutdown()
     early, shortest = honoured(proxy.attempts)
-    result = compare("6/7 store 503/429, 7 tries (v2)", tmp_path, sent, vm_keys(victoria, "row7v2_v", POINTS),
+    ledger, result = compare("6/7 store 503/429, 7 tries (v2)", tmp_path, sent, vm_keys(victoria, "row7v2_v", POINTS),
                      refusals=len(REFUSALS), retries_too_early=early, shortest_wait_s=round(shortest, 2))
     result.passed = result.lost == 0 and early == 0
+    ledger.publish_result(result)
     assert early == 0, proxy.attempts
     assert (result.lost, result.double) == (0, 0), result
 
@@ -173,9 +177,10 @@ def test_row8_one_bad_point_is_dead_lettered_and_the_good_points_of_its_batch_st
     lines.insert(POINTS // 2, bad)
     writer = asyncio.run(with_api(V1Api, settings, lines, batch_lines=5_000))  # one batch
     dead = [json.loads(line) for line in (tmp_path / "deadletter" / "store.jsonl").read_text().splitlines()]
-    result = compare("8 one bad point in a batch", tmp_path, sent, influx_keys(influx, "row8"),
+    ledger, result = compare("8 one bad point in a batch", tmp_path, sent, influx_keys(influx, "row8"),
                      dead_lettered=len(dead), rejected=writer.rejected_points)
     result.passed = result.lost == 0 and [d["line"] for d in dead] == [bad] and "conflict" in dead[0]["reason"]
+    ledger.publish_result(result)
     assert [d["line"] for d in dead] == [bad]
     assert "conflict" in dead[0]["reason"], dead
     assert (result.lost, result.double) == (0, 0), result
