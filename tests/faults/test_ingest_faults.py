@@ -60,12 +60,12 @@ def test_row3_a_frozen_kafka_holds_messages_back_and_recovers_live(ingest, arriv
     alive = ingest.bridge.poll() is None
     # live again: samples published from 10 s after SIGCONT on
     result = ledger.result(arrivals, since_ms=resumed_ms + 10_000, rss_before_kib=rss_before,
-                           rss_peak_kib=peak, bridge_alive=alive)
-    result.passed = (result.lost == 0 and result.double == 0 and alive
+                           rss_peak_kib=peak, bridge_alive=alive, unacked=unacked)
+    result.passed = (result.lost == 0 and result.double == 0 and alive and unacked == 0
                      and result.p99_ms is not None and result.p99_ms <= LIVE_P99_MS)
     ledger.publish_result(result)
     assert alive, "the bridge gave up while Kafka was frozen"
-    assert (result.lost, result.double) == (0, 0), result
+    assert (result.lost, result.double, unacked) == (0, 0, 0), result
     assert result.p99_ms is not None and result.p99_ms <= LIVE_P99_MS, result
 
 
@@ -188,16 +188,16 @@ def test_row13_fuzzed_payloads_are_dead_lettered_and_good_traffic_flows(ingest, 
     before = [by_key[k][0][0] - ms for k, ms in ledger.sent.items() if k in by_key and ms < fuzz_from_ms]
     during = [by_key[k][0][0] - ms for k, ms in ledger.sent.items() if k in by_key and fuzz_from_ms <= ms <= fuzz_to_ms]
     result = ledger.result(arrivals, since_ms=fuzz_from_ms, fuzz_messages=len(payloads), dead_letters=len(dead),
-                           with_reason=len(with_reason), crashes=crashes, restarts=restarts,
+                           with_reason=len(with_reason), crashes=crashes, restarts=restarts, unacked=unacked,
                            p99_before_ms=p99(before), p99_during_ms=p99(during))
     (tmp_path / "dead_letters.json").write_text(json.dumps([{k: d[k] for k in ("topic", "reason")} for d in dead],
                                                            indent=1))
-    result.passed = (crashes == 0 and restarts == 0 and result.lost == 0 and len(dead) == len(payloads)
+    result.passed = (crashes == 0 and restarts == 0 and result.lost == 0 and unacked == 0 and len(dead) == len(payloads)
                      and len(with_reason) == len(payloads) and (result.p99_ms or 0) <= LIVE_P99_MS)
     ledger.publish_result(result)
     assert (crashes, restarts) == (0, 0), result
     assert len(dead) == len(with_reason) == len(payloads), [d["reason"][:80] for d in dead]
-    assert (result.lost, result.double) == (0, 0), result
+    assert (result.lost, result.double, unacked) == (0, 0, 0), result
     assert result.p99_ms is not None and result.p99_ms <= LIVE_P99_MS, result
 
 
