@@ -17,6 +17,7 @@ _RUNNER_RE = re.compile(RUNNER_PATTERN)
 
 
 EARLIEST_MS = 946_684_800_000  # 2000-01-01: a device reporting earlier has no clock set
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last instant RFC 3339 can write
 
 
 def epoch_ms(value: object) -> int:
@@ -24,6 +25,8 @@ def epoch_ms(value: object) -> int:
     ms = _epoch_ms(value)
     if ms < EARLIEST_MS:
         raise ValueError("ts is before 2000-01-01: the device clock is not set")
+    if ms > LATEST_MS:
+        raise ValueError("ts is after 9999-12-31: not a date")
     return ms
 
 
@@ -53,7 +56,7 @@ def is_runner_name(name: str) -> bool:
 
 
 EpochMs = Annotated[int, BeforeValidator(epoch_ms)]
-Finite = dict(allow_inf_nan=False)
+Number = dict(allow_inf_nan=False, strict=True)  # a JSON number: `true` is not 1.0, "5" is not 5
 
 
 class _Model(BaseModel):
@@ -77,9 +80,9 @@ class Sample(CountedSample):
 
     ts: EpochMs
     device_id: str = Field(pattern=DEVICE_PATTERN)
-    cadence_spm: float = Field(ge=0, le=260, **Finite)
-    distance_m: float = Field(ge=0, **Finite)
-    speed_mps: float | None = Field(default=None, ge=0, le=12, **Finite)
+    cadence_spm: float = Field(ge=0, le=260, **Number)
+    distance_m: float = Field(ge=0, **Number)
+    speed_mps: float | None = Field(default=None, ge=0, le=12, **Number)
     seq: StrictInt | None = Field(default=None, ge=0)
     run_id: str | None = Field(default=None, min_length=1, max_length=128)
 
@@ -103,7 +106,7 @@ class PainReport(_Model):
     flags: tuple[RedFlag, ...] = ()
     location: PainLocation | None = None
     run_id: str | None = Field(default=None, min_length=1, max_length=128)
-    distance_m: float | None = Field(default=None, ge=0, **Finite)
+    distance_m: float | None = Field(default=None, ge=0, **Number)
 
 
 class SampleBatch(_Model):

@@ -1,16 +1,20 @@
 """The time-series store: InfluxDB 1.x over `/write`, 2.x/3.x over influxdb-client's v2 API.
 
 `/ping` tells the version. Writes are batched by a background task and retried until the
-store takes them (influxdb-client alone gives a batch up after 5 tries or 180 s); `Retry-After`
-is honoured; a batch the store refuses for bad points is split until the bad points are found,
-and only those are dropped, each logged with the store's reason.
+store takes them (influxdb-client alone gives a batch up after 5 tries or 180 s; here nothing
+gives up); `Retry-After` is honoured; a batch the store refuses for bad points is split until
+the bad points are found, and only those are dead-lettered, each with the store's reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +27,7 @@ from footpod.settings import Settings
 log = logging.getLogger("footpod.timeseries")
 BATCH_LINES = 5_000  # InfluxDB takes ~190k points/s in 5,000-line batches (measured)
 MAX_BACKOFF_S = 30.0
+MAX_RETRY_AFTER_S = 600.0  # a `Retry-After` longer than this is read as this
 
 
 class StoreUnavailable(Exception):
@@ -46,6 +51,7 @@ class V1Api:
     """InfluxDB 1.x: line protocol over `/write`, InfluxQL over `/query`."""
 
     def __init__(self, client: httpx.AsyncClient, settings: Settings):
+        self.settings = settings
         self.client, self.url, self.db = client, settings.influx_url.rstrip("/"), settings.influx_bucket
 
     async def prepare(self) -> None:
@@ -74,7 +80,10 @@ class V2Api:
         self.http, self.url = client, settings.influx_url.rstrip("/")
         token = settings.influx_token.get_secret_value()
         self.headers = {"Authorization": f"Token {token}"} if token else {}
-        self.influx = InfluxDBClient(url=settings.influx_url, token=token, org=settings.influx_org)
+        # no retries inside the client (its batching mode gives up after 5 tries / 180 s):
+        # the Writer retries, without end
+        self.influx = InfluxDBClient(url=settings.influx_url, token=token, org=settings.influx_org,
+                                     retries=False)
         self.api = self.influx.write_api(write_options=SYNCHRONOUS)
 
     async def prepare(self) -> None:
@@ -107,11 +116,18 @@ def _raise_for(status: int, body: str, retry_after: str | None) -> None:
     raise StoreUnavailable(f"HTTP {status}: {body[:200]}", _seconds(retry_after))
 
 
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
+def _seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """`Retry-After` as seconds to wait: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
 def _rows(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -137,13 +153,35 @@ async def open_api(settings: Settings, client: httpx.AsyncClient) -> V1Api | V2A
     return api
 
 
+class DeadPointFile:
+    """Dead letters of the store: one JSON line per refused point (line, reason, time)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __call__(self, line: str, reason: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"line": line, "reason": reason, "received_ms": int(time.time() * 1000)}
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+def dead_point_file(settings: Settings) -> DeadPointFile:
+    return DeadPointFile(settings.data_dir / "deadletter" / "store.jsonl")
+
+
 class Writer:
     """Batches line protocol and writes it in the background; `write` returns a future that is
-    done once the store has the lines (or they were refused as bad points)."""
+    done once the store has the lines (or they were refused as bad points and dead-lettered).
 
-    def __init__(self, api: V1Api | V2Api, batch_lines: int = BATCH_LINES):
+    `dead_letter(line, reason)` receives each point the store refuses; by default it is appended
+    to `{FOOTPOD_DATA_DIR}/deadletter/store.jsonl`."""
+
+    def __init__(self, api: V1Api | V2Api, batch_lines: int = BATCH_LINES,
+                 dead_letter: Callable[[str, str], None] | None = None):
         self.api = api
         self.batch_lines = batch_lines
+        self.dead_letter = dead_letter or dead_point_file(api.settings)
         self.pending: list[tuple[list[str], asyncio.Future[None]]] = []
         self.rejected_points = 0
         self.written_points = 0
@@ -205,7 +243,11 @@ class Writer:
     async def _isolate_bad(self, lines: list[str], reason: str) -> None:
         if len(lines) == 1:
             self.rejected_points += 1
-            log.error("time-series store refused a point (%s): %s", reason, lines[0][:300])
+            log.error("time-series store refused a point, dead-lettered (%s): %s", reason, lines[0][:300])
+            try:
+                self.dead_letter(lines[0], reason)
+            except Exception:  # a full disk must not stop the writes of good points
+                log.exception("could not dead-letter a refused point")
             return
         middle = len(lines) // 2
         for half in (lines[:middle], lines[middle:]):

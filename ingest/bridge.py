@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +20,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from footpod import kafka
-from footpod.mqtt import mqtt_client
+from footpod.contract import SampleBatch
+from footpod.mqtt import mqtt_client, service_client_id
 from footpod.settings import Settings
 from ingest.validate import Verdict, judge
 
 log = logging.getLogger("footpod.bridge")
 SUBSCRIPTIONS = [("footpod/+/samples", 1), ("footpod/+/pain", 1)]
+# Apache Kafka refuses records over message.max.bytes (1,048,588 by default) and the producer
+# would retry such a record forever: records are cut well below it, by bytes.
+MAX_RECORD_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class ReasonLog:
         self._every, self._clock = every_s, clock
 
     def record(self, reason: str) -> None:
-        key = reason.split(":")[0][:80]
+        key = re.sub(r"\d+", "#", reason.split(":")[0][:80])  # "sample 17" and "sample 3" count together
         self.counts[key] = self.counts.get(key, 0) + 1
         now = self._clock()
         if now - self._last.get(key, -self._every) >= self._every:
@@ -54,10 +59,10 @@ class ReasonLog:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, client_id: str = "footpod-bridge",
+    def __init__(self, settings: Settings, client_id: str | None = None,
                  producer_factory: Callable[[], AIOKafkaProducer] | None = None):
         self.settings = settings
-        self.client_id = client_id
+        self.client_id = client_id or service_client_id(settings, "bridge")
         self.reasons = ReasonLog()
         self.forwarded = 0
         self._producer_factory = producer_factory or self._default_producer
@@ -66,7 +71,7 @@ class Bridge:
 
     def _default_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                                linger_ms=5, max_request_size=4_194_304, compression_type=None)
+                                linger_ms=5, max_request_size=1_048_576, compression_type=None)
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -142,8 +147,21 @@ class Bridge:
 def _records(verdicts: list[Verdict]):
     for verdict in verdicts:
         for batch in verdict.batches:
-            yield kafka.SAMPLES, batch.runner.encode(), batch.model_dump_json().encode()
+            for value in sample_records(batch):
+                yield kafka.SAMPLES, batch.runner.encode(), value
         if verdict.pain is not None:
             yield kafka.PAIN, verdict.pain.runner.encode(), verdict.pain.model_dump_json().encode()
         for reject in verdict.rejects:
             yield kafka.DEADLETTER, reject.topic.encode(), reject.model_dump_json().encode()
+
+
+def sample_records(batch: SampleBatch, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """A batch as Kafka record values of at most `max_bytes` each: halved until they fit
+    (5,000 samples with 64-character device and run ids make ~1.06 MB)."""
+    value = batch.model_dump_json().encode()
+    if len(value) <= max_bytes or len(batch.samples) == 1:
+        return [value]
+    middle = len(batch.samples) // 2
+    halves = (batch.samples[:middle], batch.samples[middle:])
+    return [part for half in halves
+            for part in sample_records(batch.model_copy(update={"samples": half}), max_bytes)]

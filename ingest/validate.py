@@ -7,17 +7,20 @@ or report becomes a dead letter that says why.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import from_json, to_json
 
 from footpod.contract import DeadLetter, PainEvent, PainReport, Sample, SampleBatch, iso, is_runner_name
 
 SAMPLES, PAIN = "samples", "pain"
-MAX_SAMPLES_PER_RECORD = 5_000  # keeps one Kafka record well under the broker's 1 MB default
+MAX_SAMPLES_PER_MESSAGE = 20_000  # 5.5 h at 1 Hz; a longer run is synced in several messages
+MAX_SAMPLES_PER_RECORD = 5_000  # a count bound; the bridge also bounds each record by bytes
 MAX_DEADLETTER_PAYLOAD = 65_536  # characters of a rejected payload kept for inspection
+MAX_REASON_CHARS = 2_000  # a dead letter's reason, however many problems it lists
+MAX_PROBLEMS_LISTED = 5  # problems named in one dead letter's reason; the rest are counted
 
 _SAMPLE_LIST = TypeAdapter(list[Sample])
 
@@ -46,7 +49,20 @@ def parse_topic(topic: str) -> tuple[str, str]:
 
 
 def judge(topic: str, payload: bytes, received_ms: int, max_future_ms: int) -> Verdict:
-    """Validate one MQTT message against the contract."""
+    """Validate one MQTT message against the contract. Total: nothing a client sends raises.
+
+    The checks below reject every bad input we know of with its own reason; should one slip
+    through them and raise, the whole message is dead-lettered with the exception's name, so
+    one runner's message can never stop the bridge for everyone (FAULTS.md row 13).
+    """
+    try:
+        return _judge(topic, payload, received_ms, max_future_ms)
+    except Exception as error:  # last resort, see the docstring
+        return Verdict(rejects=[dead_letter(topic, payload, f"unreadable payload ({type(error).__name__})",
+                                            received_ms)])
+
+
+def _judge(topic: str, payload: bytes, received_ms: int, max_future_ms: int) -> Verdict:
     verdict = Verdict()
     reject = _rejecter(verdict, topic, received_ms)
     try:
@@ -62,55 +78,67 @@ def judge(topic: str, payload: bytes, received_ms: int, max_future_ms: int) -> V
 
 
 def _judge_samples(verdict, runner, payload, received_ms, max_future_ms, reject) -> None:
-    good = _fast_path(payload)
-    if good is None:
-        good = _slow_path(payload, reject)
-    if good is None:
+    try:
+        document = _load_json(payload)
+    except ValueError as error:
+        reject(payload, f"not JSON: {error}")
         return
+    is_array = isinstance(document, list)
+    items = document if is_array else [document]
+    if not items:
+        reject(payload, "empty array: no samples")
+        return
+    if len(items) > MAX_SAMPLES_PER_MESSAGE:
+        reject(payload, f"{len(items)} samples in one message; at most {MAX_SAMPLES_PER_MESSAGE} (split the upload)")
+        return
+    good, problems = _validate(items, is_array)
     latest = received_ms + max_future_ms
     if any(sample.ts > latest for sample in good):
         kept = []
         for sample in good:
             if sample.ts > latest:
-                reject(sample.model_dump_json().encode(), _future_reason(sample.ts, received_ms))
+                problems.append((None, sample.model_dump(), _future_reason(sample.ts, received_ms)))
             else:
                 kept.append(sample)
         good = kept
+    if problems:
+        _reject_items(reject, problems, len(items))
     for start in range(0, len(good), MAX_SAMPLES_PER_RECORD):
         chunk = tuple(good[start:start + MAX_SAMPLES_PER_RECORD])
         verdict.batches.append(SampleBatch(runner=runner, received_ms=received_ms, samples=chunk))
 
 
-def _fast_path(payload: bytes) -> list[Sample] | None:
-    """All-good payloads (the usual case) validated in one pass."""
-    text = payload.lstrip()
+def _validate(items: list[Any], is_array: bool) -> tuple[list[Sample], list[tuple[int | None, Any, str]]]:
+    """All items in one pass (the usual, all-good case); when some are bad, the good ones are
+    kept and the bad ones returned with their problems (only the first few described)."""
     try:
-        if text.startswith(b"["):
-            return _SAMPLE_LIST.validate_json(payload) or None
-        return [Sample.model_validate_json(payload)]
-    except (ValidationError, ValueError):
-        return None
+        return _SAMPLE_LIST.validate_python(items), []
+    except ValidationError as error:
+        by_index: dict[int, list[dict]] = {}
+        for problem in error.errors(include_url=False):
+            by_index.setdefault(problem["loc"][0], []).append(problem)
+    good = [Sample.model_validate(item) for index, item in enumerate(items) if index not in by_index]
+    problems = []
+    for index in sorted(by_index):
+        # naming every problem of a 100,000-item array would cost seconds: the first few
+        reason = _describe(by_index[index], skip=1) if len(problems) < MAX_PROBLEMS_LISTED else ""
+        problems.append((index if is_array else None, items[index], reason))
+    return good, problems
 
 
-def _slow_path(payload: bytes, reject) -> list[Sample] | None:
-    """Sample by sample, so that only the bad ones of a batch are rejected."""
-    try:
-        document = _load_json(payload)
-    except ValueError as error:
-        reject(payload, f"not JSON: {error}")
-        return None
-    items = document if isinstance(document, list) else [document]
-    if isinstance(document, list) and not document:
-        reject(payload, "empty array: no samples")
-        return None
-    good = []
-    for index, item in enumerate(items):
-        try:
-            good.append(Sample.model_validate(item))
-        except ValidationError as error:
-            where = f"sample {index}: " if isinstance(document, list) else ""
-            reject(_dump(item), where + describe(error))
-    return good
+def _reject_items(reject, problems: list[tuple[int | None, Any, str]], total: int) -> None:
+    """One dead letter for all the bad samples of one message: their problems (the first few
+    named, the rest counted) and the bad items themselves (bounded like any payload)."""
+    named = []
+    for index, _, reason in problems[:MAX_PROBLEMS_LISTED]:
+        named.append(f"sample {index}: {reason}" if index is not None else reason)
+    text = "; ".join(named)
+    if total > 1:
+        text += f" ({len(problems)} of {total} samples rejected"
+        more = len(problems) - len(named)
+        text += f", {more} more not described)" if more > 0 else ")"
+    items = [item for _, item, _ in problems]
+    reject(_dump(items if total > 1 else items[0]), text)
 
 
 def _judge_pain(verdict, runner, payload, received_ms, max_future_ms, reject) -> None:
@@ -127,12 +155,14 @@ def _judge_pain(verdict, runner, payload, received_ms, max_future_ms, reject) ->
 
 
 def _load_json(payload: bytes) -> Any:
-    text = payload.decode("utf-8")  # UnicodeDecodeError is a ValueError
-
-    def no_constants(name: str) -> None:
-        raise ValueError(f"{name} is not a number JSON allows")
-
-    return json.loads(text, parse_constant=no_constants)
+    """Strict JSON (no NaN/Infinity) by a parser with a nesting limit: deep nesting is a
+    ValueError, not a RecursionError."""
+    payload.decode("utf-8")  # UnicodeDecodeError is a ValueError; names the bad byte
+    try:
+        return from_json(payload, allow_inf_nan=False)
+    except ValueError:
+        from_json(payload, allow_inf_nan=True)  # raises again unless NaN/Infinity was the only fault
+        raise ValueError("NaN and Infinity are not numbers JSON allows") from None
 
 
 def _future_reason(ts: int, received_ms: int) -> str:
@@ -141,16 +171,20 @@ def _future_reason(ts: int, received_ms: int) -> str:
 
 def describe(error: ValidationError) -> str:
     """One line per problem: `field: what is wrong`."""
+    return _describe(error.errors(include_url=False))
+
+
+def _describe(problems: list[dict], skip: int = 0) -> str:
     parts = []
-    for problem in error.errors(include_url=False):
-        where = ".".join(str(part) for part in problem["loc"]) or "payload"
+    for problem in problems:
+        where = ".".join(str(part) for part in problem["loc"][skip:]) or "payload"
         parts.append(f"{where}: {problem['msg']}")
     return "; ".join(parts)
 
 
 def _dump(item: Any) -> bytes:
     try:
-        return json.dumps(item).encode()
+        return to_json(item, inf_nan_mode="constants")
     except (TypeError, ValueError):
         return repr(item).encode()
 
@@ -170,7 +204,9 @@ def dead_letter(topic: str, payload: bytes, reason: str, received_ms: int) -> De
     except UnicodeDecodeError:
         text = payload.decode("utf-8", errors="replace")
         b64 = base64.b64encode(payload[:MAX_DEADLETTER_PAYLOAD]).decode()
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[:MAX_REASON_CHARS] + "…"
     if len(text) > MAX_DEADLETTER_PAYLOAD:
-        reason = f"{reason} (payload of {len(payload)} bytes, first {MAX_DEADLETTER_PAYLOAD} kept)"
+        reason = f"{reason} (payload of {len(payload)} bytes, first {MAX_DEADLETTER_PAYLOAD} characters kept)"
         text = text[:MAX_DEADLETTER_PAYLOAD]
     return DeadLetter(topic=topic, reason=reason, received_at=iso(received_ms), payload=text, payload_b64=b64)

@@ -111,6 +111,7 @@ def test_mosquitto_conf_is_closed_and_lossless():
     assert int(conf["autosave_interval"]) <= 60
     assert int(conf["max_inflight_messages"]) >= 100
     assert conf["persistent_client_expiration"] == "14d"
+    assert conf["use_username_as_clientid"] == "true"  # no runner can take a service's session
 
 
 def test_passwd_example_holds_no_credentials():
@@ -157,6 +158,8 @@ def test_acl_service_users_and_no_anonymous_rules():
     assert "<anonymous>" not in by_user
     assert by_user["bridge"] == {("read", "footpod/+/samples"), ("read", "footpod/+/pain")}
     assert by_user["alerts"] == {("write", "alerts/#"), ("write", "status/#")}
+    assert by_user["gateway"] == {("write", "footpod/+/samples")}
+    assert by_user["importer"] == {("write", "footpod/+/samples"), ("write", "footpod/+/pain")}
 
 
 def test_influx_bucket_is_kept_forever_and_mapped_for_influxql(services):
