@@ -71,6 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     pain.add_argument("--during", action="store_true", help="the pain is during a run (default: derived from time)")
     pain.add_argument("--worsening", action="store_true", help="the pain got worse during the run")
 
+    gateway = commands.add_parser(
+        "gateway", help="read BLE footpods (Running Speed and Cadence) and publish 1 Hz samples",
+        description="Connects to the BLE addresses in the roster's runners' `devices` (service 0x1814, RSC "
+                    "Measurement 0x2A53) and publishes 1 Hz samples on footpod/{runner}/samples (QoS 1). Samples "
+                    "wait in an on-disk outbox until the broker acknowledges them, so a broker out of reach or a "
+                    "crash loses nothing; dropped pods are reconnected. Needs: pip install 'footpod-monitor[gateway]'.")
+    gateway.add_argument("--simulate", type=int, default=0, metavar="N",
+                         help="read N simulated pods instead of the radio (runners sim00, sim01, …)")
+    gateway.add_argument("--speedup", type=float, default=1.0, metavar="K",
+                         help="with --simulate: run simulated time K times faster, starting 6 h in the past")
+    gateway.add_argument("--outbox", type=Path, default=None, metavar="PATH",
+                         help="the on-disk outbox (default: $FOOTPOD_DATA_DIR/gateway/outbox.db)")
+    gateway.add_argument("--max-queued", type=int, default=1_000_000, metavar="N",
+                         help="samples the outbox keeps at most; past it the oldest are dropped (default: 1000000)")
+    gateway.add_argument("--client-id", default=None, help="MQTT client id (default: footpod-gateway-HOSTNAME)")
+    gateway.add_argument("--no-view", action="store_true", help="status lines every minute instead of the live table")
+
     dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON")
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
     return parser
@@ -144,6 +161,17 @@ def run_pain(args, settings: Settings) -> int:
     return 0
 
 
+def run_gateway(args, settings: Settings) -> int:
+    from ingest.gateway.gateway import run_gateway as gateway
+
+    if args.speedup != 1.0 and not args.simulate:
+        raise FootpodError("--speedup works with --simulate only")
+    return _run_async(gateway(settings, simulate=args.simulate, speedup=args.speedup, outbox_path=args.outbox,
+                              max_queued=args.max_queued, client_id=args.client_id,
+                              view=not args.no_view and console.is_terminal, console=console,
+                              ready=lambda: _mark_ready(settings, "gateway")))
+
+
 def run_dashboards(args, settings: Settings) -> int:
     from dashboards.build import write_all
 
@@ -201,6 +229,7 @@ COMMANDS = {
     "status": run_status,
     "pain": run_pain,
     "dashboards": run_dashboards,
+    "gateway": run_gateway,
 }
 
 if __name__ == "__main__":
