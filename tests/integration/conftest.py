@@ -42,6 +42,7 @@ class Stack:
     kafka_port: int
     influx_port: int
     stages: dict[str, subprocess.Popen] = field(default_factory=dict)
+    running: dict[str, servers.Server] = field(default_factory=dict)  # "mqtt", "kafka", "influx": to stop and start
 
     def start_stage(self, stage: str) -> subprocess.Popen:
         """Start (or restart) one stage as the operator would, and wait until it accepts work."""
@@ -99,7 +100,8 @@ def stack(tmp_path_factory) -> Stack:
         started.append(kafka_server)
         influx_server = servers.influxdb(data_dir / "influxdb", port=servers.free_port()).start()
         started.append(influx_server)
-        yield Stack(data_dir, mqtt_server.port, kafka_server.port, influx_server.port)
+        yield Stack(data_dir, mqtt_server.port, kafka_server.port, influx_server.port,
+                    running={"mqtt": mqtt_server, "kafka": kafka_server, "influx": influx_server})
     finally:
         for server in reversed(started):
             server.stop()
