@@ -245,9 +245,10 @@ class Gateway:
             return
         pod.latest, pod.latest_ms = measurement, self.clock.now_ms()
 
-    def _warn_once(self, pod: PodView, message: str) -> None:
-        if message not in pod.warned:
-            pod.warned.add(message)
+    def _warn_once(self, pod: PodView, message: str, key: str | None = None) -> None:
+        """Log a pod's problem once per gateway run (per `key`, else per message)."""
+        if (key or message) not in pod.warned:
+            pod.warned.add(key or message)
             log.warning("pod %s (%s): %s", pod.config.address, pod.config.runner, message)
 
     async def _scan(self) -> None:
@@ -297,7 +298,7 @@ class Gateway:
         for pod, built in built_for:
             pod.state, pod.last_ts, pod.spm = built.state, ts, built.sample["cadence_spm"]
             if built.warning:
-                self._warn_once(pod, built.warning)
+                self._warn_once(pod, built.warning, key="cadence unit")
             if built.event in ("reset", "jump"):
                 log.info("pod %s: total distance %s; counted from the new value on", pod.config.address,
                          "fell (pod reset)" if built.event == "reset" else "jumped (rewritten)")
