@@ -288,7 +288,7 @@ class Gateway:
         for address, pod in self.pods.items():
             if pod.latest is None or ts - pod.latest_ms > STALE_MS or ts <= pod.last_ts:
                 continue
-            built = build_sample(pod.config, pod.latest, ts, pod.state, self.glitch_mps)
+            built = build_sample(pod.config, pod.latest, ts, pod.state, self.glitch_mps, pod.latest_ms)
             rows.append((pod.config.runner, built.sample))
             states[address] = built.state
             built_for.append((pod, built))
@@ -310,8 +310,9 @@ class Gateway:
         while True:
             self.publisher.pump()
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=0.05)
+            try:  # not wait_for: on Python 3.11 it can swallow a cancellation that meets a wake-up
+                async with asyncio.timeout(0.05):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

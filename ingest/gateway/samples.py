@@ -72,10 +72,15 @@ class Built:
 
 
 def build_sample(pod: PodConfig, measurement: RscMeasurement, ts_ms: int, state: PodState,
-                 glitch_mps: float = GLITCH_MPS) -> Built:
-    """The sample for `ts_ms` (CONTRACT.md, footpod/{runner}/samples) and the pod's next state."""
-    odometer, _, event = advance(state.odometer, ts_ms, measurement.speed_mps, measurement.total_distance_m,
-                                 glitch_mps=glitch_mps)
+                 glitch_mps: float = GLITCH_MPS, measured_ms: int | None = None) -> Built:
+    """The sample for `ts_ms` (CONTRACT.md, footpod/{runner}/samples) and the pod's next state.
+
+    The odometer steps by when the measurement arrived (`measured_ms`), not by the 1 Hz tick: a
+    notification that comes late then carries its distance without looking like a jump, and the
+    same measurement used twice adds nothing.
+    """
+    odometer, _, event = advance(state.odometer, measured_ms if measured_ms is not None else ts_ms,
+                                 measurement.speed_mps, measurement.total_distance_m, glitch_mps=glitch_mps)
     spm, warning = cadence_spm(measurement.cadence_per_min, pod.cadence, is_running(measurement))
     sample = {"ts": ts_ms, "device_id": pod.address, "cadence_spm": spm,
               "distance_m": round(odometer.distance_m, 2), "seq": state.next_seq}
