@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 GLITCH_MPS = 12.0  # RULES.md §1 (ours): a step faster than this is a glitch; Settings.glitch_mps overrides
 MAX_GAP_S = 5.0  # ours: speed × time is integrated over gaps up to this long, not across dropouts
+RELEASE_SHARE = 0.9  # ours: published steps stay under this share of the glitch speed (see `release`)
 
 
 class Odometer(BaseModel):
@@ -25,7 +26,9 @@ class Odometer(BaseModel):
 
     distance_m: float = 0.0
     last_total_m: float | None = None
-    last_ts_ms: int | None = None
+    last_ts_ms: int | None = None  # when the last reading arrived
+    published_m: float = 0.0  # the distance the last sample carried
+    published_ts_ms: int | None = None  # that sample's time
 
 
 Event = Literal["start", "reset", "jump", "gap", "stale"]
@@ -60,5 +63,27 @@ def advance(odometer: Odometer, ts_ms: int, speed_mps: float, total_m: float | N
         event = "gap"
     else:
         added = min(speed_mps, glitch_mps) * dt_s
-    updated = Odometer(distance_m=odometer.distance_m + added, last_total_m=total_m, last_ts_ms=ts_ms)
+    updated = odometer.model_copy(update={"distance_m": odometer.distance_m + added, "last_total_m": total_m,
+                                          "last_ts_ms": ts_ms})
     return Reading(updated, added, event)
+
+
+def release(odometer: Odometer, sample_ts_ms: int, *, glitch_mps: float = GLITCH_MPS) -> Odometer:
+    """The distance a sample at `sample_ts_ms` carries: the odometer's, but never a step the stream
+    would take for a glitch.
+
+    Readings step by when notifications arrived; samples are 1 Hz ticks. A notification that comes
+    late (a busy radio, a burst) can put several seconds of distance into one tick, which the
+    stream would drop as faster than 12 m/s (RULES.md §1). So a sample's step is held under
+    `RELEASE_SHARE` × `glitch_mps` × the time since the last sample, and the rest follows with the
+    next samples: the same total, never a glitch.
+    """
+    if odometer.published_ts_ms is None:
+        published = odometer.distance_m
+    elif sample_ts_ms <= odometer.published_ts_ms:
+        return odometer
+    else:
+        room = RELEASE_SHARE * glitch_mps * (sample_ts_ms - odometer.published_ts_ms) / 1000
+        published = min(odometer.distance_m, odometer.published_m + room)
+    return odometer.model_copy(update={"published_m": max(published, odometer.published_m),
+                                       "published_ts_ms": sample_ts_ms})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from footpod.roster import Roster
-from ingest.gateway.distance import GLITCH_MPS, advance
+from ingest.gateway.distance import GLITCH_MPS, advance, release
 from ingest.gateway.queue import PodState
 from ingest.gateway.rsc import RscMeasurement
 
@@ -77,13 +77,15 @@ def build_sample(pod: PodConfig, measurement: RscMeasurement, ts_ms: int, state:
 
     The odometer steps by when the measurement arrived (`measured_ms`), not by the 1 Hz tick: a
     notification that comes late then carries its distance without looking like a jump, and the
-    same measurement used twice adds nothing.
+    same measurement used twice adds nothing. The sample carries the odometer's released distance
+    (`distance.release`): never a step the stream would drop as a glitch.
     """
     odometer, _, event = advance(state.odometer, measured_ms if measured_ms is not None else ts_ms,
                                  measurement.speed_mps, measurement.total_distance_m, glitch_mps=glitch_mps)
+    odometer = release(odometer, ts_ms, glitch_mps=glitch_mps)
     spm, warning = cadence_spm(measurement.cadence_per_min, pod.cadence, is_running(measurement))
     sample = {"ts": ts_ms, "device_id": pod.address, "cadence_spm": spm,
-              "distance_m": round(odometer.distance_m, 2), "seq": state.next_seq}
+              "distance_m": round(odometer.published_m, 2), "seq": state.next_seq}
     if measurement.speed_mps <= MAX_SPEED_MPS:
         sample["speed_mps"] = round(measurement.speed_mps, 3)
     return Built(sample, PodState(state.next_seq + 1, odometer), event, warning)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.gateway.distance import GLITCH_MPS, MAX_GAP_S, Odometer, advance
+from ingest.gateway.distance import GLITCH_MPS, MAX_GAP_S, RELEASE_SHARE, Odometer, advance, release
 
 T0 = 1_780_000_000_000
 
@@ -96,3 +96,46 @@ def test_without_total_distance_speed_times_time_is_counted(steps):
         expected += speed * delta_ms / 1000
         odometer, _, _ = advance(odometer, ts, speed, None)
     assert odometer.distance_m == pytest.approx(expected)
+
+
+# ---------------------------------------------------------------------------- release to samples
+
+def released(steps, glitch_mps=GLITCH_MPS):
+    """Feed (sample seconds after T0, odometer distance) pairs; the distances the samples carry."""
+    odometer, carried = Odometer(), []
+    for seconds, distance in steps:
+        odometer = release(odometer.model_copy(update={"distance_m": distance}), T0 + round(seconds * 1000),
+                           glitch_mps=glitch_mps)
+        carried.append(round(odometer.published_m, 6))
+    return carried
+
+
+RELEASE_TABLE = [
+    # the first sample carries the odometer as it is: the stream takes it as the baseline
+    ([(0, 500.0), (1, 503.0), (2, 506.0)], [500.0, 503.0, 506.0]),
+    # a late notification puts 30 m into one tick: 10.8 m/s go out per second until it has caught up
+    ([(0, 0.0), (1, 30.0), (2, 33.0), (3, 36.0), (4, 39.0)], [0.0, 10.8, 21.6, 32.4, 39.0]),
+    # after a 60 s silence (the gateway restarting) a 180 m step is 3 m/s: all of it at once
+    ([(0, 0.0), (60, 180.0)], [0.0, 180.0]),
+    # a repeated tick carries nothing new
+    ([(0, 10.0), (1, 13.0), (1, 20.0)], [10.0, 13.0, 13.0]),
+]
+
+
+@pytest.mark.parametrize(("steps", "carried"), RELEASE_TABLE)
+def test_the_release_table(steps, carried):
+    assert released(steps) == pytest.approx(carried)
+
+
+@given(st.lists(st.tuples(st.integers(1, 5000), st.floats(0, 100)), min_size=1, max_size=60))
+def test_samples_never_step_faster_than_the_stream_allows_and_catch_up_in_the_end(steps):
+    odometer, ts = release(Odometer(), T0), T0
+    for delta_ms, gain in steps:
+        ts += delta_ms
+        before = odometer
+        odometer = release(odometer.model_copy(update={"distance_m": odometer.distance_m + gain}), ts)
+        step = odometer.published_m - before.published_m
+        assert 0 <= step <= RELEASE_SHARE * GLITCH_MPS * delta_ms / 1000 + 1e-9
+        assert odometer.published_m <= odometer.distance_m + 1e-9
+    later = release(odometer, ts + round(odometer.distance_m / (RELEASE_SHARE * GLITCH_MPS) * 1000) + 1000)
+    assert later.published_m == pytest.approx(odometer.distance_m)
