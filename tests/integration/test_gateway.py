@@ -116,6 +116,7 @@ def test_a_gateway_without_its_broker_and_killed_once_loses_nothing(pipeline, tm
         broker.stop()
         timeline["broker_down_at"] = time.time()
         time.sleep(DOWN_S)
+        timeline["queued_while_down"] = read_outbox(tmp_path / "outbox.db")[1]
         broker.start()
         timeline["broker_back_at"] = time.time()
         seen = ledger.messages
@@ -148,6 +149,7 @@ def test_a_gateway_without_its_broker_and_killed_once_loses_nothing(pipeline, tm
     totals = report["totals"]
     assert len(enqueued) == PODS
     assert totals["enqueued"] > PODS * (LIVE_S + DOWN_S + AFTER_S) * SPEEDUP * 0.5, totals
+    assert timeline["queued_while_down"] > PODS * DOWN_S * SPEEDUP * 0.5, timeline  # the backlog was real
     assert totals["queued_at_the_end"] == 0, totals
     assert totals["lost_at_broker"] == 0, totals
     assert totals["out_of_order"] == 0, totals
