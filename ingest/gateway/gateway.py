@@ -322,8 +322,10 @@ class Gateway:
         broker = "[green]connected[/green]" if self.publisher.connected else "[red]out of reach[/red]"
         table = Table(title=f"gateway: broker {broker}, {self.outbox.pending} queued, {self.samples} samples, "
                             f"{self.outbox.dropped} dropped", title_justify="left")
-        for column in ("pod", "runner", "signal", "cadence", "speed", "distance", "queued"):
-            table.add_column(column, justify="left" if column in ("pod", "runner") else "right")
+        table.add_column("pod", no_wrap=True, min_width=17)  # a BLE address in full
+        table.add_column("runner", no_wrap=True)
+        for column in ("signal", "cadence", "speed", "distance", "queued"):
+            table.add_column(column, justify="right")
         for address, pod in self.pods.items():
             signal_text = "[red]not connected[/red]" if not pod.connected else (
                 f"{pod.rssi} dBm" if pod.rssi is not None else "connected")
