@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
@@ -86,6 +86,15 @@ class TeamEntry(BaseModel):
     notify: TeamTargets = ()
 
 
+class DeviceEntry(BaseModel):
+    """One footpod a runner wears (CONTRACT.md "Roster"): how it counts cadence, when the roster says."""
+
+    model_config = _FROZEN
+
+    cadence: Literal["per_foot", "both_feet"] | None = Field(
+        None, description="per_foot: the sensor foot's steps (the BLE RSC spec); both_feet: steps of both feet")
+
+
 class RunnerEntry(BaseModel):
     """One runner's team and coach-set options; every field may be left out."""
 
@@ -101,6 +110,9 @@ class RunnerEntry(BaseModel):
     shoes: Annotated[dict[DeviceId, Annotated[float, Field(ge=0)]], BeforeValidator(_empty_if_null)] = Field(
         default_factory=dict, description="footpod device_id -> km the shoe had when paired (RULES.md §6)")
     notify: RunnerTargets = ()
+    devices: Annotated[dict[DeviceId, Annotated[DeviceEntry, BeforeValidator(_empty_if_null)]],
+                       BeforeValidator(_empty_if_null)] = Field(
+        default_factory=dict, description="BLE address or FIT serial -> the pod's options")
 
 
 _UNLISTED = RunnerEntry()

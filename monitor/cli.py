@@ -86,16 +86,33 @@ def build_parser() -> argparse.ArgumentParser:
     fit_import.add_argument("--poll-s", type=float, default=5.0, help="how often --watch looks (default: 5 s)")
     fit_import.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON, or `serve` "
-                                                        "the team page",
-                                     description="Without an action: regenerate the Grafana dashboards' JSON. "
-                                                 "`serve`: the team at a glance in a browser, without Grafana.")
     notify_test = commands.add_parser("notify-test", help="send a test message to a runner's and its team's targets",
                                       description="Sends one message to each notification target of RUNNER and of "
                                                   "its team (roster `notify`) and prints what each answered; "
                                                   "exit status 1 if any failed or there are none.")
     notify_test.add_argument("runner", help="the runner's name")
 
+    gateway = commands.add_parser(
+        "gateway", help="read BLE footpods (Running Speed and Cadence) and publish 1 Hz samples",
+        description="Connects to the BLE addresses in the roster's runners' `devices` (service 0x1814, RSC "
+                    "Measurement 0x2A53) and publishes 1 Hz samples on footpod/{runner}/samples (QoS 1). Samples "
+                    "wait in an on-disk outbox until the broker acknowledges them, so a broker out of reach or a "
+                    "crash loses nothing; dropped pods are reconnected. Needs: pip install 'footpod-monitor[gateway]'.")
+    gateway.add_argument("--simulate", type=int, default=0, metavar="N",
+                         help="read N simulated pods instead of the radio (runners sim00, sim01, …)")
+    gateway.add_argument("--speedup", type=float, default=1.0, metavar="K",
+                         help="with --simulate: run simulated time K times faster, starting 6 h in the past")
+    gateway.add_argument("--outbox", type=Path, default=None, metavar="PATH",
+                         help="the on-disk outbox (default: $FOOTPOD_DATA_DIR/gateway/outbox.db)")
+    gateway.add_argument("--max-queued", type=int, default=1_000_000, metavar="N",
+                         help="samples the outbox keeps at most; past it the oldest are dropped (default: 1000000)")
+    gateway.add_argument("--client-id", default=None, help="MQTT client id (default: footpod-gateway-HOSTNAME)")
+    gateway.add_argument("--no-view", action="store_true", help="status lines every minute instead of the live table")
+
+    dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON, or `serve` "
+                                                        "the team page",
+                                     description="Without an action: regenerate the Grafana dashboards' JSON. "
+                                                 "`serve`: the team at a glance in a browser, without Grafana.")
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
     dashboard_actions = dashboards.add_subparsers(dest="dashboards_action", metavar="ACTION")
     serve = dashboard_actions.add_parser("serve", help="a page per team: week km against the budget, ACWR, gate, "
@@ -185,6 +202,8 @@ def run_import(args, settings: Settings) -> int:
         raise FootpodError(f"--watch {args.watch}: not a folder")
     return import_files(settings, args.paths, args.runner, args.watch, args.poll_s, console,
                         progress=not args.no_progress)
+
+
 def run_notify_test(args, settings: Settings) -> int:
     from rich.table import Table
 
@@ -203,6 +222,17 @@ def run_notify_test(args, settings: Settings) -> int:
         table.add_row(owner, url, sent, "[green]OK[/green]" if answer.ok else f"[red]{answer.reason}[/red]")
     Console().print(table)
     return 0 if all(answer.ok for *_, answer in results) else 1
+
+
+def run_gateway(args, settings: Settings) -> int:
+    from ingest.gateway.gateway import run_gateway as gateway
+
+    if args.speedup != 1.0 and not args.simulate:
+        raise FootpodError("--speedup works with --simulate only")
+    return _run_async(gateway(settings, simulate=args.simulate, speedup=args.speedup, outbox_path=args.outbox,
+                              max_queued=args.max_queued, client_id=args.client_id,
+                              view=not args.no_view and console.is_terminal, console=console,
+                              ready=lambda: _mark_ready(settings, "gateway")))
 
 
 def run_dashboards(args, settings: Settings) -> int:
@@ -285,6 +315,7 @@ COMMANDS = {
     "dashboards": run_dashboards,
     "import": run_import,
     "notify-test": run_notify_test,
+    "gateway": run_gateway,
 }
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from monitor.servers import Server
+
 READY_TIMEOUT_S = 90
 RTR_START = (datetime.now(timezone.utc) - timedelta(days=3)).date()
 ROSTER = f"""runners:
@@ -32,6 +34,7 @@ class Stack:
     kafka_port: int
     influx_port: int
     stages: dict[str, subprocess.Popen] = field(default_factory=dict)
+    running: dict[str, Server] = field(default_factory=dict)  # "mqtt", "kafka", "influx": to stop and start
 
     def start_stage(self, stage: str) -> subprocess.Popen:
         """Start (or restart) one stage as the operator would, and wait until it accepts work."""
