@@ -17,22 +17,22 @@ def influxql(stack, query: str) -> list[list]:
 
 
 def test_three_weeks_synced_85_days_late_count_as_if_lived(pipeline, watch, phone):
-    runs = daily_runs("hank-pod", monday_weeks_ago(14), [10.5, 10.5, 14.0])
-    watcher = watch("status/hank")
+    runs = daily_runs("hugh-pod", monday_weeks_ago(14), [10.5, 10.5, 14.0])
+    watcher = watch("status/hugh")
     for samples in runs:
-        phone("footpod/hank/samples", samples)
+        phone("footpod/hugh/samples", samples)
     end = runs[-1][-1]["ts"]
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/hank") if s["last_run"]["end"][:19] ==
-                                       _iso(end)[:19]], what="hank's status after the last run")[-1]
+    status = watcher.wait_for(lambda: [s for s in watcher.on("status/hugh") if s["last_run"]["end"][:19] ==
+                                       _iso(end)[:19]], what="hugh's status after the last run")[-1]
     assert abs(status["week_km"] - trailing_km(runs, end, 7, 0)) <= 0.01 * 14.0, status
     assert abs(status["prev_week_km"] - trailing_km(runs, end, 14, 7)) <= 0.01 * 10.5, status
-    stored = lambda: influxql(pipeline, "SELECT sum(km), count(km) FROM run WHERE runner = 'hank'")  # noqa: E731
-    watcher.wait_for(lambda: stored() and stored()[0][2] == len(runs), what="hank's runs stored")
+    stored = lambda: influxql(pipeline, "SELECT sum(km), count(km) FROM run WHERE runner = 'hugh'")  # noqa: E731
+    watcher.wait_for(lambda: stored() and stored()[0][2] == len(runs), what="hugh's runs stored")
     assert abs(stored()[0][1] - 35.0) < 0.01 * 35.0
 
-    phone("footpod/hank/samples", runs[3])  # an old run synced again, then a new run after it
-    marker = run("hank-pod", end + DAY_MS, 2.0)
-    phone("footpod/hank/samples", marker)
+    phone("footpod/hugh/samples", runs[3])  # an old run synced again, then a new run after it
+    marker = run("hugh-pod", end + DAY_MS, 2.0)
+    phone("footpod/hugh/samples", marker)
     watcher.wait_for(lambda: stored()[0][2] == len(runs) + 1, what="the new run stored")
     assert abs(stored()[0][1] - (35.0 + run_km(marker))) < 0.01 * 35.0
 

@@ -71,7 +71,7 @@ def test_three_weeks_of_synced_runs_give_status_alerts_and_series(pipeline, watc
     assert abs(sum(row[1] for row in runs_stored) - sum(FLAT)) < 0.01 * sum(FLAT)
     loads = influxql(pipeline, "SELECT week_km, prev_week_km FROM load WHERE runner = 'bob' ORDER BY time DESC LIMIT 1")
     assert abs(loads[0][1] - status_week(watcher, "bob")) < 0.01
-    alert_rows = influxql(pipeline, "SELECT action FROM alert WHERE rule = 'progression'")
+    alert_rows = influxql(pipeline, "SELECT action FROM alert WHERE rule = 'progression' AND runner = 'bob'")
     assert len(alert_rows) == 1
 
     letters = read_deadletters(pipeline)
