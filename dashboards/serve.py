@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+from footpod.errors import StoreReadError
+from footpod.timeseries import query_once
 
 from dashboards import build
 from dashboards.expand import TimeRange, expand, panel_targets
@@ -98,22 +99,7 @@ class TeamSource:
 
 def influx_query(url: str, database: str, token: str = "", timeout_s: float = 10.0) -> Query:
     """InfluxQL over InfluxDB's `/query` (1.x, and 2.x/3.x through DBRP); a store error raises."""
-    headers = {"Authorization": f"Token {token}"} if token else {}
-
-    def run(influxql: str) -> list[dict[str, Any]]:
-        response = httpx.post(f"{url.rstrip('/')}/query", headers=headers, timeout=timeout_s,
-                              params={"db": database, "epoch": "ms"}, data={"q": influxql})
-        response.raise_for_status()
-        rows = []
-        for result in response.json().get("results", []):
-            if "error" in result:
-                raise RuntimeError(result["error"])
-            for series in result.get("series", []):
-                tags = series.get("tags") or {}
-                rows += [{**tags, **dict(zip(series["columns"], values))} for values in series["values"]]
-        return rows
-
-    return run
+    return lambda influxql: query_once(url, database, influxql, token, timeout_s)
 
 
 # --- the page (pure) ------------------------------------------------------------------------------
@@ -237,7 +223,7 @@ def make_server(source: TeamSource, host: str = "127.0.0.1", port: int = DEFAULT
             team = (parse_qs(parts.query).get("team") or [None])[0]
             try:
                 body = team_page(source.view(team))
-            except (httpx.HTTPError, RuntimeError) as error:
+            except StoreReadError as error:
                 log.warning("time-series store: %s", error)
                 self._send(HTTPStatus.SERVICE_UNAVAILABLE,
                            f"<p>The time-series store cannot be read: {html.escape(str(error))}</p>")

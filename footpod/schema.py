@@ -102,6 +102,16 @@ def _runner(runner: str) -> str:
     return runner.replace("\\", "\\\\").replace("'", "\\'")
 
 
+def run_segments_query(runner: str) -> str:
+    """Every stored run of a runner with its segments, whatever its age (RULES.md §7): the stream's seed."""
+    return f"SELECT \"device\", \"segments\" FROM \"{RUN.name}\" WHERE \"runner\" = '{_runner(runner)}'"
+
+
+def open_runs_query() -> str:
+    """Runs not judged whole yet: a stream that stopped before judging them concludes them at start."""
+    return f'SELECT "final", "runner" FROM "{RUN.name}" WHERE "final" = false'
+
+
 def alert_ids_query(runner: str, days: int) -> str:
     return f"SELECT \"id\" FROM \"{ALERT.name}\" WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d"
 

@@ -257,14 +257,19 @@ class Writer:
 def query_now(settings: Settings, influxql: str, timeout_s: float = 5.0) -> list[dict[str, Any]]:
     """Rows of an InfluxQL query, for a command that asks once; raises StoreReadError when the store
     does not answer (InfluxQL on 1.x, and on 2.x/3.x through the v1-compatible `/query`)."""
+    return query_once(settings.influx_url, settings.influx_bucket, influxql,
+                      settings.influx_token.get_secret_value(), timeout_s)
+
+
+def query_once(url: str, database: str, influxql: str, token: str = "", timeout_s: float = 5.0) -> list[dict[str, Any]]:
+    """`query_now` for a store named by its URL and database rather than by the settings."""
     from footpod.errors import StoreReadError
 
-    token = settings.influx_token.get_secret_value()
     headers = {"Authorization": f"Token {token}"} if token else {}
     try:
-        response = httpx.post(f"{settings.influx_url.rstrip('/')}/query", headers=headers, timeout=timeout_s,
-                              params={"db": settings.influx_bucket, "epoch": "ms"}, data={"q": influxql})
+        response = httpx.post(f"{url.rstrip('/')}/query", headers=headers, timeout=timeout_s,
+                              params={"db": database, "epoch": "ms"}, data={"q": influxql})
         response.raise_for_status()
         return _rows(response.json())
     except (httpx.HTTPError, RuntimeError, ValueError) as error:
-        raise StoreReadError(f"the time-series store at {settings.influx_url} did not answer: {error}") from error
+        raise StoreReadError(f"the time-series store at {url} did not answer: {error}") from error

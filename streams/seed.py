@@ -16,6 +16,7 @@ import logging
 
 import httpx
 
+from footpod import schema
 from footpod.timeseries import V1Api, V2Api
 from streams.segments import Segment
 from streams.state import RunnerState
@@ -30,9 +31,8 @@ class SeedUnavailable(Exception):
 async def seed_state(api: V1Api | V2Api, runner: str) -> RunnerState | None:
     """The runner's stored segments; None when the store cannot answer InfluxQL (seeding off).
     Raises `SeedUnavailable` when the store is down: one attempt, the caller decides when to retry."""
-    query = f'SELECT "device", "segments" FROM "run" WHERE "runner" = \'{runner}\''
     try:
-        rows = await api.query(query)
+        rows = await api.query(schema.run_segments_query(runner))
     except httpx.HTTPStatusError as error:
         if error.response.status_code < 500:
             log.warning("the store does not answer InfluxQL (%s): state is not seeded", error)
@@ -47,7 +47,7 @@ async def runners_with_open_runs(api: V1Api | V2Api) -> list[str]:
     """Runners whose stored runs were not judged whole yet (the stream stopped before): the
     stream seeds them at start so their runs are concluded even if none of their samples comes."""
     try:
-        rows = await api.query('SELECT "final", "runner" FROM "run" WHERE "final" = false')
+        rows = await api.query(schema.open_runs_query())
     except (httpx.HTTPError, RuntimeError) as error:
         log.warning("cannot list runs left open (%s): they are concluded when their runner sends again", error)
         return []

@@ -98,3 +98,31 @@ def test_a_read_back_from_a_store_that_is_not_there_raises(stack):
             return await schema.read_runs(V1Api(client, settings).query, "alice", 80)
     with pytest.raises(StoreReadError):
         asyncio.run(go())
+
+
+def test_the_streams_seed_reads_back_a_runners_segments_and_finds_runs_left_open(stack):
+    from streams.seed import runners_with_open_runs, seed_state
+    from streams.segments import Segment
+
+    runner = f"probe-seed-{time.time_ns()}"
+    now = int(time.time() * 1000)
+    run = RunSummary(run_id="s1", device_id="pod", start_ms=now - 2 * HOUR_MS, end_ms=now - HOUR_MS, km=9.0,
+                     samples=3600, cadence_spm=170.0)
+    load = LoadSnapshot(as_of_ms=run.end_ms, week_km=9.0, prev_week_km=0.0, change_pct=None, chronic_week_km=2.25,
+                        acwr=None, acwr_ewma=None, history_days=1.0)
+    open_run = RunEvaluation(run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=False,
+                             final=False)
+    segment = Segment(start_ms=run.start_ms, end_ms=run.end_ms, first_m=0.0, last_m=9000.0, meters=9000.0,
+                      samples=3600, running_samples=3600, running_spm_sum=3600 * 170.0)
+
+    async def read(query):
+        return None
+    written_and_read(Settings(influx_url=stack.influx_url), [run_point(runner, "harriers", open_run, [segment])], read)
+
+    async def seed():
+        async with httpx.AsyncClient() as client:
+            api = await open_api(Settings(influx_url=stack.influx_url), client)
+            return await seed_state(api, runner), await runners_with_open_runs(api)
+    state, open_runners = asyncio.run(seed())
+    assert state.devices["pod"] == (segment,)
+    assert runner in open_runners

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from alerts.decide import alert_id, alerts_for, to_alert, window_of
 from alerts.rules.decision import Decision
-from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummary
+from footpod.records import RunnerUpdate
+from tests.unit.builders import a_load, a_run, an_evaluation
 
 DAY_MS = 86_400_000
 
@@ -24,14 +25,8 @@ MONDAY = ms("2026-11-23T00:00:00")  # ISO week 2026-W48 starts
 def evaluation(as_of=MONDAY, week=12.0, prev=10.0, acwr=None, history_days=60.0, cadence=175.0, live=False,
                run_id=None):
     """A run ending at `as_of`; by default a +20 % week (a progression) at a good cadence."""
-    run = RunSummary(run_id=run_id or f"run-{as_of}", device_id="pod-1", start_ms=as_of - 3_600_000,
-                     end_ms=as_of, km=5.0, samples=3600, cadence_spm=cadence)
-    load = LoadSnapshot(
-        as_of_ms=as_of, week_km=week, prev_week_km=prev,
-        change_pct=(week - prev) / prev * 100 if prev else None,
-        chronic_week_km=week / acwr if acwr else 0.0, acwr=acwr, acwr_ewma=acwr, history_days=history_days,
-    )
-    return RunEvaluation(run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=live)
+    return an_evaluation(a_run(as_of, cadence=cadence, run_id=run_id or f"run-{as_of}"),
+                         a_load(as_of, week, prev, acwr=acwr, history_days=history_days), live=live)
 
 
 def update(touched, latest=None, runner="ana", team="red"):

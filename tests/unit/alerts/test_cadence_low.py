@@ -5,18 +5,15 @@ import re
 import pytest
 
 from alerts.rules.cadence import cadence_low
-from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
+from tests.unit.builders import a_load, a_run, an_evaluation
 
 NOW = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
 
 def evaluation(cadence=165.0, baseline=None, live=False, as_of=NOW):
     """A 5 km run ending at `as_of`, with an unremarkable load."""
-    run = RunSummary(run_id="run-1", device_id="pod-1", start_ms=as_of - 1_800_000, end_ms=as_of, km=5.0,
-                     samples=1800, cadence_spm=cadence)
-    load = LoadSnapshot(as_of_ms=as_of, week_km=20.0, prev_week_km=20.0, change_pct=0.0, chronic_week_km=20.0,
-                        acwr=1.0, acwr_ewma=1.0, history_days=60.0)
-    return RunEvaluation(run=run, load=load, cadence_baseline_spm=baseline, cadence_dev_pct=None, live=live)
+    return an_evaluation(a_run(as_of, minutes=30, cadence=cadence), a_load(as_of, 20.0, 20.0, acwr=1.0),
+                         baseline=baseline, live=live)
 
 
 @pytest.mark.parametrize(

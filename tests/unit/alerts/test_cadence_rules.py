@@ -8,6 +8,7 @@ from alerts.decide import RunnerFacts, run_decisions
 from alerts.rules.cadence import cadence_drop, cadence_target
 from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 from footpod.roster import ReturnToRun, RunnerEntry
+from tests.unit.builders import a_load, a_run, an_evaluation
 
 DAY_MS = 86_400_000
 START = date(2026, 11, 2)  # a Monday: the return-to-run protocol starts
@@ -18,11 +19,8 @@ BASELINE = 170.0
 def evaluation(dev_pct=-5.0, live=False, as_of=START_MS + 15 * DAY_MS):
     """A finished 5 km run (by default in week 3) whose cadence is `dev_pct` % off a 170 spm baseline."""
     cadence = None if dev_pct is None else BASELINE * (1 + dev_pct / 100)
-    run = RunSummary(run_id="run-1", device_id="pod-1", start_ms=as_of - 1_800_000, end_ms=as_of, km=5.0,
-                     samples=1800, cadence_spm=cadence)
-    load = LoadSnapshot(as_of_ms=as_of, week_km=10.0, prev_week_km=10.0, change_pct=0.0, chronic_week_km=10.0,
-                        acwr=1.0, acwr_ewma=1.0, history_days=60.0)
-    return RunEvaluation(run=run, load=load, cadence_baseline_spm=BASELINE, cadence_dev_pct=dev_pct, live=live)
+    return an_evaluation(a_run(as_of, minutes=30, cadence=cadence), a_load(as_of, 10.0, 10.0, acwr=1.0),
+                         baseline=BASELINE, dev_pct=dev_pct, live=live)
 
 
 def rules(decisions):

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from alerts.decide import RunnerFacts, alerts_for, status_of
 from footpod.contract import RED_FLAGS, PainReport, iso
-from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummary
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from footpod.roster import ReturnToRun, RunnerEntry
+from tests.unit.builders import a_load, an_evaluation
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -35,9 +36,7 @@ RUN = run()
 
 def evaluation(run_=RUN, week=5.0, prev=20.0):
     """The finished run with an unremarkable load: 5 km so far this week, 20 km the week before."""
-    load = LoadSnapshot(as_of_ms=run_.end_ms, week_km=week, prev_week_km=prev, change_pct=(week - prev) / prev * 100,
-                        chronic_week_km=prev, acwr=week / prev, acwr_ewma=week / prev, history_days=60.0)
-    return RunEvaluation(run=run_, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=False)
+    return an_evaluation(run_, a_load(run_.end_ms, week, prev, acwr=week / prev, chronic=prev))
 
 
 def update(latest=None, runs=(RUN,)):

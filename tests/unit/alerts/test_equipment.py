@@ -4,8 +4,8 @@ import pytest
 
 from alerts.decide import RunnerFacts, run_decisions
 from alerts.rules.equipment import shoe_wear
-from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 from footpod.roster import RunnerEntry
+from tests.unit.builders import a_load, a_run, an_evaluation
 
 NOW = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 INFO = ("shoe_wear", "info", "plan_new_shoes")
@@ -14,11 +14,7 @@ WARNING = ("shoe_wear", "warning", "replace_shoes")
 
 def evaluation(device_km=482.0, run_km=5.0, live=False, device="pod-1"):
     """A run of `run_km` that brings the footpod's lifetime distance to `device_km`."""
-    run = RunSummary(run_id="run-1", device_id=device, start_ms=NOW - 3_600_000, end_ms=NOW, km=run_km,
-                     samples=3600, cadence_spm=175.0)
-    load = LoadSnapshot(as_of_ms=NOW, week_km=20.0, prev_week_km=20.0, change_pct=0.0, chronic_week_km=20.0,
-                        acwr=1.0, acwr_ewma=1.0, history_days=60.0)
-    return RunEvaluation(run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=live,
+    return an_evaluation(a_run(NOW, km=run_km, device=device), a_load(NOW, 20.0, 20.0, acwr=1.0), live=live,
                          device_km=device_km)
 
 

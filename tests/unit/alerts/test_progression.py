@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from alerts.rules.progression import acwr, allowed_week_km, budget_km, budget_reached, progression
 from footpod.thresholds import GATE_FACTORS
-from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
+from tests.unit.builders import a_load, a_run, an_evaluation
 
 NOW = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
@@ -27,15 +27,8 @@ GATES = {
 def evaluation(week=10.0, prev=10.0, acwr=None, history_days=60.0, live=False, run_km=5.0,
                cadence=175.0, baseline=None, as_of=NOW):
     """A run ending at `as_of` with the runner's load at that instant."""
-    run = RunSummary(run_id="run-1", device_id="pod-1", start_ms=as_of - 3_600_000, end_ms=as_of,
-                     km=run_km, samples=3600, cadence_spm=cadence)
-    load = LoadSnapshot(
-        as_of_ms=as_of, week_km=week, prev_week_km=prev,
-        change_pct=(week - prev) / prev * 100 if prev else None,
-        chronic_week_km=week / acwr if acwr else 0.0, acwr=acwr, acwr_ewma=acwr,
-        history_days=history_days,
-    )
-    return RunEvaluation(run=run, load=load, cadence_baseline_spm=baseline, cadence_dev_pct=None, live=live)
+    return an_evaluation(a_run(as_of, km=run_km, cadence=cadence),
+                         a_load(as_of, week, prev, acwr=acwr, history_days=history_days), baseline=baseline, live=live)
 
 
 def load(week, prev):

@@ -6,7 +6,8 @@ import pytest
 
 from alerts.rules.return_to_run import completed, phase, phases, return_to_run
 from footpod.contract import PainReport
-from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
+from footpod.records import RunSummary
+from tests.unit.builders import a_load, a_run, an_evaluation
 
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
@@ -17,12 +18,8 @@ NORMAL = 40.0  # km a week before the injury
 def evaluation(day, week=10.0, prev=10.0, live=False):
     """A finished run ending `day` days into the protocol, with the runner's load then."""
     as_of = START_MS + round(day * DAY_MS)
-    run = RunSummary(run_id=f"run-{day}", device_id="pod-1", start_ms=as_of - 3_600_000, end_ms=as_of, km=5.0,
-                     samples=3600, cadence_spm=175.0)
-    load = LoadSnapshot(as_of_ms=as_of, week_km=week, prev_week_km=prev,
-                        change_pct=(week - prev) / prev * 100 if prev else None, chronic_week_km=week, acwr=1.0,
-                        acwr_ewma=1.0, history_days=day)
-    return RunEvaluation(run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=live)
+    return an_evaluation(a_run(as_of, run_id=f"run-{day}"),
+                         a_load(as_of, week, prev, acwr=1.0, chronic=week, history_days=day), live=live)
 
 
 def decide(evaluation_, runs=(), reports=(), gate="progress"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from footpod import thresholds
+from footpod import schema, thresholds
 from footpod.thresholds import GATE_SEVERITY, GATES
 from dashboards import build
 from footpod.settings import Settings
@@ -24,20 +24,13 @@ PROVISIONED_DATASOURCE_UID = "footpod-influxdb"
 COMPOSE_MOUNT_OF_DASHBOARDS_JSON = "/etc/grafana/footpod-dashboards"
 
 # CONTRACT.md, "Time series": the fields of each measurement ("at least"), and its tags (runner, team
-# on all); and what the writers add to them (streams/points.py, alerts/points.py), which panels read too.
+# on all). What the writers store besides is the schema's (footpod/schema.py), which panels read too.
 CONTRACT_FIELDS = {
     "cadence": {"spm", "speed_mps", "distance_m"},
     "run": {"km", "duration_s", "cadence_spm", "cadence_dev_pct"},
     "load": {"week_km", "prev_week_km", "change_pct", "chronic_week_km", "acwr", "acwr_ewma", "budget_km"},
     "pain": {"score"},
     "alert": {"message", "action"},
-}
-WRITTEN_FIELDS = {
-    "cadence": set(),
-    "run": {"run_id", "device_km", "samples", "end_ms"},
-    "load": {"gate"},
-    "pain": {"decision", "worsening", "flags", "location", "run_id", "distance_m"},
-    "alert": {"id"},
 }
 CONTRACT_TAGS = {
     "cadence": {"runner", "team"},
@@ -46,9 +39,16 @@ CONTRACT_TAGS = {
     "pain": {"runner", "team", "timing"},
     "alert": {"runner", "team", "rule", "severity"},
 }
-WRITTEN_TAGS = {"cadence": {"device"}, "run": {"device"}, "load": set(), "pain": set(), "alert": set()}
-FIELDS = {name: CONTRACT_FIELDS[name] | WRITTEN_FIELDS[name] for name in CONTRACT_FIELDS}
-TAGS = {name: CONTRACT_TAGS[name] | WRITTEN_TAGS[name] for name in CONTRACT_TAGS}
+FIELDS = {m.name: set(m.fields) | set(m.optional) for m in schema.MEASUREMENTS}
+TAGS = {m.name: set(m.tags) for m in schema.MEASUREMENTS}
+
+
+def test_the_stores_schema_holds_at_least_what_the_contract_names() -> None:
+    """Every field and tag CONTRACT.md names is in the schema the writers use, measurement by measurement."""
+    assert set(FIELDS) == set(CONTRACT_FIELDS)
+    for name in CONTRACT_FIELDS:
+        assert CONTRACT_FIELDS[name] <= FIELDS[name], name
+        assert CONTRACT_TAGS[name] <= TAGS[name], name
 
 SELECT = re.compile(r'^SELECT (?P<selection>.+?) FROM "(?P<measurement>[^"]+)" (?P<rest>WHERE .*)$')
 SELECT_FROM_SUBQUERIES = re.compile(
