@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from footpod import metrics
 from footpod.contract import Alert, Severity, Status
 from footpod.roster import NotifyTarget, Roster, RosterFile
 from footpod.settings import Settings
@@ -330,14 +331,17 @@ class Notifier:
             if answer.ok:
                 outbox.delivered(row, now)
                 delivered += 1
+                metrics.NOTIFICATIONS.labels("sent").inc()
             elif answer.permanent or now - row.created >= settings.notify_retry_for_s:
                 outbox.dead(row, answer.reason, now)
+                metrics.NOTIFICATIONS.labels("dead").inc()
                 log.error("notification %s to %s dead-lettered after %d tries: %s",
                           row.key, redacted(row.url), row.attempts + 1, answer.reason)
             else:
                 waiting[row.url] = now + backoff_s(row.attempts + 1, settings.notify_backoff_s,
                                                    settings.notify_backoff_max_s)
                 outbox.failed(row, answer.reason, waiting[row.url])
+                metrics.NOTIFICATIONS.labels("failed").inc()
                 # the first failure is news; the retries of the next hours are not
                 log.log(logging.WARNING if row.attempts == 0 else logging.DEBUG,
                         "notification %s to %s failed (try %d), again in %.1f s: %s", row.key,

@@ -18,6 +18,7 @@ from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
+from footpod import metrics
 from footpod.settings import Settings
 
 log = logging.getLogger("footpod.timeseries")
@@ -141,13 +142,18 @@ class Writer:
     """Batches line protocol and writes it in the background; `write` returns a future that is
     done once the store has the lines (or they were refused as bad points)."""
 
-    def __init__(self, api: V1Api | V2Api, batch_lines: int = BATCH_LINES):
+    def __init__(self, api: V1Api | V2Api, batch_lines: int = BATCH_LINES, stage: str = ""):
         self.api = api
         self.batch_lines = batch_lines
         self.pending: list[tuple[list[str], asyncio.Future[None]]] = []
         self.rejected_points = 0
         self.written_points = 0
+        self.unavailable: str | None = None  # why the last write did not go through, until one does
         self._wakeup = asyncio.Event()
+        self._written = metrics.STORE_POINTS_WRITTEN.labels(stage)
+        self._refused = metrics.STORE_POINTS_REFUSED.labels(stage)
+        self._errors = metrics.STORE_WRITE_ERRORS.labels(stage)
+        self._backlog = metrics.STORE_BACKLOG.labels(stage)
 
     def write(self, lines: list[str]) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -155,6 +161,7 @@ class Writer:
             future.set_result(None)
             return future
         self.pending.append((lines, future))
+        self._backlog.inc(len(lines))
         self._wakeup.set()
         return future
 
@@ -191,11 +198,16 @@ class Writer:
             try:
                 await self.api.write(lines)
                 self.written_points += len(lines)
+                self._written.inc(len(lines))
+                self._backlog.dec(len(lines))
+                self.unavailable = None
                 return
             except BadPoints as error:
                 await self._isolate_bad(lines, str(error))
                 return
             except StoreUnavailable as error:
+                self.unavailable = str(error)[:200]
+                self._errors.inc()
                 wait = error.retry_after if error.retry_after is not None else delay
                 log.warning("time-series store unavailable (%s); %d lines held, retrying in %.1f s",
                             error, len(lines), wait)
@@ -205,6 +217,8 @@ class Writer:
     async def _isolate_bad(self, lines: list[str], reason: str) -> None:
         if len(lines) == 1:
             self.rejected_points += 1
+            self._refused.inc()
+            self._backlog.dec()
             log.error("time-series store refused a point (%s): %s", reason, lines[0][:300])
             return
         middle = len(lines) // 2

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 import faust
 
-from footpod import kafka
+from footpod import kafka, metrics
 from footpod.contract import CountedSample, SampleBatch
 from footpod.records import RunnerUpdate
 from footpod.settings import Settings
@@ -31,6 +31,7 @@ class StreamWorker(StageWorker):
     """Holds the runners' states of this worker's partitions; seeded from the store on first use."""
 
     log = log
+    stage = "stream"
 
     def __init__(self, app: faust.App, settings: Settings):
         super().__init__(app, settings)
@@ -68,6 +69,7 @@ class StreamWorker(StageWorker):
         lines: list[str] = []
         for runner, samples in by_runner.items():
             self.samples_in += len(samples)
+            metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
             update = await self._absorb(runner, samples, now_ms, lines)
             if update is not None:
                 await self.updates_topic.send(key=runner.encode(), value=update.model_dump_json().encode())
