@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from footpod import metrics
+from footpod.kafka import ALL_TOPICS
 from footpod.roster import RosterFile
 from footpod.settings import Settings
 from footpod.timeseries import V1Api, V2Api, Writer, open_api
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     import faust
 
 PROGRESS_EVERY_S = 60.0
-LAG_EVERY_S = 5.0
+LAG_EVERY_S = 1.0  # cheap: offsets the consumer already holds
 
 
 class StageWorker:
@@ -75,6 +76,8 @@ class StageWorker:
         except Exception:  # the consumer is not started yet
             return
         for tp in assigned:
+            if tp.topic not in ALL_TOPICS:  # Faust's own (the assignor's leader topic)
+                continue
             committed = consumer._committed_offset.get(tp)  # Faust keeps no public accessor
             try:
                 end = consumer.highwater(tp)

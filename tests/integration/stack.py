@@ -32,6 +32,7 @@ class Stack:
     kafka_port: int
     influx_port: int
     stages: dict[str, subprocess.Popen] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # stage -> its /metrics and /healthz port
 
     def start_stage(self, stage: str) -> subprocess.Popen:
         """Start (or restart) one stage as the operator would, and wait until it accepts work."""
@@ -40,8 +41,13 @@ class Stack:
         ready = self.data_dir / "run" / f"{stage}.ready"
         ready.unlink(missing_ok=True)
         log = (logs / f"{stage}.log").open("ab")
+        if stage not in self.metrics_ports:
+            from monitor.servers import free_port
+
+            self.metrics_ports[stage] = free_port()
         process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "-l", "info", stage],
-                                   env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                   env={**self.env, "FOOTPOD_METRICS_PORT": str(self.metrics_ports[stage])},
+                                   stdout=log, stderr=subprocess.STDOUT)
         self.stages[stage] = process
         return process
 
