@@ -75,10 +75,14 @@ def daily_line(status: Status, allowed_week_km: float | None) -> str:
     return f"{day}: {status.budget_km:.1f} of {allowed_week_km:.1f} km left this week; {gate}"
 
 
+def daily_prefix(runner: str) -> str:
+    return f"daily:{runner}:"
+
+
 def daily_key(runner: str, as_of_ms: int, hour_utc: int) -> str | None:
     """The outbox key of the day's status message, or None before `hour_utc` (one message a day)."""
     moment = datetime.fromtimestamp(as_of_ms / 1000, tz=timezone.utc)
-    return None if moment.hour < hour_utc else f"daily:{runner}:{moment.date().isoformat()}"
+    return None if moment.hour < hour_utc else f"{daily_prefix(runner)}{moment.date().isoformat()}"
 
 
 def receives(target: NotifyTarget, severity: Severity) -> bool:
@@ -216,6 +220,19 @@ class Outbox:
     def checkpoint(self) -> None:
         """Write the log back into the database file, as far as no reader holds it up."""
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def forget(self, runner: str, alert_ids: Iterable[str]) -> int:
+        """Delete every row of a runner: its alerts' (for every target) and its daily status lines;
+        return how many."""
+        ids = list(alert_ids)
+        prefix = daily_prefix(runner)  # compared exactly: LIKE would ignore case
+        cursor = self.db.execute("DELETE FROM outbox WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        deleted = cursor.rowcount
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            cursor = self.db.execute(f"DELETE FROM outbox WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            deleted += cursor.rowcount
+        return deleted
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())

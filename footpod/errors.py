@@ -29,3 +29,7 @@ class ServerStartError(UsageError):
 
 class StoreReadError(FootpodError):
     """The time-series store did not answer a read-back; never to be taken as an empty history."""
+
+
+class StoreWriteError(FootpodError):
+    """The time-series store did not take a write or a delete."""

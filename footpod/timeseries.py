@@ -240,3 +240,35 @@ def query_now(settings: Settings, influxql: str, timeout_s: float = 5.0) -> list
         return _rows(response.json())
     except (httpx.HTTPError, RuntimeError, ValueError) as error:
         raise StoreReadError(f"the time-series store at {settings.influx_url} did not answer: {error}") from error
+
+
+def delete_runner_now(settings: Settings, runner: str, timeout_s: float = 30.0) -> str:
+    """Delete every point of `runner` in every measurement, for a command; returns how (the API).
+    InfluxDB 1.x: `DROP SERIES WHERE runner = ...`; 2.x: the delete API over all time (3.x has
+    neither: StoreWriteError says so)."""
+    from footpod import schema
+    from footpod.errors import StoreWriteError
+
+    url = settings.influx_url.rstrip("/")
+    token = settings.influx_token.get_secret_value()
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    try:
+        choice = settings.influx_api
+        if choice == "auto":
+            version = httpx.get(f"{url}/ping", timeout=timeout_s).headers.get("X-Influxdb-Version", "")
+            choice = "v1" if version.lstrip("v").startswith("1.") else "v2"
+        if choice == "v1":
+            response = httpx.post(f"{url}/query", headers=headers, timeout=timeout_s,
+                                  params={"db": settings.influx_bucket}, data={"q": schema.runner_drop_query(runner)})
+            response.raise_for_status()
+            _rows(response.json())  # an InfluxQL error arrives as 200 with "error"
+            return "DROP SERIES (InfluxDB 1.x)"
+        response = httpx.post(f"{url}/api/v2/delete", headers=headers, timeout=timeout_s,
+                              params={"org": settings.influx_org, "bucket": settings.influx_bucket},
+                              json={"start": "1970-01-01T00:00:00Z", "stop": "2262-04-11T00:00:00Z",
+                                    "predicate": schema.runner_delete_predicate(runner)})
+        response.raise_for_status()
+        return "the delete API (InfluxDB 2.x)"
+    except (httpx.HTTPError, RuntimeError, ValueError) as error:
+        raise StoreWriteError(f"the time-series store at {settings.influx_url} did not delete {runner}'s "
+                              f"points: {error}") from error

@@ -118,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "open alerts (from InfluxDB)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8300, help="port to listen on (default: 8300)")
+    export = commands.add_parser("export", help="a runner's runs, load, pain and alerts as CSV and JSON",
+                                 description="Reads everything the store holds of RUNNER's runs, load, pain reports "
+                                             "and alerts, and writes RUNNER-<measurement>.csv and RUNNER.json.")
+    export.add_argument("runner", help="the runner's name")
+    export.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder to write (default: .)")
+    forget = commands.add_parser("forget", help="delete a runner's data everywhere (store, status, outbox)",
+                                 description="Deletes every point of RUNNER in every measurement of the store, the "
+                                             "retained status/RUNNER message and RUNNER's notification-outbox rows, "
+                                             "and says what it deleted. Without --yes it only counts.")
+    forget.add_argument("runner", help="the runner's name")
+    forget.add_argument("--yes", action="store_true", help="really delete")
     for command in commands.choices.values():  # the same option after the command: `stream -l debug`
         command.add_argument("-l", "--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
                              help="log level (default: FOOTPOD_LOG_LEVEL, else info)")
@@ -272,6 +283,28 @@ def serve_dashboards(args, settings: Settings) -> int:
     return 0
 
 
+def run_export(args, settings: Settings) -> int:
+    from monitor.data import export
+
+    for name, rows, path in export(settings, args.runner, args.out):
+        print(f"{name}: {rows} rows -> {path}")
+    print(f"all of it -> {args.out / (args.runner + '.json')}")
+    return 0
+
+
+def run_forget(args, settings: Settings) -> int:
+    from monitor.data import check_runner, forget, stored_counts
+
+    check_runner(args.runner)
+    if not args.yes:
+        counts = stored_counts(settings, args.runner)
+        print(f"{args.runner}: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + " points stored")
+        raise UsageError(f"nothing deleted: add --yes to delete {args.runner}'s data everywhere")
+    for line in forget(settings, args.runner):
+        print(line)
+    return 0
+
+
 def _run_async(coro) -> int:
     loop = asyncio.new_event_loop()
     task = loop.create_task(coro)
@@ -327,6 +360,8 @@ COMMANDS = {
     "dashboards": run_dashboards,
     "import": run_import,
     "notify-test": run_notify_test,
+    "export": run_export,
+    "forget": run_forget,
 }
 
 if __name__ == "__main__":

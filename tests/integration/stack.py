@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -134,3 +136,28 @@ def mqtt_connect(port: int, client_id: str = "") -> mqtt.Client:
     client.connect("127.0.0.1", port)
     client.loop_start()
     return client
+
+
+@contextmanager
+def own_pipeline(data_dir: Path, stages=("bridge", "stream", "alerts")) -> Iterator[Stack]:
+    """Servers and stages of their own, for a module whose points, alerts or dead letters must stay
+    out of the session pipeline that other tests count in."""
+    from monitor import servers
+
+    started = []
+    stack = None
+    try:
+        started.append(servers.mosquitto(data_dir / "mosquitto", port=servers.free_port()).start())
+        started.append(servers.tansu(data_dir, port=servers.free_port()).start())
+        started.append(servers.influxdb(data_dir / "influxdb", port=servers.free_port()).start())
+        stack = Stack(data_dir, *(server.port for server in started))
+        (data_dir / "roster.yaml").write_text(ROSTER)
+        for stage in stages:
+            stack.start_stage(stage)
+        stack.wait_ready(*stages)
+        yield stack
+    finally:
+        if stack is not None:
+            stack.stop_stages()
+        for server in reversed(started):
+            server.stop()

@@ -13,8 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import servers
-from tests.integration.stack import ROSTER, Stack
+from tests.integration.stack import own_pipeline
 from tests.integration.training import daily_runs, monday_weeks_ago
 
 STAGES = ("bridge", "stream", "alerts")
@@ -22,24 +21,8 @@ STAGES = ("bridge", "stream", "alerts")
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("metrics-stack")
-    started = []
-    stack = None
-    try:
-        started.append(servers.mosquitto(data_dir / "mosquitto", port=servers.free_port()).start())
-        started.append(servers.tansu(data_dir, port=servers.free_port()).start())
-        started.append(servers.influxdb(data_dir / "influxdb", port=servers.free_port()).start())
-        stack = Stack(data_dir, *(server.port for server in started))
-        (data_dir / "roster.yaml").write_text(ROSTER)
-        for stage in STAGES:
-            stack.start_stage(stage)
-        stack.wait_ready(*STAGES)
+    with own_pipeline(tmp_path_factory.mktemp("metrics-stack"), STAGES) as stack:
         yield stack
-    finally:
-        if stack is not None:
-            stack.stop_stages()
-        for server in reversed(started):
-            server.stop()
 
 
 def scrape(stack, stage: str) -> dict[tuple[str, tuple], float]:
