@@ -108,7 +108,7 @@ class FileVariables(PydanticBaseSettingsSource):
         for name in self.settings_cls.model_fields:
             variable = f"FOOTPOD_{name.upper()}"
             path = environ.get(f"{variable}_FILE")
-            if path is None:
+            if not path:  # unset, or set empty to say "none"
                 continue
             if variable in environ:
                 raise ConfigError(f"{variable} and {variable}_FILE are both set: keep one")
