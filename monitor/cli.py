@@ -345,7 +345,10 @@ def _run_faust(stage, settings: Settings, name: str, log_level: str) -> int:
 
     level = "warn" if log_level == "warning" else log_level
     # our own log set-up stays (footpod/logs.py): JSON lines off a terminal
-    Worker(stage.app, loglevel=level, quiet=True, override_logging=False).execute_from_commandline()
+    worker = Worker(stage.app, loglevel=level, quiet=True, override_logging=False)
+    if not sys.stdout.isatty():
+        worker.spinner = None  # its cursor codes would break the log's JSON lines
+    worker.execute_from_commandline()
     return 0
 
 

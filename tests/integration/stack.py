@@ -35,6 +35,7 @@ class Stack:
     influx_port: int
     stages: dict[str, subprocess.Popen] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)  # stage -> its /metrics and /healthz port
+    servers: dict[str, object] = field(default_factory=dict)  # own_pipeline's: "mqtt", "kafka", "influx"
 
     def start_stage(self, stage: str) -> subprocess.Popen:
         """Start (or restart) one stage as the operator would, and wait until it accepts work."""
@@ -151,6 +152,7 @@ def own_pipeline(data_dir: Path, stages=("bridge", "stream", "alerts")) -> Itera
         started.append(servers.tansu(data_dir, port=servers.free_port()).start())
         started.append(servers.influxdb(data_dir / "influxdb", port=servers.free_port()).start())
         stack = Stack(data_dir, *(server.port for server in started))
+        stack.servers = dict(zip(("mqtt", "kafka", "influx"), started, strict=True))
         (data_dir / "roster.yaml").write_text(ROSTER)
         for stage in stages:
             stack.start_stage(stage)

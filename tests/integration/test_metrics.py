@@ -7,6 +7,7 @@ session pipeline whose dead letters and alerts other tests count.
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -100,3 +101,33 @@ def test_a_simulated_team_shows_in_every_stages_counters(pipeline, watch, phone)
     lag = lag_of(after["stream"])
     assert lag and sum(lag) == 0, f"the stream's lag per partition, all read and committed: {lag}"
     assert total(after["bridge"], "footpod_ready") in (0.0, 1.0)
+
+
+def test_every_line_each_stage_logged_is_one_json_object(pipeline):
+    """Off a terminal (here a file, in production `docker logs`) the log is JSON lines."""
+    for stage in STAGES:
+        lines = (pipeline.data_dir / "logs" / f"{stage}.log").read_text().splitlines()
+        assert lines, stage
+        for line in lines:
+            entry = json.loads(line)
+            assert {"ts", "level", "logger", "msg"} <= set(entry), line
+
+
+def test_healthz_turns_503_with_the_reason_when_the_broker_goes_away(pipeline):
+    """Last in this module: it stops the module's MQTT broker."""
+    pipeline.servers["mqtt"].stop()
+
+    def health(stage):
+        response = httpx.get(f"http://127.0.0.1:{pipeline.metrics_ports[stage]}/healthz", timeout=5)
+        return response.status_code, response.json()
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        answers = {stage: health(stage) for stage in ("bridge", "alerts")}
+        if all(status == 503 for status, _ in answers.values()):
+            break
+        time.sleep(0.5)
+    print(answers)
+    assert answers["bridge"] == (503, {"status": "unavailable", "reason": "MQTT connection lost; reconnecting"})
+    assert answers["alerts"] == (503, {"status": "unavailable", "reason": "MQTT broker not connected"})
+    assert health("stream")[0] == 200  # the stream needs no MQTT
