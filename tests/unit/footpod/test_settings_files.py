@@ -1,15 +1,17 @@
 """FOOTPOD_*_FILE variables and the one-line error of a bad setting."""
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from footpod.errors import ConfigError
-from footpod.settings import load_settings
+from footpod.settings import load_settings, settings_error_line
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     for name in ("FOOTPOD_INFLUX_TOKEN", "FOOTPOD_INFLUX_TOKEN_FILE", "FOOTPOD_MQTT_PASSWORD",
-                 "FOOTPOD_MQTT_PASSWORD_FILE", "FOOTPOD_RUN_GAP_S", "FOOTPOD_RUN_GAP_S_FILE", "FOOTPOD_MQTT_URL"):
+                 "FOOTPOD_MQTT_PASSWORD_FILE", "FOOTPOD_RUN_GAP_S", "FOOTPOD_RUN_GAP_S_FILE", "FOOTPOD_MQTT_URL",
+                 "FOOTPOD_LOG_LEVEL", "FOOTPOD_METRICS_PORT"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -60,8 +62,19 @@ def test_a_bad_value_is_one_line_naming_the_variable_and_its_value(monkeypatch):
     assert "\n" not in message
 
 
-def test_a_bad_secret_is_named_but_never_echoed(tmp_path, monkeypatch):
-    monkeypatch.setenv("FOOTPOD_MQTT_PASSWORD", "")  # valid: an empty password
-    monkeypatch.setenv("FOOTPOD_METRICS_PORT", "70000")
-    with pytest.raises(ConfigError, match="FOOTPOD_METRICS_PORT=70000"):
+def test_a_bad_secret_is_named_but_never_echoed():
+    class WithSecret(BaseModel):
+        influx_token: int  # any model whose field is named like a secret
+
+    with pytest.raises(ValidationError) as caught:
+        WithSecret(influx_token="s3cr3t-value")
+    line = settings_error_line(caught.value)
+    assert line.startswith("FOOTPOD_INFLUX_TOKEN: ") and "s3cr3t" not in line
+
+
+def test_the_log_level_is_read_in_any_case_and_checked(monkeypatch):
+    monkeypatch.setenv("FOOTPOD_LOG_LEVEL", "DEBUG")
+    assert load_settings().log_level.lower() == "debug"
+    monkeypatch.setenv("FOOTPOD_LOG_LEVEL", "chatty")
+    with pytest.raises(ConfigError, match="^FOOTPOD_LOG_LEVEL=chatty: "):
         load_settings()
