@@ -1,5 +1,5 @@
 # One image for the bridge, stream and alerts workers; compose picks the subcommand.
-FROM python:3.11-slim
+FROM python:3.11.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from footpod import metrics
 from footpod.contract import Alert, Severity, Status
 from footpod.roster import NotifyTarget, Roster, RosterFile
 from footpod.settings import Settings
@@ -74,10 +75,14 @@ def daily_line(status: Status, allowed_week_km: float | None) -> str:
     return f"{day}: {status.budget_km:.1f} of {allowed_week_km:.1f} km left this week; {gate}"
 
 
+def daily_prefix(runner: str) -> str:
+    return f"daily:{runner}:"
+
+
 def daily_key(runner: str, as_of_ms: int, hour_utc: int) -> str | None:
     """The outbox key of the day's status message, or None before `hour_utc` (one message a day)."""
     moment = datetime.fromtimestamp(as_of_ms / 1000, tz=timezone.utc)
-    return None if moment.hour < hour_utc else f"daily:{runner}:{moment.date().isoformat()}"
+    return None if moment.hour < hour_utc else f"{daily_prefix(runner)}{moment.date().isoformat()}"
 
 
 def receives(target: NotifyTarget, severity: Severity) -> bool:
@@ -216,6 +221,19 @@ class Outbox:
         """Write the log back into the database file, as far as no reader holds it up."""
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
+    def forget(self, runner: str, alert_ids: Iterable[str]) -> int:
+        """Delete every row of a runner: its alerts' (for every target) and its daily status lines;
+        return how many."""
+        ids = list(alert_ids)
+        prefix = daily_prefix(runner)  # compared exactly: LIKE would ignore case
+        cursor = self.db.execute("DELETE FROM outbox WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+        deleted = cursor.rowcount
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            cursor = self.db.execute(f"DELETE FROM outbox WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+            deleted += cursor.rowcount
+        return deleted
+
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall())
 
@@ -330,14 +348,17 @@ class Notifier:
             if answer.ok:
                 outbox.delivered(row, now)
                 delivered += 1
+                metrics.NOTIFICATIONS.labels("sent").inc()
             elif answer.permanent or now - row.created >= settings.notify_retry_for_s:
                 outbox.dead(row, answer.reason, now)
+                metrics.NOTIFICATIONS.labels("dead").inc()
                 log.error("notification %s to %s dead-lettered after %d tries: %s",
                           row.key, redacted(row.url), row.attempts + 1, answer.reason)
             else:
                 waiting[row.url] = now + backoff_s(row.attempts + 1, settings.notify_backoff_s,
                                                    settings.notify_backoff_max_s)
                 outbox.failed(row, answer.reason, waiting[row.url])
+                metrics.NOTIFICATIONS.labels("failed").inc()
                 # the first failure is news; the retries of the next hours are not
                 log.log(logging.WARNING if row.attempts == 0 else logging.DEBUG,
                         "notification %s to %s failed (try %d), again in %.1f s: %s", row.key,

@@ -23,7 +23,7 @@ from alerts.pacing import StatusPace
 from alerts.notify import Notifier
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
-from footpod import kafka, schema
+from footpod import kafka, metrics, schema
 from footpod.contract import Alert, PainEvent, PainReport, Status
 from footpod.errors import StoreReadError
 from footpod.mqtt import mqtt_client
@@ -66,6 +66,7 @@ class Memory:
 
 class AlertWorker(StageWorker):
     log = log
+    stage = "alerts"
 
     def __init__(self, app: faust.App, settings: Settings):
         super().__init__(app, settings)
@@ -97,6 +98,11 @@ class AlertWorker(StageWorker):
         client.loop_start()
         await asyncio.to_thread(connected.wait)
         self.publisher = Publisher(client, asyncio.get_running_loop())
+
+    def connection_problem(self) -> str | None:
+        if self.publisher is None or not self.publisher.client.is_connected():
+            return "MQTT broker not connected"
+        return None
 
     def progress(self) -> str:
         return f"{self.alerts_published} alerts published, {len(self.memory)} runners in memory"
@@ -220,6 +226,7 @@ class AlertWorker(StageWorker):
             self.notifier.offer(alert)  # notifications: queued in the outbox, sent by its own thread
             lines.append(alert_point(alert))
             self.alerts_published += 1
+            metrics.ALERTS.labels(alert.rule, alert.severity).inc()
         return self.alerts_published - before
 
     async def _offer_status(self, status: Status, memory: Memory, urgent: bool = False) -> None:

@@ -19,7 +19,8 @@ def mqtt_client(settings: Settings, client_id: str, **kwargs: Any) -> mqtt.Clien
     if endpoint.username:
         client.username_pw_set(endpoint.username, endpoint.password)
     if endpoint.tls:
-        client.tls_set()
+        ca = settings.mqtt_ca_file
+        client.tls_set(ca_certs=str(ca) if ca else None)  # FOOTPOD_MQTT_CA_FILE for a private CA
     client.reconnect_delay_set(min_delay=1, max_delay=5)
     return client
 

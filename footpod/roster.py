@@ -260,7 +260,7 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         return node.value
 
 
-FileSignature = tuple[int, int]  # (mtime in ns, size in bytes)
+FileSignature = tuple[int, int, int]  # (mtime in ns, size in bytes, inode: a file replaced by rename)
 
 
 def _signature(path: Path | None) -> FileSignature | None:
@@ -271,7 +271,7 @@ def _signature(path: Path | None) -> FileSignature | None:
         stat = path.stat()
     except OSError:
         return None
-    return stat.st_mtime_ns, stat.st_size
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
 class RosterFile:

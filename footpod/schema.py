@@ -140,6 +140,30 @@ def runners_query() -> str:
     return f'SHOW TAG VALUES FROM "{RUN.name}" WITH KEY = "runner"'
 
 
+EXPORTED = (RUN, LOAD, PAIN, ALERT)
+"""What `footpod-monitor export` hands a runner: runs, load, pain and alerts (cadence is the raw series)."""
+
+
+def runner_all_query(measurement: Measurement, runner: str) -> str:
+    """Every point of a runner in a measurement, all time, oldest first."""
+    return f"SELECT * FROM \"{measurement.name}\" WHERE \"runner\" = '{_runner(runner)}' ORDER BY time ASC"
+
+
+def runner_count_query(measurement: Measurement, runner: str) -> str:
+    """How many points the runner has in a measurement: one row of `count_<field>` columns."""
+    return f"SELECT count(*) FROM \"{measurement.name}\" WHERE \"runner\" = '{_runner(runner)}'"
+
+
+def runner_drop_query(runner: str) -> str:
+    """InfluxDB 1.x: drop every series of the runner, in every measurement."""
+    return f"DROP SERIES WHERE \"runner\" = '{_runner(runner)}'"
+
+
+def runner_delete_predicate(runner: str) -> str:
+    """InfluxDB 2.x delete API: the predicate of every point of the runner."""
+    return 'runner="' + runner.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def alert_ids(rows: list[dict[str, Any]]) -> set[str]:
     return {row["id"] for row in rows if isinstance(row.get("id"), str)}
 

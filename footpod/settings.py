@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from footpod.errors import ConfigError
 from footpod.thresholds import ACWR_MIN_CHRONIC_WEEK_KM, PAIN_SETTLE_MAX_S, PAIN_SETTLE_S
 
 
@@ -57,6 +61,23 @@ class Settings(BaseSettings):
     # CONTRACT.md: status at least once a day for every known runner; ours: every hour, so a run
     # leaving the 7-day window shows within the hour.
     status_every_s: float = Field(3600.0, gt=0, description="FOOTPOD_STATUS_EVERY_S")
+    # Operations (README, "Metrics and health", "Logs", "Hardening").
+    metrics_port: int | None = Field(None, ge=0, le=65535,
+                                     description="FOOTPOD_METRICS_PORT: /metrics and /healthz; unset: the "
+                                                 "stage's default (footpod/metrics.py), 0: off")
+    metrics_host: str = Field("127.0.0.1", description="FOOTPOD_METRICS_HOST: address they listen on")
+    log_level: str = Field("info", pattern="^(?i:debug|info|warning|error)$",
+                           description="FOOTPOD_LOG_LEVEL: debug, info, warning or error (the CLI's -l wins)")
+    mqtt_password: SecretStr | None = Field(None, description="FOOTPOD_MQTT_PASSWORD: instead of the URL's")
+    mqtt_ca_file: Path | None = Field(None, description="FOOTPOD_MQTT_CA_FILE: CA of the broker's TLS "
+                                                        "certificate (mqtts://); unset: the system's")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return init_settings, env_settings, FileVariables(settings_cls), dotenv_settings, file_secret_settings
 
     @property
     def notify_outbox_path(self) -> Path:
@@ -68,7 +89,55 @@ class Settings(BaseSettings):
 
     @property
     def mqtt(self) -> "MqttEndpoint":
-        return MqttEndpoint.parse(self.mqtt_url)
+        endpoint = MqttEndpoint.parse(self.mqtt_url)
+        if self.mqtt_password is not None:
+            endpoint.password = self.mqtt_password.get_secret_value()
+        return endpoint
+
+
+class FileVariables(PydanticBaseSettingsSource):
+    """`FOOTPOD_<NAME>_FILE` for every setting: the value is the named file's content, without its
+    trailing newline (Docker and Kubernetes secrets). Setting both `FOOTPOD_<NAME>` and
+    `FOOTPOD_<NAME>_FILE` is an error, as is a file that cannot be read."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is done in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        environ = {key.upper(): value for key, value in os.environ.items()}
+        values: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            variable = f"FOOTPOD_{name.upper()}"
+            path = environ.get(f"{variable}_FILE")
+            if not path:  # unset, or set empty to say "none"
+                continue
+            if variable in environ:
+                raise ConfigError(f"{variable} and {variable}_FILE are both set: keep one")
+            try:
+                values[name] = Path(path).read_text().removesuffix("\n").removesuffix("\r")
+            except OSError as error:
+                raise ConfigError(f"{variable}_FILE={path}: cannot read it ({error.strerror or error})") from error
+        return values
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a value that is not valid raises ConfigError, one line
+    naming the variable (never a secret's value)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(settings_error_line(error)) from None
+
+
+def settings_error_line(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors(include_url=False):
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = f"FOOTPOD_{name.upper()}"
+        secret = any(word in name for word in ("token", "password"))
+        shown = "" if secret or problem.get("input") is None else f"={problem['input']}"
+        parts.append(f"{variable}{shown}: {problem['msg']}")
+    return "; ".join(parts)
 
 
 class MqttEndpoint:

@@ -22,6 +22,7 @@ from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
+from footpod import metrics
 from footpod.settings import Settings
 
 log = logging.getLogger("footpod.timeseries")
@@ -178,14 +179,19 @@ class Writer:
     to `{FOOTPOD_DATA_DIR}/deadletter/store.jsonl`."""
 
     def __init__(self, api: V1Api | V2Api, batch_lines: int = BATCH_LINES,
-                 dead_letter: Callable[[str, str], None] | None = None):
+                 dead_letter: Callable[[str, str], None] | None = None, stage: str = ""):
         self.api = api
         self.batch_lines = batch_lines
         self.dead_letter = dead_letter or dead_point_file(api.settings)
         self.pending: list[tuple[list[str], asyncio.Future[None]]] = []
         self.rejected_points = 0
         self.written_points = 0
+        self.unavailable: str | None = None  # why the last write did not go through, until one does
         self._wakeup = asyncio.Event()
+        self._written = metrics.STORE_POINTS_WRITTEN.labels(stage)
+        self._refused = metrics.STORE_POINTS_REFUSED.labels(stage)
+        self._errors = metrics.STORE_WRITE_ERRORS.labels(stage)
+        self._backlog = metrics.STORE_BACKLOG.labels(stage)
 
     def write(self, lines: list[str]) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -193,6 +199,7 @@ class Writer:
             future.set_result(None)
             return future
         self.pending.append((lines, future))
+        self._backlog.inc(len(lines))
         self._wakeup.set()
         return future
 
@@ -229,11 +236,16 @@ class Writer:
             try:
                 await self.api.write(lines)
                 self.written_points += len(lines)
+                self._written.inc(len(lines))
+                self._backlog.dec(len(lines))
+                self.unavailable = None
                 return
             except BadPoints as error:
                 await self._isolate_bad(lines, str(error))
                 return
             except StoreUnavailable as error:
+                self.unavailable = str(error)[:200]
+                self._errors.inc()
                 wait = error.retry_after if error.retry_after is not None else delay
                 log.warning("time-series store unavailable (%s); %d lines held, retrying in %.1f s",
                             error, len(lines), wait)
@@ -243,6 +255,8 @@ class Writer:
     async def _isolate_bad(self, lines: list[str], reason: str) -> None:
         if len(lines) == 1:
             self.rejected_points += 1
+            self._refused.inc()
+            self._backlog.dec()
             log.error("time-series store refused a point, dead-lettered (%s): %s", reason, lines[0][:300])
             try:
                 self.dead_letter(lines[0], reason)
@@ -273,3 +287,35 @@ def query_once(url: str, database: str, influxql: str, token: str = "", timeout_
         return _rows(response.json())
     except (httpx.HTTPError, RuntimeError, ValueError) as error:
         raise StoreReadError(f"the time-series store at {url} did not answer: {error}") from error
+
+
+def delete_runner_now(settings: Settings, runner: str, timeout_s: float = 30.0) -> str:
+    """Delete every point of `runner` in every measurement, for a command; returns how (the API).
+    InfluxDB 1.x: `DROP SERIES WHERE runner = ...`; 2.x: the delete API over all time (3.x has
+    neither: StoreWriteError says so)."""
+    from footpod import schema
+    from footpod.errors import StoreWriteError
+
+    url = settings.influx_url.rstrip("/")
+    token = settings.influx_token.get_secret_value()
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    try:
+        choice = settings.influx_api
+        if choice == "auto":
+            version = httpx.get(f"{url}/ping", timeout=timeout_s).headers.get("X-Influxdb-Version", "")
+            choice = "v1" if version.lstrip("v").startswith("1.") else "v2"
+        if choice == "v1":
+            response = httpx.post(f"{url}/query", headers=headers, timeout=timeout_s,
+                                  params={"db": settings.influx_bucket}, data={"q": schema.runner_drop_query(runner)})
+            response.raise_for_status()
+            _rows(response.json())  # an InfluxQL error arrives as 200 with "error"
+            return "DROP SERIES (InfluxDB 1.x)"
+        response = httpx.post(f"{url}/api/v2/delete", headers=headers, timeout=timeout_s,
+                              params={"org": settings.influx_org, "bucket": settings.influx_bucket},
+                              json={"start": "1970-01-01T00:00:00Z", "stop": "2262-04-11T00:00:00Z",
+                                    "predicate": schema.runner_delete_predicate(runner)})
+        response.raise_for_status()
+        return "the delete API (InfluxDB 2.x)"
+    except (httpx.HTTPError, RuntimeError, ValueError) as error:
+        raise StoreWriteError(f"the time-series store at {settings.influx_url} did not delete {runner}'s "
+                              f"points: {error}") from error

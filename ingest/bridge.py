@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from footpod import kafka
+from footpod import kafka, metrics
 from footpod.contract import SampleBatch
 from footpod.mqtt import mqtt_client, service_client_id
 from footpod.settings import Settings
@@ -52,6 +52,7 @@ class ReasonLog:
     def record(self, reason: str) -> None:
         key = re.sub(r"\d+", "#", reason.split(":")[0][:80])  # "sample 17" and "sample 3" count together
         self.counts[key] = self.counts.get(key, 0) + 1
+        metrics.DEAD_LETTERS.labels(metrics.dead_letter_reason(reason)).inc()
         now = self._clock()
         if now - self._last.get(key, -self._every) >= self._every:
             self._last[key] = now
@@ -68,6 +69,8 @@ class Bridge:
         self._producer_factory = producer_factory or self._default_producer
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._connected = asyncio.Event()
+        self._client: mqtt.Client | None = None
+        self._kafka_error: str | None = None  # the last hand-off's failure, until one succeeds
 
     def _default_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
@@ -78,7 +81,7 @@ class Bridge:
         await kafka.ensure_topics(self.settings.kafka_bootstrap, self.settings.kafka_partitions)
         producer = self._producer_factory()
         await producer.start()
-        client = self._connect(loop)
+        client = self._client = self._connect(loop)
         try:
             await asyncio.wait_for(self._connected.wait(), timeout=60)
             log.info("bridge connected to MQTT and Kafka")
@@ -90,6 +93,16 @@ class Bridge:
             client.disconnect()
             client.loop_stop()
             await producer.stop()
+
+    def health(self) -> tuple[bool, str]:
+        """Ready once MQTT and Kafka are connected; not while Kafka refuses the hand-off."""
+        if self._client is None or not self._connected.is_set():
+            return False, "connecting to MQTT and Kafka"
+        if not self._client.is_connected():
+            return False, "MQTT connection lost; reconnecting"
+        if self._kafka_error is not None:
+            return False, f"Kafka hand-off failing: {self._kafka_error}"
+        return True, "connected to MQTT and Kafka"
 
     def _connect(self, loop: asyncio.AbstractEventLoop) -> mqtt.Client:
         client = mqtt_client(self.settings, self.client_id, clean_session=False, manual_ack=True,
@@ -137,11 +150,21 @@ class Bridge:
             try:
                 futures = [await producer.send(topic, value=value, key=key) for topic, key, value in records]
                 await asyncio.gather(*futures)
+                self._kafka_error = None
+                _count_in(verdicts)
                 return
             except KafkaError as error:
+                self._kafka_error = str(error)[:200]
+                metrics.KAFKA_HANDOFF_ERRORS.inc()
                 log.warning("Kafka hand-off failed (%s); holding %d records and retrying", error, len(records))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def _count_in(verdicts: list[Verdict]) -> None:
+    samples = sum(len(batch.samples) for verdict in verdicts for batch in verdict.batches)
+    metrics.SAMPLES_IN.labels("bridge").inc(samples)
+    metrics.PAIN_IN.labels("bridge").inc(sum(verdict.pain is not None for verdict in verdicts))
 
 
 def _records(verdicts: list[Verdict]):

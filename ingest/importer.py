@@ -40,6 +40,8 @@ FIT_SUFFIX = ".fit"
 class PublishError(FootpodError):
     """The broker did not acknowledge what was published."""
 
+    exit_status = 2  # the import command's documented status for an unreachable broker
+
 
 class Publisher(Protocol):
     """The narrow seam to the broker."""

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from footpod import schema
 from footpod.contract import PainReport, iso
-from footpod.errors import FootpodError
+from footpod.errors import FootpodError, UsageError
 from footpod.settings import Settings
 from footpod.thresholds import ACWR_ELEVATED, GATE_FACTORS, GateName
 from footpod.timeseries import query_now
@@ -138,14 +138,14 @@ def publish_pain(settings: Settings, runner: str, score: int, flags: list[str], 
     from footpod.mqtt import mqtt_client
 
     if not is_runner_name(runner):
-        raise FootpodError(f"'{runner}' is not a runner name: 1-64 of A-Z a-z 0-9 _ . -")
+        raise UsageError(f"'{runner}' is not a runner name: 1-64 of A-Z a-z 0-9 _ . -")
     payload = {"ts": int(time.time() * 1000), "score": score, "flags": flags, "worsening": worsening}
     if during:
         payload["timing"] = "during"
     try:
         report = PainReport.model_validate(payload)
     except ValidationError as error:
-        raise FootpodError(f"not a valid report: {error.errors(include_url=False)[0]['msg']}") from error
+        raise UsageError(f"not a valid report: {error.errors(include_url=False)[0]['msg']}") from error
     client = mqtt_client(settings, f"footpod-pain-{time.time_ns()}")
     _start(client, settings)
     client.publish(f"footpod/{runner}/pain", json.dumps(payload), qos=1).wait_for_publish(10)

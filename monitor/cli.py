@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.logging import RichHandler
 
 from footpod.contract import RED_FLAGS
-from footpod.errors import FootpodError
-from footpod.settings import Settings
+from footpod.errors import FootpodError, UsageError
+from footpod.settings import Settings, load_settings
 
 console = Console(stderr=True)
 
@@ -25,14 +24,31 @@ Configuration comes from FOOTPOD_* environment variables (see README.md):
   FOOTPOD_MQTT_URL   (mqtt://127.0.0.1:1883)   FOOTPOD_KAFKA_URL (kafka://127.0.0.1:9092)
   FOOTPOD_INFLUX_URL (http://127.0.0.1:8086)   FOOTPOD_ROSTER    (YAML: runners -> team)
   FOOTPOD_DATA_DIR   (.footpod: local servers' data and logs)
+  FOOTPOD_LOG_LEVEL  (info)                    FOOTPOD_METRICS_PORT (per stage; 0 = off)
+Any FOOTPOD_X may instead be read from a file named by FOOTPOD_X_FILE (secrets).
+
+exit status: 0 done, 1 a runtime error (a server did not answer), 2 a usage or configuration error.
 """
+
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("footpod-monitor")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="footpod-monitor", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-l", "--log-level", default="warning", choices=["debug", "info", "warning", "error"],
-                        help="log level of the stage (default: warning)")
+    parser.add_argument("--version", action="version", version=f"footpod-monitor {version()}")
+    parser.add_argument("-l", "--log-level", default=None, choices=LOG_LEVELS,
+                        help="log level (default: FOOTPOD_LOG_LEVEL, else info)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="run the whole pipeline on this machine, with a live team view",
@@ -119,27 +135,62 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "open alerts (from InfluxDB)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8300, help="port to listen on (default: 8300)")
+    export = commands.add_parser("export", help="a runner's runs, load, pain and alerts as CSV and JSON",
+                                 description="Reads everything the store holds of RUNNER's runs, load, pain reports "
+                                             "and alerts, and writes RUNNER-<measurement>.csv and RUNNER.json.")
+    export.add_argument("runner", help="the runner's name")
+    export.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder to write (default: .)")
+    forget = commands.add_parser("forget", help="delete a runner's data everywhere (store, status, outbox)",
+                                 description="Deletes every point of RUNNER in every measurement of the store, the "
+                                             "retained status/RUNNER message and RUNNER's notification-outbox rows, "
+                                             "and says what it deleted. Without --yes it only counts.")
+    forget.add_argument("runner", help="the runner's name")
+    forget.add_argument("--yes", action="store_true", help="really delete")
+    for command in commands.choices.values():  # the same option after the command: `stream -l debug`
+        command.add_argument("-l", "--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
+                             help="log level (default: FOOTPOD_LOG_LEVEL, else info)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 2 for a usage or configuration error (argparse's too), 1 for a runtime error;
+    either way one line on stderr saying what went wrong (the traceback only with `-l debug`)."""
+    from footpod import logs
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(name)s: %(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
     try:
-        settings = Settings()
+        settings = load_settings()
+        args.log_level = args.log_level or settings.log_level.lower()
+        logs.configure(args.log_level, sys.stderr, console)
         return COMMANDS[args.command](args, settings) or 0
     except FootpodError as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        return 2
+        _error_line(error)
+        return error.exit_status
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        logging.getLogger("footpod").debug("the traceback", exc_info=True)
+        _error_line(f"{type(error).__name__}: {error}")
+        return 1
+
+
+def _error_line(error: object) -> None:
+    line = " ".join(str(error).split())  # one line, whatever the message held
+    console.print(f"[red]error:[/red] {line}", soft_wrap=True, markup=True, highlight=False)
 
 
 def run_bridge(args, settings: Settings) -> int:
     from ingest.bridge import Bridge
 
-    return _run_async(Bridge(settings).run(ready=lambda: _mark_ready(settings, "bridge")))
+    bridge = Bridge(settings)
+    _serve_metrics(settings, "bridge", bridge.health)
+    return _run_async(bridge.run(ready=lambda: _mark_ready(settings, "bridge")))
+
+
+def _serve_metrics(settings: Settings, stage: str, health) -> None:
+    from footpod.metrics import serve
+
+    serve(stage, settings.metrics_port, settings.metrics_host, health)
 
 
 def run_stream(args, settings: Settings) -> int:
@@ -195,11 +246,11 @@ def run_import(args, settings: Settings) -> int:
     from ingest.importer import run_import as import_files
 
     if not is_runner_name(args.runner):
-        raise FootpodError(f"runner '{args.runner}' must be 1-64 of A-Z a-z 0-9 _ . -")
+        raise UsageError(f"runner '{args.runner}' must be 1-64 of A-Z a-z 0-9 _ . -")
     if not args.paths and args.watch is None:
-        raise FootpodError("name FIT files or folders to import, or a folder to --watch")
+        raise UsageError("name FIT files or folders to import, or a folder to --watch")
     if args.watch is not None and not args.watch.is_dir():
-        raise FootpodError(f"--watch {args.watch}: not a folder")
+        raise UsageError(f"--watch {args.watch}: not a folder")
     return import_files(settings, args.paths, args.runner, args.watch, args.poll_s, console,
                         progress=not args.no_progress)
 
@@ -253,12 +304,34 @@ def serve_dashboards(args, settings: Settings) -> int:
     try:
         server = make_server(TeamSource(query, grafana_url=settings.grafana_url), args.host, args.port)
     except OSError as error:
-        raise FootpodError(f"cannot listen on {args.host}:{args.port}: {error}") from error
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error}") from error
     console.print(f"team page on http://{args.host}:{server.server_port}/ (Ctrl-C stops it)")
     try:
         server.serve_forever()
     finally:
         server.server_close()
+    return 0
+
+
+def run_export(args, settings: Settings) -> int:
+    from monitor.data import export
+
+    for name, rows, path in export(settings, args.runner, args.out):
+        print(f"{name}: {rows} rows -> {path}")
+    print(f"all of it -> {args.out / (args.runner + '.json')}")
+    return 0
+
+
+def run_forget(args, settings: Settings) -> int:
+    from monitor.data import check_runner, forget, stored_counts
+
+    check_runner(args.runner)
+    if not args.yes:
+        counts = stored_counts(settings, args.runner)
+        print(f"{args.runner}: " + ", ".join(f"{name} {n}" for name, n in counts.items()) + " points stored")
+        raise UsageError(f"nothing deleted: add --yes to delete {args.runner}'s data everywhere")
+    for line in forget(settings, args.runner):
+        print(line)
     return 0
 
 
@@ -290,6 +363,7 @@ def _run_faust(stage, settings: Settings, name: str, log_level: str) -> int:
 
     from footpod.kafka import ensure_topics
 
+    _serve_metrics(settings, name, stage.health)
     # production brokers do not create topics on first use; the local one needs them too
     asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.kafka_partitions))
 
@@ -300,7 +374,11 @@ def _run_faust(stage, settings: Settings, name: str, log_level: str) -> int:
             _mark_ready(settings, name)
 
     level = "warn" if log_level == "warning" else log_level
-    Worker(stage.app, loglevel=level, quiet=True, override_logging=True).execute_from_commandline()
+    # our own log set-up stays (footpod/logs.py): JSON lines off a terminal
+    worker = Worker(stage.app, loglevel=level, quiet=True, override_logging=False)
+    if not sys.stdout.isatty():
+        worker.spinner = None  # its cursor codes would break the log's JSON lines
+    worker.execute_from_commandline()
     return 0
 
 
@@ -316,6 +394,8 @@ COMMANDS = {
     "import": run_import,
     "notify-test": run_notify_test,
     "gateway": run_gateway,
+    "export": run_export,
+    "forget": run_forget,
 }
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import faust
 
-from footpod import kafka
+from footpod import kafka, metrics
 from footpod.contract import CountedSample, SampleBatch
 from footpod.records import RunnerUpdate
 from footpod.settings import Settings
@@ -37,6 +37,7 @@ class StreamWorker(StageWorker):
     """Holds the runners' states of this worker's partitions; seeded from the store on first use."""
 
     log = log
+    stage = "stream"
 
     def __init__(self, app: faust.App, settings: Settings):
         super().__init__(app, settings)
@@ -105,6 +106,7 @@ class StreamWorker(StageWorker):
         for event in events:
             samples.extend(SampleBatch.model_validate_json(event.value).samples)
         self.samples_in += len(samples)
+        metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
         result = step(state, samples, self._context(runner, now_ms))
         await self._apply(runner, result, events)
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,6 +37,7 @@ class Stack:
     influx_port: int
     stages: dict[str, subprocess.Popen] = field(default_factory=dict)
     running: dict[str, Server] = field(default_factory=dict)  # "mqtt", "kafka", "influx": to stop and start
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # stage -> its /metrics and /healthz port
 
     def start_stage(self, stage: str) -> subprocess.Popen:
         """Start (or restart) one stage as the operator would, and wait until it accepts work."""
@@ -43,8 +46,13 @@ class Stack:
         ready = self.data_dir / "run" / f"{stage}.ready"
         ready.unlink(missing_ok=True)
         log = (logs / f"{stage}.log").open("ab")
+        if stage not in self.metrics_ports:
+            from monitor.servers import free_port
+
+            self.metrics_ports[stage] = free_port()
         process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "-l", "info", stage],
-                                   env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                   env={**self.env, "FOOTPOD_METRICS_PORT": str(self.metrics_ports[stage])},
+                                   stdout=log, stderr=subprocess.STDOUT)
         self.stages[stage] = process
         return process
 
@@ -131,3 +139,29 @@ def mqtt_connect(port: int, client_id: str = "") -> mqtt.Client:
     client.connect("127.0.0.1", port)
     client.loop_start()
     return client
+
+
+@contextmanager
+def own_pipeline(data_dir: Path, stages=("bridge", "stream", "alerts")) -> Iterator[Stack]:
+    """Servers and stages of their own, for a module whose points, alerts or dead letters must stay
+    out of the session pipeline that other tests count in."""
+    from monitor import servers
+
+    started = []
+    stack = None
+    try:
+        started.append(servers.mosquitto(data_dir / "mosquitto", port=servers.free_port()).start())
+        started.append(servers.tansu(data_dir, port=servers.free_port()).start())
+        started.append(servers.influxdb(data_dir / "influxdb", port=servers.free_port()).start())
+        stack = Stack(data_dir, *(server.port for server in started))
+        stack.running = dict(zip(("mqtt", "kafka", "influx"), started, strict=True))
+        (data_dir / "roster.yaml").write_text(ROSTER)
+        for stage in stages:
+            stack.start_stage(stage)
+        stack.wait_ready(*stages)
+        yield stack
+    finally:
+        if stack is not None:
+            stack.stop_stages()
+        for server in reversed(started):
+            server.stop()

@@ -40,8 +40,9 @@ def mounts(service):
     """{container path: (host source, mode)} of a service's volumes."""
     out = {}
     for spec in service.get("volumes", []):
-        src, dst, *mode = spec.split(":")
-        out[dst] = (src, mode[0] if mode else "rw")
+        # the source may be a ${VAR:?message} interpolation, colon included
+        src, dst, mode = re.fullmatch(r"(\$\{[^}]*\}|[^:]+):([^:]+)(?::(\w+))?", spec).groups()
+        out[dst] = (src, mode or "rw")
     return out
 
 
@@ -62,12 +63,14 @@ def test_workers_run_repo_image_with_their_subcommand(services, name):
     assert env["FOOTPOD_KAFKA_URL"] == "kafka://kafka:9092"
     assert env["FOOTPOD_INFLUX_URL"] == "http://influxdb:8086"
     assert env["FOOTPOD_INFLUX_BUCKET"] == "footpod"
-    assert mounts(svc)[env["FOOTPOD_ROSTER"]][0] == "./deploy/roster.yaml"
+    # the roster's folder is mounted, so a file replaced by an editor's rename shows inside
+    roster = Path(env["FOOTPOD_ROSTER"])
+    assert mounts(svc)[str(roster.parent)] == ("./deploy/roster", "ro")
 
 
 def test_dockerfile_entrypoint_is_the_cli():
     text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim", text, re.M)
+    assert re.search(r"^FROM python:3\.11\.\d+-slim", text, re.M)
     assert re.search(r"pip install \.", text)
     assert re.search(r'^ENTRYPOINT \["footpod-monitor"\]', text, re.M)
 
@@ -99,7 +102,9 @@ def test_mosquitto_mounts_conf_passwd_acl_and_data(services):
     # The store must live on a volume, not in the container layer.
     data = conf["persistence_location"].rstrip("/")
     assert m[data][0] in load("docker-compose.yml")["volumes"]
-    assert "1883:1883" in services["mosquitto"]["ports"]
+    ports = services["mosquitto"]["ports"]
+    assert "8883:8883" in ports  # TLS to the world
+    assert "127.0.0.1:1883:1883" in ports and "1883:1883" not in ports  # plain MQTT on the machine only
 
 
 def test_mosquitto_conf_is_closed_and_lossless():
@@ -169,7 +174,7 @@ def test_influx_bucket_is_kept_forever_and_mapped_for_influxql(services):
     assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == "footpod"
     # Unset also means infinite; if set, it must parse to zero.
     assert re.fullmatch(r"0+[a-z]*", str(env.get("DOCKER_INFLUXDB_INIT_RETENTION", "0")))
-    assert "FOOTPOD_INFLUX_TOKEN" in env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
+    assert env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE"] == "/run/secrets/influx_admin_token"
     src, _ = mounts(svc)["/docker-entrypoint-initdb.d/init-dbrp.sh"]
     script = ROOT / src
     # The image runs init scripts with run-parts, which skips non-executable files.
@@ -187,7 +192,11 @@ def test_grafana_gets_provisioning_and_influx_settings(services):
     assert m["/etc/grafana/footpod-dashboards"][0] == "./dashboards/json"
     env = svc["environment"]
     assert env["FOOTPOD_INFLUX_URL"] == "http://influxdb:8086"
-    assert {"FOOTPOD_INFLUX_BUCKET", "FOOTPOD_INFLUX_TOKEN"} <= set(env)
+    assert "FOOTPOD_INFLUX_BUCKET" in env
+    # the datasource's FOOTPOD_INFLUX_TOKEN is set from Grafana's read-only token file at start
+    token_dir = next(dst for dst, (src, _) in m.items() if src == "influx-token-read")
+    assert f"$$(cat {token_dir}/token)" in " ".join(svc["entrypoint"])
+    assert "FOOTPOD_INFLUX_TOKEN" in (ROOT / "dashboards/provisioning/datasources/influxdb.yml").read_text()
 
 
 def test_env_example_lists_every_interpolated_variable():
@@ -206,3 +215,113 @@ def test_roster_example_gives_every_runner_a_team():
     for name, settings in runners.items():
         assert re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name)
         assert settings["team"]
+
+
+# --- hardening (README, "Hardening") ------------------------------------------------------------
+
+SECRET_WORDS = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
+# MQTT passwords still travel in the workers' mqtt:// URLs (FOOTPOD_MQTT_PASSWORD_FILE is ready for them)
+MQTT_URL_PASSWORDS = {"FOOTPOD_BRIDGE_MQTT_PASSWORD", "FOOTPOD_ALERTS_MQTT_PASSWORD"}
+
+
+def test_every_service_has_a_healthcheck(services):
+    for name, svc in services.items():
+        check = svc.get("healthcheck")
+        assert check and check.get("test"), name
+        assert not check.get("disable"), name
+
+
+@pytest.mark.parametrize("name, port", [("bridge", 9401), ("stream", 9402), ("alerts", 9403)])
+def test_worker_healthchecks_ask_healthz_on_the_stage_default_port(services, name, port):
+    from footpod.metrics import DEFAULT_PORTS
+
+    svc = services[name]
+    assert DEFAULT_PORTS[name] == port
+    assert "FOOTPOD_METRICS_PORT" not in svc["environment"]  # the default, as the check assumes
+    assert svc["environment"]["FOOTPOD_METRICS_HOST"] == "0.0.0.0"  # Prometheus scrapes over the network
+    test = " ".join(svc["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/healthz" in test
+    assert "ports" not in svc  # /metrics and /healthz are not published
+
+
+def test_every_image_is_pinned_to_a_version(services):
+    for name, svc in services.items():
+        image = svc.get("image")
+        if image is None:
+            assert "build" in svc, name
+            continue
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest", image
+        assert re.fullmatch(r"\d+\.\d+(\.\d+)?(-[\w.]+)?", tag), f"{image}: a version, not a bare major tag"
+    base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M).group(1)
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim", base), base
+
+
+def test_every_service_rotates_its_log(services):
+    for name, svc in services.items():
+        logging = svc.get("logging")
+        assert logging and logging["driver"] == "json-file", name
+        assert re.fullmatch(r"\d+[km]", logging["options"]["max-size"]), name
+        assert int(logging["options"]["max-file"]) >= 2, name
+
+
+def test_secrets_come_from_files_not_the_environment(compose, services):
+    declared = compose["secrets"]
+    for name, secret in declared.items():
+        assert secret["file"].startswith("./deploy/secrets/"), name
+    for name, svc in services.items():
+        for secret in svc.get("secrets", []):
+            assert secret in declared, (name, secret)
+        for key, value in (svc.get("environment") or {}).items():
+            interpolated = set(re.findall(r"\$\{(\w+)", str(value)))
+            assert not {v for v in interpolated if SECRET_WORDS.search(v)} - MQTT_URL_PASSWORDS, (name, key)
+            if SECRET_WORDS.search(key) and not key.endswith("_FILE") and key != "FOOTPOD_MQTT_URL":
+                pytest.fail(f"{name}: {key} holds a secret in the environment; use {key}_FILE")
+    assert services["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_PASSWORD_FILE"].startswith("/run/secrets/")
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD__FILE"].startswith("/run/secrets/")
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "deploy/secrets/" in ignored and "deploy/tls/" in ignored
+
+
+def test_each_service_gets_only_the_influx_token_it_needs(services):
+    """The workers a read-write token, Grafana a read-only one, the bridge none; both made at
+    InfluxDB's first start by init-tokens.sh into volumes only their users mount."""
+    influx = mounts(services["influxdb"])
+    script = (ROOT / influx["/docker-entrypoint-initdb.d/init-tokens.sh"][0]).read_text()
+    assert os.access(ROOT / influx["/docker-entrypoint-initdb.d/init-tokens.sh"][0], os.X_OK)
+    made = {src: dst for dst, (src, _) in influx.items() if src.startswith("influx-token-")}
+    assert set(made) == {"influx-token-write", "influx-token-read"}
+    # each `create DIR "description" \ <flags>` call: the permissions each token gets
+    calls = dict(re.findall(r'^create (\S+) "[^"]*" \\\n\s+(.+)$', script, re.M))
+    assert set(calls["/run/footpod-tokens/write"].split()[::2]) == {"--read-bucket", "--write-bucket"}
+    assert calls["/run/footpod-tokens/read"].split()[::2] == ["--read-bucket"]
+    assert set(made.values()) == set(calls)
+    for name in ("stream", "alerts"):
+        m = mounts(services[name])
+        token_file = Path(services[name]["environment"]["FOOTPOD_INFLUX_TOKEN_FILE"])
+        assert m[str(token_file.parent)] == ("influx-token-write", "ro"), name
+        assert "FOOTPOD_INFLUX_TOKEN" not in services[name]["environment"]
+    assert services["bridge"]["environment"]["FOOTPOD_INFLUX_TOKEN_FILE"] == ""
+    assert all(not src.startswith("influx-token") for src, _ in mounts(services["bridge"]).values())
+    assert ("influx-token-read", "ro") in mounts(services["grafana"]).values()
+    assert all(src != "influx-token-write" for src, _ in mounts(services["grafana"]).values())
+
+
+def test_mqtt_tls_listener_on_8883_with_certificates_from_env(services):
+    tls = directives("deploy/mosquitto/tls.conf")
+    assert tls["listener"] == "8883"
+    m = mounts(services["mosquitto"])
+    assert m[tls["certfile"]][0] == "${FOOTPOD_MQTT_TLS_CERT:?set FOOTPOD_MQTT_TLS_CERT in .env}"
+    assert m[tls["keyfile"]][0] == "${FOOTPOD_MQTT_TLS_KEY:?set FOOTPOD_MQTT_TLS_KEY in .env}"
+    command = " ".join(services["mosquitto"]["command"])
+    assert "/mosquitto/config/mosquitto.conf /mosquitto/config/tls.conf" in command
+    assert m["/mosquitto/config/tls.conf"][0] == "./deploy/mosquitto/tls.conf"
+
+
+def test_grafana_serves_https_with_its_own_certificate(services):
+    svc = services["grafana"]
+    env, m = svc["environment"], mounts(svc)
+    assert env["GF_SERVER_PROTOCOL"] == "https"
+    assert m[env["GF_SERVER_CERT_FILE"]][0].startswith("${FOOTPOD_GRAFANA_TLS_CERT")
+    assert m[env["GF_SERVER_CERT_KEY"]][0].startswith("${FOOTPOD_GRAFANA_TLS_KEY")
+    assert "https://localhost:3000/api/health" in " ".join(svc["healthcheck"]["test"])

@@ -396,3 +396,19 @@ def test_a_team_name_that_would_break_the_alert_topic_names_its_line(tmp_path):
 def test_an_empty_notify_key_means_no_targets(roster_path):
     roster = load_roster(write_roster(roster_path, "teams:\n  harriers:\n    notify:\nrunners:\n  alice:\n    notify:\n"))
     assert roster.team_targets("harriers") == [] and roster.entry("alice").notify == ()
+
+
+def test_a_save_by_rename_with_the_same_size_and_time_is_picked_up(roster_path):
+    clock = ManualClock()
+    roster_file = RosterFile(write_roster(roster_path, GOOD), clock=clock)
+    before = roster_path.stat()
+
+    # an editor writes a new file beside the old one and renames it over it
+    replacement = roster_path.with_name(".roster.yaml.swp")
+    replacement.write_text(GOOD.replace("harriers", "striders"))  # same length
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))  # same time, as `cp -p` leaves it
+    os.replace(replacement, roster_path)
+    clock.advance(1.0)
+
+    assert roster_path.stat().st_size == before.st_size
+    assert roster_file.current.team_of("alice") == "striders"
