@@ -12,9 +12,9 @@ import time
 from typing import TYPE_CHECKING
 
 from footpod import schema
-from footpod.contract import LastRun, Status, iso
+from footpod.contract import Status
 from footpod.records import LoadSnapshot
-from alerts.decide import RunnerFacts, _round, _rtr_phase
+from alerts.decide import RunnerFacts, status_from
 from alerts.points import load_point
 from alerts.rules import progression
 from footpod.load import DAY_MS, cadence_baseline, load_at
@@ -41,18 +41,8 @@ def status_now(facts: RunnerFacts, as_of_ms: int) -> tuple[Status, float | None]
     gate = facts.gate(as_of_ms)
     last = max(runs, key=lambda run: run.end_ms, default=None)
     baseline = facts.entry.baseline_cadence_spm or cadence_baseline(runs, as_of_ms)
-    status = Status(
-        runner=facts.runner, team=facts.team, as_of=iso(as_of_ms), live=False,
-        week_km=round(load.week_km, 2), prev_week_km=round(load.prev_week_km, 2),
-        change_pct=_round(load.change_pct, 1), acwr=_round(load.acwr, 2), acwr_ewma=_round(load.acwr_ewma, 2),
-        budget_km=_round(progression.budget_km(load, gate.action), 2), gate=gate.action,
-        gate_since=iso(gate.set_by.ts) if gate.set_by else None,
-        cadence_baseline_spm=_round(baseline, 1),
-        rtr_phase=_rtr_phase(facts, facts.rtr_start_ms(), as_of_ms),
-        last_run=None if last is None else LastRun(run_id=last.run_id, end=iso(last.end_ms), km=round(last.km, 2),
-                                                   cadence_spm=_round(last.cadence_spm, 1)),
-    )
-    return status, progression.allowed_week_km(load, gate.action)
+    status = status_from(facts, load, last, baseline, as_of_ms)
+    return status, progression.allowed_week_km(load, gate.action, facts.reference_km(gate))
 
 
 async def known_runners(worker: AlertWorker) -> set[str]:

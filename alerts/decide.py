@@ -177,19 +177,24 @@ def status_of(update: RunnerUpdate, facts: RunnerFacts | None = None, now_ms: in
         load = load_now(update, facts, newest.end_ms)
     if not latest.live and now_ms is not None and now_ms > load.as_of_ms:
         load = load_now(update, facts, now_ms)  # the budget as of now: old runs leave the window
-    gate = facts.gate(as_of)
-    start = facts.rtr_start_ms()
+    return status_from(facts, load, run, baseline, as_of, live=latest.live)
+
+
+def status_from(facts: RunnerFacts, load: LoadSnapshot, run: RunSummary | None, baseline: float | None,
+                as_of_ms: int, live: bool = False) -> Status:
+    """The status message of `load` at `as_of_ms`, with the gate in force then and its budget."""
+    gate = facts.gate(as_of_ms)
     budget = progression.budget_km(load, gate.action, facts.reference_km(gate))
     return Status(
-        runner=update.runner, team=update.team, as_of=iso(as_of), live=latest.live,
+        runner=facts.runner, team=facts.team, as_of=iso(as_of_ms), live=live,
         week_km=round(load.week_km, 2), prev_week_km=round(load.prev_week_km, 2),
         change_pct=_round(load.change_pct, 1), acwr=_round(load.acwr, 2), acwr_ewma=_round(load.acwr_ewma, 2),
         budget_km=_round(budget, 2), gate=gate.action,
         gate_since=iso(gate.since_ms) if gate.since_ms is not None else None,
         cadence_baseline_spm=_round(baseline, 1),
-        rtr_phase=_rtr_phase(facts, start, as_of),
-        last_run=LastRun(run_id=run.run_id, end=iso(run.end_ms), km=round(run.km, 2),
-                         cadence_spm=_round(run.cadence_spm, 1)),
+        rtr_phase=_rtr_phase(facts, facts.rtr_start_ms(), as_of_ms),
+        last_run=None if run is None else LastRun(run_id=run.run_id, end=iso(run.end_ms), km=round(run.km, 2),
+                                                  cadence_spm=_round(run.cadence_spm, 1)),
     )
 
 

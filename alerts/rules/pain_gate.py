@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from footpod.contract import PainReport, Severity
+from footpod.contract import PainReport
 from footpod.records import RunSummary
 from alerts.rules.decision import Decision
 from footpod.thresholds import (CLEAR_AFTER_HOURS, DAY_MS, GATE_FACTORS, GATE_HOLD_DAYS, GATES,

@@ -6,7 +6,7 @@ import random
 
 from footpod.contract import Sample
 from footpod.settings import Settings
-from streams.segments import load_params
+from streams.segments import LoadParams, load_params
 from streams.state import RunnerState
 from streams.step import Context, conclude, step
 
