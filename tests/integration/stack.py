@@ -125,13 +125,19 @@ class MqttWatcher:
             return [payload for topic, payload in self.messages if topic.startswith(prefix)]
 
     def wait_for(self, condition, timeout_s: float = 60.0, what: str = "condition"):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            result = condition()
-            if result:
-                return result
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}; saw topics {sorted({t for t, _ in self.messages})}")
+        with_topics = f"{what}; saw topics {sorted({t for t, _ in self.messages})}"
+        return wait_for(condition, what=with_topics, timeout_s=timeout_s, every_s=0.2)
+
+
+def wait_for(condition, what: str, timeout_s: float = 90.0, every_s: float = 0.5):
+    """The first true value of `condition()`, polled every `every_s`; fails naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(every_s)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def mqtt_connect(port: int, client_id: str = "") -> mqtt.Client:

@@ -25,6 +25,7 @@ from dashboards import build
 from dashboards.expand import TimeRange, expand, panel_targets, template_variables
 from dashboards.serve import CSS_COLOURS, TeamSource, influx_query, make_server
 from monitor import servers
+from tests.integration.stack import wait_for
 from footpod.roster import CHECK_EVERY_S
 from monitor.simulate import Runner, history
 from footpod.settings import Settings
@@ -87,14 +88,6 @@ def phone_client(pipeline):
     client.disconnect()
 
 
-def wait_until(condition, what: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def season(pipeline, phone_client) -> Season:
     """Five weeks of a three-runner team, synced as phones sync them, with pain reports (one with a
@@ -122,8 +115,8 @@ def season(pipeline, phone_client) -> Season:
     assert len(tail) > 60 and (tail[0]["ts"] - head[-1]["ts"]) / 1000 > load_params(Settings()).run_gap_ms / 1000
     for part in (head, tail):
         phone_client(f"footpod/{VERSIONED}/samples", part)
-    wait_until(lambda: count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{VERSIONED}' "
-                                  f"AND time >= {tail[0]['ts']}ms") >= 1, "the tail stored as a run of its own")
+    wait_for(lambda: count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{VERSIONED}' "
+                                  f"AND time >= {tail[0]['ts']}ms") >= 1, "the tail stored as a run of its own", timeout_s=120)
     phone_client(f"footpod/{VERSIONED}/samples", middle)
     before_last = runs[PAINED][-2][-1]["ts"]
     pain = [
@@ -132,19 +125,19 @@ def season(pipeline, phone_client) -> Season:
     ]
     for report in pain:
         phone_client(f"footpod/{PAINED}/pain", report)
-    wait_until(lambda: count(url, f"SELECT count(\"score\") FROM \"pain\" WHERE \"runner\" = '{PAINED}'") >= 2,
-               "the pain reports stored")
+    wait_for(lambda: count(url, f"SELECT count(\"score\") FROM \"pain\" WHERE \"runner\" = '{PAINED}'") >= 2,
+             "the pain reports stored", timeout_s=120)
     phone_client(f"footpod/{PAINED}/samples", runs[PAINED][-1])
 
     last_end = {name: max(run[-1]["ts"] for run in done) for name, done in runs.items()}
-    wait_until(lambda: all(
+    wait_for(lambda: all(
         count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{name}'") >= len(runs[name])
         and count(url, f"SELECT count(\"week_km\") FROM \"load\" WHERE \"runner\" = '{name}' "
                        f"AND time >= {last_end[name]}ms") >= 1
         for name in runs
     ) and count(url, f"SELECT count(\"message\") FROM \"alert\" WHERE \"rule\" = 'red_flag' "
                      f"AND \"runner\" = '{PAINED}'") >= 1,
-        "every run, the load after each runner's last run, and the red-flag alert")
+        "every run, the load after each runner's last run, and the red-flag alert", timeout_s=120)
     fill_s = time.monotonic() - started
     print(f"\nsimulated season: {sum(len(r) for r in runs.values())} runs, "
           f"{sum(len(s) for r in runs.values() for s in r)} samples stored and evaluated in {fill_s:.1f} s")
@@ -296,7 +289,7 @@ def team_page_url(season, pipeline):
     process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "dashboards", "serve", "--port", str(port)],
                                env=pipeline.env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: process.poll() is not None or servers.port_open("127.0.0.1", port),
+        wait_for(lambda: process.poll() is not None or servers.port_open("127.0.0.1", port),
                    "the team page to listen", timeout_s=30)
         assert process.poll() is None, "dashboards serve exited"
         yield f"http://127.0.0.1:{port}/?team={TEAM}"

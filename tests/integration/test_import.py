@@ -9,13 +9,12 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
 
-from tests.integration.stack import MqttWatcher
+from tests.integration.stack import MqttWatcher, wait_for
 from monitor import servers
 from footpod.settings import Settings
 from ingest.importer import MqttPublisher
@@ -42,16 +41,6 @@ def runs_stored(stack) -> dict[str, float]:
 def import_cli(stack, *paths: Path, runner: str = RUNNER) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "monitor.cli", "import", "--runner", runner, "--no-progress",
                            *map(str, paths)], env=stack.env, capture_output=True, text=True, timeout=120)
-
-
-def wait_for(condition, what: str, timeout_s: float = 90.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_imported_fit_runs_reach_the_store_with_their_distance_and_count_once(pipeline, tmp_path):
