@@ -20,7 +20,7 @@ from alerts.decide import RunnerFacts
 from alerts.points import load_point
 from footpod.contract import Alert
 from footpod.load import CHRONIC_DAYS, DAY_MS, EWMA_DAYS, WEEK_MS, load_at
-from footpod.records import LoadSnapshot, RunSummary
+from footpod.records import LoadSnapshot, RunnerUpdate, RunSummary
 
 # the furthest back any load window looks (two weeks, the chronic 28 days, the EWMA's 56 days):
 # a run changes the load of the midnights from its end until this many days later
@@ -85,6 +85,14 @@ def is_pushed(alert: Alert, now_ms: int, within_days: float) -> bool:
     most `within_days` before now (late data up to a week); an older one, caused by history, is
     stored and shown by `status` only: nobody is woken for last March."""
     return now_ms - event_ms(alert) <= within_days * DAY_MS
+
+
+def reaches_past_midnights(update: RunnerUpdate, now_ms: int) -> bool:
+    """Whether an update may change a midnight up to today's: a run it touched began before today's
+    midnight. The stream's runs change only where an update touches them (a run it replaces
+    overlaps it in time), so a live run of today, the usual update, changes none and costs nothing."""
+    today = now_ms // DAY_MS * DAY_MS
+    return any(evaluation.run.start_ms <= today for evaluation in update.touched)
 
 
 def daily_load_lines(facts: RunnerFacts, old: Sequence[RunSummary], now_ms: int) -> list[str]:

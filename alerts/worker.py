@@ -18,7 +18,7 @@ import faust
 import paho.mqtt.client as mqtt
 
 from alerts.daily import refresh_known_runners
-from alerts.history import daily_load_lines, is_pushed
+from alerts.history import daily_load_lines, is_pushed, reaches_past_midnights
 from alerts.decide import RunnerFacts, alerts_for, pain_decisions, rule_params, status_of, to_alerts
 from alerts.pacing import StatusPace
 from alerts.notify import Notifier
@@ -158,7 +158,8 @@ class AlertWorker(StageWorker):
         facts = self.facts(update.runner, memory)
         lines = [load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
                  for e in update.touched if not e.live]
-        lines += daily_load_lines(facts, known_runs, memory.last_arrival_ms)  # history: the midnights they change
+        if reaches_past_midnights(update, memory.last_arrival_ms):  # history: the midnights its runs change
+            lines += daily_load_lines(facts, known_runs, memory.last_arrival_ms)
         published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
         await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
         self.writer.write(lines)

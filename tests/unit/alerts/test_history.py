@@ -9,12 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.decide import RunnerFacts, pain_decisions, to_alerts
-from alerts.history import REACH_DAYS, daily_load_lines, is_pushed, load_days, loads_on, midnights
+from alerts.history import (REACH_DAYS, daily_load_lines, is_pushed, load_days, loads_on, midnights,
+                            reaches_past_midnights)
 from alerts.worker import AlertWorker, Memory
 from footpod import kafka
 from footpod.contract import Alert, PainReport, iso
 from footpod.load import DAY_MS, load_at
-from footpod.records import RunSummary
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from footpod.settings import Settings
 from streams.step import RECENT_DAYS
 
@@ -204,3 +205,20 @@ def test_pain_gate_and_see_physio_alerts_of_last_spring_are_stored_only(worker):
     assert ("see_physio", "see_physio") in {(a.rule, a.action) for a in recent}
     assert asyncio.run(worker._publish_alerts(fortnight, Memory((), [], set()), lines)) == len(recent)
     assert worker.notifier.offered == [a.id for a in recent]
+
+
+def evaluation(summary, live=False):
+    return RunEvaluation(run=summary, load=load_at((summary,), summary.end_ms, summary.start_ms),
+                         cadence_baseline_spm=None, cadence_dev_pct=None, live=live)
+
+
+@pytest.mark.parametrize("touched, reaches", [
+    ((run(NOW - HOUR_MS),), False),  # a run of today, the usual update: no midnight before it
+    ((run(TODAY + HOUR_MS + 60_000),), False),  # began a minute after midnight
+    ((run(TODAY + HOUR_MS // 2),), True),  # began before midnight, ends after: today's midnight lay inside it
+    ((run(NOW - HOUR_MS), run(days_ago(40))), True),  # an old run in the same batch
+])
+def test_only_an_update_touching_a_run_begun_before_todays_midnight_rewrites_midnights(touched, reaches):
+    update = RunnerUpdate(runner="ana", team="red", touched=tuple(evaluation(r) for r in touched),
+                          latest=evaluation(touched[0]))
+    assert reaches_past_midnights(update, NOW) is reaches
