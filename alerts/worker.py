@@ -18,8 +18,8 @@ import faust
 import paho.mqtt.client as mqtt
 
 from alerts.daily import refresh_known_runners
-from alerts.history import daily_load_lines, is_pushed, reaches_past_midnights
 from alerts.decide import RunnerFacts, alerts_for, pain_decisions, rule_params, status_of, to_alerts
+from alerts.history import daily_load_lines, is_pushed, reaches_past_midnights
 from alerts.pacing import StatusPace
 from alerts.notify import Notifier
 from alerts.points import alert_point, load_point, pain_point

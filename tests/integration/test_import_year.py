@@ -38,7 +38,7 @@ def season(now: datetime) -> list[tuple[datetime, float]]:
     runs = []
     for week in range(WEEKS - 1, -1, -1):
         kms = LAST_WEEK if week == 0 else SPIKE if week == SPIKE_WEEK else NORMAL
-        for days_ago, km in zip((5, 3, 1), kms):
+        for days_ago, km in zip((5, 3, 1), kms, strict=True):
             runs.append((today - timedelta(days=7 * week + days_ago), km))
     return runs
 
@@ -117,7 +117,7 @@ def reference(runs: list[RunSummary], midnights: list[int]) -> dict[int, tuple]:
 def matches(stored: dict[int, tuple], expected: dict[int, tuple]) -> list[int]:
     """The midnights where the stored load differs from the reference (or is missing)."""
     return [day for day, values in expected.items()
-            if day not in stored or not all(close(a, b) for a, b in zip(stored[day], values))]
+            if day not in stored or not all(close(a, b) for a, b in zip(stored[day], values, strict=True))]
 
 
 def test_a_year_imported_at_once_fills_the_daily_load_and_pushes_only_this_weeks_alerts(pipeline, watch, tmp_path):
@@ -141,7 +141,8 @@ def test_a_year_imported_at_once_fills_the_daily_load_and_pushes_only_this_weeks
                       "every run stored and judged whole")
     counted_s = time.perf_counter() - began
     print(f"\nimport of a year: {len(ledger)} runs, {samples} samples ({RECORD_S} s recording): "
-          f"`import` {imported_s:.1f} s = {len(ledger) / imported_s:.1f} runs/s, {samples / imported_s:,.0f} samples/s; "
+          f"`import` {imported_s:.1f} s = {len(ledger) / imported_s:.1f} runs/s, "
+          f"{samples / imported_s:,.0f} samples/s; "
           f"every run stored and judged whole after {counted_s:.1f} s "
           f"= {len(ledger) / counted_s:.1f} runs/s, {samples / counted_s:,.0f} samples/s")
     assert sorted(stored) == sorted(run.run_id for run in ledger)

@@ -94,7 +94,7 @@ def test_runs_arriving_in_any_order_and_batches_leave_the_series_as_if_lived_liv
     cut = sorted(data.draw(st.lists(st.integers(0, len(order)), min_size=batches - 1, max_size=batches - 1)))
     written: dict[int, float] = {}
     known: tuple[RunSummary, ...] = ()
-    for start, stop in zip([0, *cut], [*cut, len(order)]):
+    for start, stop in zip([0, *cut], [*cut, len(order)], strict=True):
         now_known = tuple(sorted((*known, *order[start:stop]), key=lambda r: r.end_ms))
         days = load_days(known, now_known, NOW)
         for load in loads_on(now_known, days, 0):
