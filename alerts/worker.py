@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 
 from alerts.daily import refresh_known_runners
 from alerts.decide import RunnerFacts, alerts_for, pain_decisions, rule_params, status_of, to_alerts
+from alerts.history import daily_load_lines, is_pushed, reaches_past_midnights
 from alerts.pacing import StatusPace
 from alerts.notify import Notifier
 from alerts.points import alert_point, load_point, pain_point
@@ -73,6 +74,7 @@ class AlertWorker(StageWorker):
         self.params = rule_params(settings)
         self.memory: dict[str, Memory] = {}
         self.alerts_published = 0
+        self.alerts_stored_only = 0  # history: stored, not pushed (RULES.md §7)
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
         self._settling: set[asyncio.Future] = set()
@@ -105,7 +107,8 @@ class AlertWorker(StageWorker):
         return None
 
     def progress(self) -> str:
-        return f"{self.alerts_published} alerts published, {len(self.memory)} runners in memory"
+        return (f"{self.alerts_published} alerts published, {self.alerts_stored_only} stored only (history), "
+                f"{len(self.memory)} runners in memory")
 
     async def consume_updates(self, stream) -> None:
         async for value in stream:
@@ -154,12 +157,15 @@ class AlertWorker(StageWorker):
 
     async def on_update(self, update: RunnerUpdate) -> None:
         memory = await self._memory_of(update.runner)
+        known_runs = memory.runs
         memory.runs = _merge_runs(memory.runs, update.recent)
         memory.last_update = update
         memory.last_arrival_ms = int(time.time() * 1000)
         facts = self.facts(update.runner, memory)
         lines = [load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
                  for e in update.touched if not e.live]
+        if reaches_past_midnights(update, memory.last_arrival_ms):  # history: the midnights its runs change
+            lines += daily_load_lines(facts, known_runs, memory.last_arrival_ms)
         published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
         await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
         self.writer.write(lines)
@@ -216,15 +222,20 @@ class AlertWorker(StageWorker):
                 self.writer.write(lines)
 
     async def _publish_alerts(self, alerts: list[Alert], memory: Memory, lines: list[str]) -> int:
-        """Publish the alerts not published before; return how many were new."""
+        """Store the alerts not seen before and publish those recent enough; return how many were published."""
         before = self.alerts_published
         for alert in alerts:
             if alert.id in memory.published:
                 continue
             memory.published.add(alert.id)
+            lines.append(alert_point(alert))
+            # --- history (RULES.md §7): an alert older than `push_within_days` is stored, not pushed
+            if not is_pushed(alert, int(time.time() * 1000), self.settings.push_within_days):
+                self.alerts_stored_only += 1
+                continue
+            # --- end of history
             await self.publisher.publish(f"alerts/{alert.team}/{alert.runner}", alert.model_dump_json())
             self.notifier.offer(alert)  # notifications: queued in the outbox, sent by its own thread
-            lines.append(alert_point(alert))
             self.alerts_published += 1
             metrics.ALERTS.labels(alert.rule, alert.severity).inc()
         return self.alerts_published - before

@@ -135,6 +135,12 @@ def recent_alerts_query(runner: str, days: int, limit: int) -> str:
             f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d ORDER BY time DESC LIMIT {limit}")
 
 
+def earlier_alerts_query(runner: str, days: int, limit: int) -> str:
+    """The latest alerts older than `days`: history's, stored but not published (RULES.md §7)."""
+    return (f'SELECT "rule", "severity", "message" FROM "{ALERT.name}" '
+            f"WHERE \"runner\" = '{_runner(runner)}' AND time <= now() - {days}d ORDER BY time DESC LIMIT {limit}")
+
+
 def runners_query() -> str:
     """Every runner with a run in the store: the runners the service knows."""
     return f'SHOW TAG VALUES FROM "{RUN.name}" WITH KEY = "runner"'

@@ -12,7 +12,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from footpod.errors import ConfigError
-from footpod.thresholds import ACWR_MIN_CHRONIC_WEEK_KM, PAIN_SETTLE_MAX_S, PAIN_SETTLE_S
+from footpod.thresholds import ACWR_MIN_CHRONIC_WEEK_KM, PAIN_SETTLE_MAX_S, PAIN_SETTLE_S, PUSH_WITHIN_DAYS
 
 
 class Settings(BaseSettings):
@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # arrived for this long, at the latest pain_settle_max_s after the report.
     pain_settle_s: float = Field(PAIN_SETTLE_S, ge=0, description="FOOTPOD_PAIN_SETTLE_S")
     pain_settle_max_s: float = Field(PAIN_SETTLE_MAX_S, ge=0, description="FOOTPOD_PAIN_SETTLE_MAX_S")
+    # Ours (RULES.md §7 alert hygiene): alerts whose event time is older than this many days are
+    # stored and shown by `status`, not published on MQTT nor sent as notifications.
+    push_within_days: float = Field(PUSH_WITHIN_DAYS, ge=0, description="FOOTPOD_PUSH_WITHIN_DAYS")
     bridge_batch_max: int = Field(2000, ge=1, description="FOOTPOD_BRIDGE_BATCH_MAX: MQTT messages per Kafka hand-off")
     stream_batch_max: int = Field(5000, ge=1, description="FOOTPOD_STREAM_BATCH_MAX: Kafka records per stream step")
     # Notifications (README, "Notifications"): the outbox lives in data_dir unless set.

@@ -62,3 +62,7 @@ SHOE_WEAR_KM = {"info": 480.0, "warning": 800.0}  # 002: support fades after 300
 PAIN_MILE_TOLERANCE = 0.15  # pain starting within ±15 % of the onsets' median distance …
 PAIN_MILE_RUNS = 3  # … in 3 runs …
 PAIN_MILE_WINDOW_DAYS = 28  # … of the trailing 28 days
+
+# RULES.md §7 alert hygiene (ours, default of FOOTPOD_PUSH_WITHIN_DAYS): alerts up to this many days
+# late are still published; older ones (imported history) are stored and shown by `status` only
+PUSH_WITHIN_DAYS = 7.0

@@ -15,6 +15,8 @@ from footpod.settings import Settings
 from footpod.thresholds import ACWR_ELEVATED, GATE_FACTORS, GateName
 from footpod.timeseries import query_now
 
+EARLIER_ALERTS_SHOWN = 3  # the latest alerts of history older than the 7 days, shown after the recent ones
+
 GATE_WORDS: dict[GateName, str] = {
     "progress": f"progress: up to +{(GATE_FACTORS['progress'] - 1) * 100:.0f} % on last week",
     "continue_no_increase": "keep running, no increase",
@@ -25,8 +27,10 @@ GATE_WORDS: dict[GateName, str] = {
 }
 
 
-def describe_status(status: dict, gate_report: dict | None, alerts: list[dict]) -> list[tuple[str, str]]:
-    """(label, sentence) lines for a status, the report that set its gate, and recent alerts."""
+def describe_status(status: dict, gate_report: dict | None, alerts: list[dict],
+                    earlier: list[dict] = ()) -> list[tuple[str, str]]:
+    """(label, sentence) lines for a status, the report that set its gate, recent alerts, and the
+    latest alerts of older history (stored, never published: RULES.md §7)."""
     lines = [("As of", _when(status["as_of"]) + (", run under way" if status.get("live") else ""))]
     lines.append(("Week", _week(status)))
     if status.get("change_pct") is not None:
@@ -45,6 +49,9 @@ def describe_status(status: dict, gate_report: dict | None, alerts: list[dict]) 
             lines.append(("Alert", f"{_when(alert['time'])} {alert['severity']} {alert['rule']}: {alert['message']}"))
     else:
         lines.append(("Alerts", "none in the last 7 days"))
+    for alert in earlier:
+        lines.append(("Earlier alert", f"{_when(alert['time'])} {alert['severity']} {alert['rule']}: "
+                                       f"{alert['message']} (history: stored, not sent)"))
     return lines
 
 
@@ -126,7 +133,8 @@ def status_lines(settings: Settings, runner: str) -> list[tuple[str, str]]:
         rows = query_now(settings, schema.report_at_query(runner, since))
         gate_report = rows[0] if rows else None
     alerts = query_now(settings, schema.recent_alerts_query(runner, days=7, limit=10))
-    return describe_status(status, gate_report, alerts)
+    earlier = query_now(settings, schema.earlier_alerts_query(runner, days=7, limit=EARLIER_ALERTS_SHOWN))
+    return describe_status(status, gate_report, alerts, earlier)
 
 
 def publish_pain(settings: Settings, runner: str, score: int, flags: list[str], during: bool,

@@ -39,18 +39,18 @@ def test_three_weeks_synced_85_days_late_count_as_if_lived(pipeline, watch, phon
 
 def test_the_live_stream_and_the_watch_file_of_one_run_count_once(pipeline, watch, phone):
     start = int(time.time() * 1000) - 2 * DAY_MS
-    live = run("ivy-pod", start + 60_000, 5.0)  # the gateway missed the first minute
-    watch_file = [{**s, "device_id": "ivy-watch", "run_id": "fit:1:1", "distance_m": s["distance_m"] * 1.02}
-                  for s in run("ivy-watch", start, 5.2)[::5]]  # every 5 s, the whole run
-    watcher = watch("status/ivy")
-    phone("footpod/ivy/samples", live)
-    phone("footpod/ivy/samples", watch_file)
+    live = run("iris-pod", start + 60_000, 5.0)  # the gateway missed the first minute
+    watch_file = [{**s, "device_id": "iris-watch", "run_id": "fit:1:1", "distance_m": s["distance_m"] * 1.02}
+                  for s in run("iris-watch", start, 5.2)[::5]]  # every 5 s, the whole run
+    watcher = watch("status/iris")
+    phone("footpod/iris/samples", live)
+    phone("footpod/iris/samples", watch_file)
     expected = run_km(watch_file)
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/ivy")
+    status = watcher.wait_for(lambda: [s for s in watcher.on("status/iris")
                                        if abs(s["week_km"] - expected) < 0.01 and not s["live"]],
-                              timeout_s=90, what="ivy's week with her run once")[-1]
+                              timeout_s=90, what="iris's week with her run once")[-1]
     assert status["last_run"]["run_id"] == "fit:1:1"
-    per_day = influxql(pipeline, "SELECT sum(km) FROM run WHERE runner = 'ivy'")
+    per_day = influxql(pipeline, "SELECT sum(km) FROM run WHERE runner = 'iris'")
     assert abs(per_day[0][1] - expected) < 0.01
 
 

@@ -135,7 +135,9 @@ def wait_delivered(webhook: Webhook, expected: Counter, timeout_s: float = 90) -
 
 def test_alerts_reach_the_runners_webhook_and_the_coachs_mail_once_each(pipeline, watch, phone, webhook, smtp,
                                                                         roster):
-    roster("  nora: {team: nightjars, shoes: {nora-pod: 470}, notify: [\"%s\"]}\n" % webhook.url("nora"),
+    # 458 km on the shoes: the 480 km mark falls on the run of 5 days ago, within the 7 days whose
+    # alerts are published (RULES.md §7: older history is stored, not pushed)
+    roster("  nora: {team: nightjars, shoes: {nora-pod: 458}, notify: [\"%s\"]}\n" % webhook.url("nora"),
            "  nightjars: {notify: [{url: \"%s\"}]}\n" % smtp.url)
     watcher = watch("alerts/+/nora")
     now = int(time.time() * 1000)

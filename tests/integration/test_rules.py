@@ -130,12 +130,13 @@ def test_a_gate_lifts_by_itself_after_7_days_and_says_so(pipeline, watch, phone)
     watcher = watch("alerts/+/mona", "status/mona")
     phone("footpod/mona/samples", run("mona-pod", now - 8 * DAY_MS, 5.0))
     watcher.wait_for(lambda: watcher.on("status/mona"), timeout_s=60, what="mona's first status")
-    phone("footpod/mona/pain", {"ts": now - 7 * DAY_MS + 50_000, "score": 2, "timing": "after"})  # lifts in 50 s
+    # lifts in 80 s; decided within the 30 s settle, so its alert is less than 7 days old: published
+    phone("footpod/mona/pain", {"ts": now - 7 * DAY_MS + 80_000, "score": 2, "timing": "after"})
     wait_alert(watcher, "pain_gate")
     first = alerts_of(watcher, "pain_gate")[0]  # the lift may follow soon after on a busy machine
     assert first["action"] == "continue_no_increase"
     lifted = watcher.wait_for(lambda: [a for a in alerts_of(watcher, "pain_gate") if a["action"] == "progress"],
-                              timeout_s=150, what="the lifting alert")[-1]
+                              timeout_s=180, what="the lifting alert")[-1]
     assert lifted["severity"] == "info" and "10 % again" in lifted["message"]
     status = watcher.wait_for(lambda: [s for s in watcher.on("status/mona") if s["gate"] == "progress"
                                        and s["gate_since"]], timeout_s=30, what="status with the gate lifted")[-1]

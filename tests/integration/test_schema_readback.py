@@ -73,6 +73,22 @@ def test_alert_ids_read_back_and_the_status_command_finds_the_alerts(stack):
     assert ids == {"id-0", "id-1", "id-2"}
     recent = query_now(settings, schema.recent_alerts_query(runner, days=7, limit=2))
     assert [row["message"] for row in recent] == ["message 0", "message 1"]
+    assert query_now(settings, schema.earlier_alerts_query(runner, days=7, limit=3)) == []
+
+
+def test_alerts_of_older_history_are_found_apart_from_the_recent_ones(stack):
+    runner = f"probe-history-{time.time_ns()}"
+    now = int(time.time() * 1000)
+    alerts = [Alert(id=f"id-{days}", runner=runner, team="harriers", ts=iso(now - days * 24 * HOUR_MS),
+                    rule="progression", severity="warning", action="hold", message=f"{days} days ago", details={})
+              for days in (1, 8, 200, 210)]
+    settings = Settings(influx_url=stack.influx_url)
+    written_and_read(settings, [alert_point(a) for a in alerts],
+                     lambda query: schema.read_alert_ids(query, runner, days=400))
+    earlier = query_now(settings, schema.earlier_alerts_query(runner, days=7, limit=2))
+    assert [row["message"] for row in earlier] == ["8 days ago", "200 days ago"]
+    recent = query_now(settings, schema.recent_alerts_query(runner, days=7, limit=10))
+    assert [row["message"] for row in recent] == ["1 days ago"]
 
 
 def test_the_report_that_set_a_gate_is_found_at_its_time(stack):

@@ -10,8 +10,8 @@ STATUS = {"runner": "alice", "team": "harriers", "as_of": "2026-11-25T07:41:00Z"
 REPORT = {"time": 1_795_975_200_000, "score": 4, "timing": "after", "flags": ""}
 
 
-def lines(status=STATUS, report=REPORT, alerts=()):
-    return dict(describe_status(status, report, list(alerts)))
+def lines(status=STATUS, report=REPORT, alerts=(), earlier=()):
+    return dict(describe_status(status, report, list(alerts), list(earlier)))
 
 
 def test_the_week_is_read_against_the_budget_the_gate_allows():
@@ -40,3 +40,11 @@ def test_recent_alerts_are_listed_and_their_absence_said():
     alert = {"time": 1_795_975_200_000, "severity": "warning", "rule": "progression", "message": "Hold."}
     assert lines(alerts=[alert])["Alert"].endswith("warning progression: Hold.")
     assert lines()["Alerts"] == "none in the last 7 days"
+
+
+def test_alerts_of_older_history_are_shown_as_stored_not_sent():
+    spring = {"time": 1_777_618_800_000, "severity": "warning", "rule": "progression", "message": "Hold."}
+    shown = lines(earlier=[spring])
+    assert shown["Earlier alert"].endswith("warning progression: Hold. (history: stored, not sent)")
+    assert shown["Alerts"] == "none in the last 7 days"  # nothing recent: said so, then the history
+    assert "Earlier alert" not in lines()
