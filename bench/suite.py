@@ -257,7 +257,7 @@ class Statuses:
         _stop(self.client)
 
 
-def flood(stack: Stack, prefix: str, runners: int) -> dict:
+def flood(stack: Stack, prefix: str, runners: int, timeline_every: float = 0.0) -> dict:
     """Synced runs through the pipeline until every status shows its whole run; samples/s."""
     payloads, total = run_payloads(prefix, runners)
     statuses = Statuses(stack.mqtt_port, "status/#")
@@ -275,12 +275,20 @@ def flood(stack: Stack, prefix: str, runners: int) -> dict:
 
     names = [f"{prefix}{r}" for r in range(runners)]
     deadline = time.monotonic() + 600
+    timeline, next_look = [], 0.0
     while time.monotonic() < deadline:
         with statuses.lock:
             ok = sum(right(name) for name in names)
+            seen = sum(name in statuses.latest for name in names)
         if ok == runners:
             break
+        now = time.perf_counter() - start
+        if timeline_every and now >= next_look:
+            timeline.append((round(now, 1), stored_samples(stack, prefix), seen, ok))
+            next_look = now + timeline_every
         time.sleep(0.05)
+    if timeline:
+        console.print("  (s, samples stored, runners with a status, statuses right):", timeline)
     elapsed = time.perf_counter() - start
     usage = cpu.stop()
     stored = _wait_count(stack, prefix, total, 30)
@@ -427,6 +435,7 @@ def main() -> None:
     parser.add_argument("--live-s", type=float, default=60.0, help="seconds of live load (300 for the long run)")
     parser.add_argument("--memory-runners", type=int, default=10_000)
     parser.add_argument("--memory-weeks", type=int, default=10)
+    parser.add_argument("--timeline", type=float, default=0.0, help="print the flood's progress every so many s")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -456,7 +465,7 @@ def main() -> None:
             for stage in ("bridge", "stream", "alerts"):
                 stack.start(stage)
         if "flood" in parts:
-            results["flood"] = flood(stack, "flood", args.flood_runners)
+            results["flood"] = flood(stack, "flood", args.flood_runners, args.timeline)
             console.print("flood:", results["flood"])
         if "live" in parts:
             results["live"] = live(stack, "live", args.live_runners, args.live_s)
