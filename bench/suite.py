@@ -241,6 +241,7 @@ class Statuses:
         self.latest: dict[str, dict] = {}
         self.latencies: list[float] = []
         self.record = False
+        self.since = 0.0  # statuses of samples before this (the warm-up's) are not timed
         self.lock = threading.Lock()
         self.client = _subscriber(port, topic, self._on_message, qos=0)
 
@@ -251,7 +252,8 @@ class Statuses:
             self.latest[status["runner"]] = status
             if self.record and not message.retain:
                 as_of = datetime.fromisoformat(status["as_of"].replace("Z", "+00:00")).timestamp()
-                self.latencies.append(now - as_of)
+                if as_of >= self.since:
+                    self.latencies.append(now - as_of)
 
     def close(self) -> None:
         _stop(self.client)
@@ -370,6 +372,7 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
                 published[0] += 1
             second += 1
 
+    statuses.since = time.time()
     statuses.record = True
     cpu = CpuMeter(stack)
     threads = [threading.Thread(target=tick_loop, args=(part,), daemon=True) for part in range(len(clients))]
@@ -381,17 +384,23 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
         thread.join(30)
     usage = cpu.stop()
     statuses.record = False
+    behind_s = _behind(stack, prefix, published[0] + runners)
     total = published[0] + runners  # the warm-up samples too
-    stored = _wait_count(stack, prefix, total, 120)
+    stored = _wait_count(stack, prefix, total, 300)
     time.sleep(11)  # $SYS topics are refreshed every 10 s
     latencies = sorted(statuses.latencies)
     _stop(*clients)
     statuses.close()
     dropped.close()
     return {"runners": runners, "seconds": seconds, "published": total, "stored": stored,
-            "lost": total - stored, "statuses": len(latencies), "warm_up_s": warm_s,
+            "lost": total - stored, "stored_at_end": behind_s, "statuses": len(latencies), "warm_up_s": warm_s,
             "p50": _pct(latencies, 0.5), "p99": _pct(latencies, 0.99), "max": latencies[-1] if latencies else None,
             "dropped": dropped.value, "cpu": usage}
+
+
+def _behind(stack: Stack, prefix: str, total: int) -> int:
+    """Samples in the store when the publishers stop: how far behind the pipeline is."""
+    return stored_samples(stack, prefix)
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -513,7 +522,8 @@ def report(results: dict, args) -> None:
         fmt = lambda v: f"{v * 1000:,.0f} ms" if v is not None else "-"  # noqa: E731
         table.add_row(f"live {r['runners']:,} runners × 1 Hz, {r['seconds']:.0f} s: status p50 / p99 / max",
                       f"{fmt(r['p50'])} / {fmt(r['p99'])} / {fmt(r['max'])}",
-                      f"{r['statuses']:,} statuses; runners known after {r['warm_up_s']:.0f} s; lost {r['lost']} of {r['published']:,}; mosquitto dropped "
+                      f"{r['statuses']:,} statuses; runners known after {r['warm_up_s']:.0f} s; {r['stored_at_end']:,} "
+                      f"stored when publishing stopped; lost (not stored 5 min later) {r['lost']} of {r['published']:,}; mosquitto dropped "
                       f"{r['dropped']}; CPU {cpu} (headroom {headroom:.0f} % of {os.cpu_count() * 100} %)")
     r = results.get("memory")
     if r:
