@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +62,8 @@ console = Console()
 
 # --------------------------------------------------------------------------- payloads
 
-def run_payloads(prefix: str, runners: int, topic: str = "footpod/{runner}/samples") -> tuple[list[tuple[str, bytes]], int]:
+def run_payloads(prefix: str, runners: int,
+                 topic: str = "footpod/{runner}/samples") -> tuple[list[tuple[str, bytes]], int]:
     """Each runner's one 10 km run at 1 Hz, in messages of 500 samples: (topic, body), total samples."""
     base = int(time.time() * 1000) - BASE_DAYS_AGO * 86_400_000
     count = int(RUN_KM * 1000 / SPEED_MPS) + 1
@@ -525,12 +525,14 @@ def report(results: dict, args) -> None:
         table.add_row(f"live {r['runners']:,} runners × 1 Hz, {r['seconds']:.0f} s: status p50 / p99 / max",
                       f"{fmt(r['p50'])} / {fmt(r['p99'])} / {fmt(r['max'])}",
                       f"{r['statuses']:,} statuses; {r['known']:,} runners known after {r['warm_up_s']:.0f} s; "
-                      f"{r['stored_at_end']:,} stored when publishing stopped; not stored {WAIT_S} s later {r['lost']} of {r['published']:,}; mosquitto dropped "
-                      f"{r['dropped']}; CPU {cpu} (headroom {headroom:.0f} % of {os.cpu_count() * 100} %)")
+                      f"{r['stored_at_end']:,} stored when publishing stopped; not stored {WAIT_S} s later "
+                      f"{r['lost']} of {r['published']:,}; mosquitto dropped {r['dropped']}; CPU {cpu} "
+                      f"(headroom {headroom:.0f} % of {os.cpu_count() * 100} %)")
     r = results.get("memory")
     if r:
         table.add_row(f"memory, {r['runners']:,} runners × {r['weeks']} weeks: RSS per runner",
-                      f"{r['per_runner_kb']:.1f} KB", f"stream {r['stream_kb']:.1f} KB + alerts {r['alerts_kb']:.1f} KB")
+                      f"{r['per_runner_kb']:.1f} KB",
+                      f"stream {r['stream_kb']:.1f} KB + alerts {r['alerts_kb']:.1f} KB")
     console.print(table)
 
 

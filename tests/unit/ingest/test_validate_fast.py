@@ -15,8 +15,8 @@ _cadence = st.one_of(st.floats(0, 260), st.integers(0, 260), st.one_of(st.floats
 _distance = st.one_of(st.floats(0, 1e12), st.integers(0, 10**6), st.one_of(st.floats(0, 1e12), _edges))
 _speed = st.one_of(st.floats(0, 12), st.floats(0, 12), st.one_of(st.just(12.5), _edges))
 _item = st.fixed_dictionaries(
-    {"ts": st.one_of(st.integers(NOW - 10**11, NOW + 10**6), st.integers(NOW - 10**11, NOW), st.just(float(NOW)), st.just("2026-11-24T07:41:00Z"),
-                     st.just(True), st.just(0), st.just(253_402_300_800_000)),
+    {"ts": st.one_of(st.integers(NOW - 10**11, NOW + 10**6), st.integers(NOW - 10**11, NOW), st.just(float(NOW)),
+                     st.just("2026-11-24T07:41:00Z"), st.just(True), st.just(0), st.just(253_402_300_800_000)),
      "device_id": st.one_of(st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True), st.just("pod-1"),
                             st.just("pod\n"), st.just("p" * 65), st.just(""), st.just(7)),
      "cadence_spm": _cadence, "distance_m": _distance},

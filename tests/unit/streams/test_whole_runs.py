@@ -84,7 +84,8 @@ def test_the_run_point_says_whether_the_run_is_final():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3 * 3600), st.integers(1, 400), st.integers(0, 120_000)), min_size=1, max_size=4),
+@given(st.lists(st.tuples(st.integers(0, 3 * 3600), st.integers(1, 400), st.integers(0, 120_000)),
+                min_size=1, max_size=4),
        st.integers(0, 20 * 60_000))
 def test_the_shortcut_never_skips_a_run_that_is_whole(pieces, later_ms):
     """`may_be_whole` says no only when sealing would judge nothing whole."""
