@@ -30,5 +30,11 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The speed suite of README "Speed": floor, hand-rolled loop, sync flood, live runners, memory,
+# two stream workers, side by side (a few minutes). BENCH_ARGS="--live-s 300" for the long live run.
+bench: deps venv
+	$(VENV)/bin/python -m pip install -q -e '.[bench]'
+	$(VENV)/bin/python bench/suite.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .footpod .pytest_cache .hypothesis

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from pydantic import BaseModel, ConfigDict
 
 
@@ -60,3 +61,28 @@ class RunnerUpdate(_Record):
     touched: tuple[RunEvaluation, ...]
     latest: RunEvaluation
     recent: tuple[RunSummary, ...] = ()  # every run of the last weeks, for rules that look back
+
+
+class SampleRecord(msgspec.Struct, frozen=True):
+    """A sample as the stream reads it back from the bridge's record (`footpod.contract.CountedSample`'s
+    fields): validated once, at the bridge, and decoded here without a second validation."""
+
+    ts: int
+    device_id: str
+    cadence_spm: float
+    distance_m: float
+    speed_mps: float | None = None
+    seq: int | None = None
+    run_id: str | None = None
+
+
+class SampleBatchRecord(msgspec.Struct, frozen=True):
+    """`footpod.contract.SampleBatch` as the stream decodes it."""
+
+    runner: str
+    received_ms: int
+    samples: tuple[SampleRecord, ...]
+
+
+decode_sample_batch = msgspec.json.Decoder(SampleBatchRecord).decode
+"""A bridge record (`SampleBatch` JSON) decoded in one pass into plain structs."""

@@ -11,10 +11,10 @@ argument.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from influxdb_client import Point, WritePrecision
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from footpod.contract import PainReport
@@ -46,14 +46,50 @@ class Measurement(BaseModel):
         missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
         if unknown or missing:
             raise ValueError(f"{self.name}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
-        point = Point(self.name)
-        for name in self.tags:
-            point.tag(name, tags[name])
-        for name, value in fields.items():
-            if value is not None:
-                kind = self.fields.get(name) or self.optional[name]
-                point.field(name, kind(value))
-        return point.time(ts_ms, WritePrecision.MS).to_line_protocol()
+        return _line(self.name, tags, {name: (self.fields.get(name) or self.optional[name])(value)
+                                       for name, value in fields.items() if value is not None}, ts_ms)
+
+
+# Line protocol as influxdb-client's `Point.to_line_protocol` writes it (same escapes, sorted tags and
+# fields, no trailing ".0", non-finite floats left out), without a Point per line: the stream writes
+# one line per 10 s of every run, and building Points cost a tenth of its time.
+_ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
+_ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
+_ESCAPE_STRING = str.maketrans({'"': r'\"', "\\": r"\\"})
+
+
+def _line(name: str, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
+    tag_parts = []
+    for key in sorted(tags):
+        if tags[key] is None:
+            continue
+        value = str(tags[key]).translate(_ESCAPE_KEY)
+        if value.endswith("\\"):
+            value += " "
+        if key and value:
+            tag_parts.append(f"{key.translate(_ESCAPE_KEY)}={value}")
+    field_parts = []
+    for key in sorted(fields):
+        value = fields[key]
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = f"{value}i"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                continue
+            text = str(value)
+            if text.endswith(".0"):
+                text = text[:-2]
+        elif isinstance(value, str):
+            text = f'"{value.translate(_ESCAPE_STRING)}"'
+        else:
+            raise ValueError(f'Type: "{type(value)}" of field: "{key}" is not supported.')
+        field_parts.append(f"{key.translate(_ESCAPE_KEY)}={text}")
+    if not field_parts:
+        return ""
+    tag_text = "," + ",".join(tag_parts) if tag_parts else ""
+    return f"{name.translate(_ESCAPE_MEASUREMENT)}{tag_text} {','.join(field_parts)} {int(ts_ms)}"
 
 
 CADENCE = Measurement(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -22,6 +23,7 @@ from aiokafka.errors import KafkaError
 from footpod import kafka, metrics
 from footpod.contract import SampleBatch
 from footpod.mqtt import mqtt_client, service_client_id
+from footpod.records import SampleBatchRecord
 from footpod.settings import Settings
 from ingest.validate import Verdict, judge
 
@@ -30,6 +32,11 @@ SUBSCRIPTIONS = [("footpod/+/samples", 1), ("footpod/+/pain", 1)]
 # Apache Kafka refuses records over message.max.bytes (1,048,588 by default) and the producer
 # would retry such a record forever: records are cut well below it, by bytes.
 MAX_RECORD_BYTES = 512 * 1024
+MAX_BATCH_BYTES = 512 * 1024  # below the broker's message.max.bytes (1,048,588) with room for overhead
+# a batch is cut at this many payload bytes (about 20 synced messages), so the first records
+# reach Kafka while later messages are still being judged, not after a whole in-flight window
+BATCH_BYTES = 1_048_576
+HANDOFFS_IN_FLIGHT = 4  # batches waiting for Kafka's acknowledgement while the next is judged
 
 
 @dataclass(frozen=True)
@@ -71,10 +78,15 @@ class Bridge:
         self._connected = asyncio.Event()
         self._client: mqtt.Client | None = None
         self._kafka_error: str | None = None  # the last hand-off's failure, until one succeeds
+        self._in_flight = asyncio.Semaphore(HANDOFFS_IN_FLIGHT)
+        self._handoffs: set[asyncio.Task] = set()
+        self._failure: BaseException | None = None
 
     def _default_producer(self) -> AIOKafkaProducer:
+        # a synced message makes a record of ~45 KB: batches of up to 1 MB, not the default 16 KB
         return AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                                linger_ms=5, max_request_size=1_048_576, compression_type=None)
+                                linger_ms=5, max_batch_size=MAX_BATCH_BYTES, max_request_size=1_048_576,
+                                compression_type=None)
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -90,6 +102,8 @@ class Bridge:
             while True:
                 await self._forward_batch(client, producer)
         finally:
+            for task in list(self._handoffs):
+                task.cancel()
             client.disconnect()
             client.loop_stop()
             await producer.stop()
@@ -128,16 +142,37 @@ class Bridge:
         return client
 
     async def _forward_batch(self, client: mqtt.Client, producer: AIOKafkaProducer) -> None:
+        """Judge the next batch of messages while earlier ones wait for Kafka (at most
+        `HANDOFFS_IN_FLIGHT` of them); each batch is acknowledged once Kafka has all its records."""
+        if self._failure is not None:
+            raise self._failure
         deliveries = [await self._queue.get()]
-        while len(deliveries) < self.settings.bridge_batch_max and not self._queue.empty():
+        size = len(deliveries[0].payload)
+        while len(deliveries) < self.settings.bridge_batch_max and size < BATCH_BYTES and not self._queue.empty():
             deliveries.append(self._queue.get_nowait())
+            size += len(deliveries[-1].payload)
         max_future_ms = int(self.settings.max_future_s * 1000)
         verdicts = [judge(d.topic, d.payload, d.received_ms, max_future_ms) for d in deliveries]
-        await self._hand_off(producer, verdicts)
-        for delivery in deliveries:
-            if delivery.qos > 0:
-                client.ack(delivery.mid, delivery.qos)
-        self.forwarded += len(deliveries)
+        await self._in_flight.acquire()
+        task = asyncio.ensure_future(self._hand_off_then_ack(client, producer, deliveries, verdicts))
+        self._handoffs.add(task)
+        task.add_done_callback(self._handoff_done)
+
+    async def _hand_off_then_ack(self, client: mqtt.Client, producer: AIOKafkaProducer,
+                                 deliveries: list[Delivery], verdicts: list[Verdict]) -> None:
+        try:
+            await self._hand_off(producer, verdicts)
+            for delivery in deliveries:
+                if delivery.qos > 0:
+                    client.ack(delivery.mid, delivery.qos)
+            self.forwarded += len(deliveries)
+        finally:
+            self._in_flight.release()
+
+    def _handoff_done(self, task: asyncio.Task) -> None:
+        self._handoffs.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()  # raised by the loop: the bridge stops, unacknowledged
 
     async def _hand_off(self, producer: AIOKafkaProducer, verdicts: list[Verdict]) -> None:
         """Send every record until Kafka has them all; retry forever rather than drop."""
@@ -178,13 +213,21 @@ def _records(verdicts: list[Verdict]):
             yield kafka.DEADLETTER, reject.topic.encode(), reject.model_dump_json().encode()
 
 
-def sample_records(batch: SampleBatch, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:
-    """A batch as Kafka record values of at most `max_bytes` each: halved until they fit
-    (5,000 samples with 64-character device and run ids make ~1.06 MB)."""
-    value = batch.model_dump_json().encode()
+def sample_records(batch: SampleBatch | SampleBatchRecord, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """A batch as Kafka record values (`SampleBatch` JSON) of at most `max_bytes` each: halved
+    until they fit (5,000 samples with 64-character device and run ids make ~1.06 MB)."""
+    if isinstance(batch, SampleBatchRecord):
+        value = msgspec.json.encode(batch)
+    else:
+        value = batch.model_dump_json().encode()
     if len(value) <= max_bytes or len(batch.samples) == 1:
         return [value]
     middle = len(batch.samples) // 2
-    halves = (batch.samples[:middle], batch.samples[middle:])
-    return [part for half in halves
-            for part in sample_records(batch.model_copy(update={"samples": half}), max_bytes)]
+    return [part for half in (batch.samples[:middle], batch.samples[middle:])
+            for part in sample_records(_with_samples(batch, half), max_bytes)]
+
+
+def _with_samples(batch: SampleBatch | SampleBatchRecord, samples: tuple) -> SampleBatch | SampleBatchRecord:
+    if isinstance(batch, SampleBatchRecord):
+        return msgspec.structs.replace(batch, samples=samples)
+    return batch.model_copy(update={"samples": samples})

@@ -11,6 +11,7 @@ records are held, unacknowledged, and retried; the other runners go on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -18,8 +19,7 @@ from collections import defaultdict
 import faust
 
 from footpod import kafka, metrics
-from footpod.contract import CountedSample, SampleBatch
-from footpod.records import RunnerUpdate
+from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batch
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
@@ -31,6 +31,7 @@ log = logging.getLogger("footpod.stream")
 STEP_WITHIN_S = 0.3  # a live sample reaches the alert worker within a second
 CONCLUDE_EVERY_S = 1.0  # how often whole runs are looked for (RULES.md §1 "a whole run": 30 s of silence)
 SEED_RETRY_S = 2.0
+SEED_CONCURRENCY = 32  # runners whose states are read from the store at once
 
 
 class StreamWorker(StageWorker):
@@ -87,13 +88,31 @@ class StreamWorker(StageWorker):
         by_runner: dict[str, list] = defaultdict(list)
         for event in events:
             event.message.incref()  # acknowledged once the store has the points (or never, if lost)
-            by_runner[SampleBatch.model_validate_json(event.value).runner].append(event)
+            by_runner[event.key.decode()].append(event)  # the bridge keys each record by its runner
+        await self._seed_new(runner for runner in by_runner if runner not in self.waiting)
         now_ms = int(time.time() * 1000)
         for runner, runner_events in by_runner.items():
             if runner in self.waiting:
                 self.waiting[runner].extend(runner_events)
                 continue
             await self._step_runner(runner, runner_events, now_ms)
+
+    async def _seed_new(self, runners) -> None:
+        """Read the states of runners not in memory yet, several at once (a round trip to the store
+        each); one that cannot be read is left to `_step_runner`, which holds its samples."""
+        missing = [runner for runner in runners if runner not in self.states]
+        if not missing:
+            return
+        limit = asyncio.Semaphore(SEED_CONCURRENCY)
+
+        async def seed(runner: str) -> None:
+            async with limit:
+                try:
+                    await self._state_of(runner)
+                except SeedUnavailable:
+                    pass
+
+        await asyncio.gather(*(seed(runner) for runner in missing))
 
     async def _step_runner(self, runner: str, events: list, now_ms: int) -> None:
         try:
@@ -102,9 +121,9 @@ class StreamWorker(StageWorker):
             log.warning("cannot read %s's runs from the store (%s): its samples wait", runner, error)
             self.waiting[runner] = list(events)
             return
-        samples: list[CountedSample] = []
+        samples: list[SampleRecord] = []
         for event in events:
-            samples.extend(SampleBatch.model_validate_json(event.value).samples)
+            samples.extend(decode_sample_batch(event.value).samples)  # validated by the bridge: decoded once
         self.samples_in += len(samples)
         metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
         result = step(state, samples, self._context(runner, now_ms))

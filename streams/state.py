@@ -149,10 +149,10 @@ def one_per_overlap(runs: Sequence[RunSummary]) -> dict[RunKey, RunSummary]:
     return winner_of
 
 
-class Counted(BaseModel):
-    """The outcome of counting a batch of samples into a runner's state."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class Counted:
+    """The outcome of counting a batch of samples into a runner's state (samples are taken as they
+    come, pydantic `CountedSample`s or the stream's decoded `SampleRecord`s, not validated again)."""
 
     state: RunnerState
     fresh: tuple[CountedSample, ...]  # samples counted for the first time

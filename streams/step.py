@@ -70,6 +70,8 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
 def conclude(state: RunnerState, ctx: Context) -> StepResult:
     """Judge the runs that are whole at `ctx.now_ms`: each is sealed into one segment, its `run`
     point written as final, and the alert worker told (`final=True`). Nothing whole: no update."""
+    if not may_be_whole(state, ctx.now_ms, ctx.params):
+        return StepResult(state=state)
     sealed_state, sealed = seal(state, ctx.now_ms, ctx.params)
     if not sealed:
         return StepResult(state=state)
@@ -86,6 +88,16 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
     update = RunnerUpdate(runner=state.runner, team=ctx.team, touched=tuple(touched),
                           latest=_latest(sealed_state, runs, ctx), recent=recent(runs.counted, winners))
     return StepResult(state=sealed_state, lines=lines, update=update)
+
+
+def may_be_whole(state: RunnerState, now_ms: int, params: LoadParams) -> bool:
+    """Whether some open run could be whole at `now_ms` (`streams.state.is_whole`): a run is whole only
+    if each of its segments arrived `settle_ms` ago and ended `run_gap_ms` ago, so without such a
+    segment nothing is, and the runs need not be grouped and summarised (once a second for every
+    runner under way)."""
+    return any(segment.arrived_ms is not None and now_ms - segment.arrived_ms >= params.settle_ms
+               and now_ms - segment.end_ms >= params.run_gap_ms
+               for segments in state.devices.values() for segment in segments)
 
 
 def has_open_runs(state: RunnerState) -> bool:

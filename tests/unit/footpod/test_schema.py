@@ -1,6 +1,8 @@
 """The store's schema: each measurement's line protocol pinned, and the schema refusing what it does not name."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.points import alert_point, load_point, pain_point
 from footpod import schema
@@ -140,3 +142,23 @@ def test_a_read_back_that_fails_raises_instead_of_returning_an_empty_history():
 
     with pytest.raises(StoreReadError, match="store down"):
         asyncio.run(schema.read_runs(_failing, "alice", 80))
+
+
+_names = st.text(min_size=1, max_size=8).filter(lambda name: not name.startswith("#"))
+_values = st.one_of(st.floats(), st.integers(-10**12, 10**12), st.booleans(), st.text(max_size=10))
+
+
+@settings(max_examples=300)
+@given(_names, st.dictionaries(_names, st.text(max_size=8), max_size=3),
+       st.dictionaries(_names, _values, min_size=1, max_size=4), st.integers(0, 2**45))
+def test_lines_are_the_ones_influxdb_client_writes(name, tags, fields, ts_ms):
+    from influxdb_client import Point, WritePrecision
+
+    from footpod.schema import _line
+
+    point = Point(name)
+    for key, value in tags.items():
+        point.tag(key, value)
+    for key, value in fields.items():
+        point.field(key, value)
+    assert _line(name, tags, fields, ts_ms) == point.time(ts_ms, WritePrecision.MS).to_line_protocol()

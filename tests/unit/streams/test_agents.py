@@ -53,6 +53,7 @@ class FakeTopic:
 
 class Event:
     def __init__(self, runner, samples):
+        self.key = runner.encode()
         self.value = SampleBatch(runner=runner, received_ms=T0, samples=tuple(samples)).model_dump_json().encode()
         self.acked = False
         self.message = self

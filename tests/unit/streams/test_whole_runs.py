@@ -1,9 +1,12 @@
 """A run is judged whole (RULES.md §1 "a whole run"): one verdict, once nothing of it is still coming."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from alerts.decide import alerts_for
 from footpod.load import DAY_MS
-from streams.state import RunnerState
-from streams.step import conclude, has_open_runs, step
+from streams.state import RunnerState, seal
+from streams.step import conclude, has_open_runs, may_be_whole, step
 
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx, run, settle
 
@@ -78,3 +81,19 @@ def test_the_run_point_says_whether_the_run_is_final():
     assert any(line.startswith("run,") and "final=false" in line for line in result.lines)
     judged = settle(result.state, LATE + PARAMS.settle_ms)
     assert any(line.startswith("run,") and "final=true" in line for line in judged.lines)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3 * 3600), st.integers(1, 400), st.integers(0, 120_000)),
+                min_size=1, max_size=4),
+       st.integers(0, 20 * 60_000))
+def test_the_shortcut_never_skips_a_run_that_is_whole(pieces, later_ms):
+    """`may_be_whole` says no only when sealing would judge nothing whole."""
+    state = RunnerState(runner="alice")
+    arrival = LATE
+    for offset_s, seconds, delay_ms in pieces:
+        arrival += delay_ms
+        state = step(state, run(T0 + offset_s * 1000, seconds), ctx(arrival)).state
+    now = arrival + later_ms
+    if not may_be_whole(state, now, PARAMS):
+        assert seal(state, now, PARAMS)[1] == []

@@ -1,0 +1,540 @@
+"""Issue 14 side by side: the floor, a hand-rolled loop, the pipeline's sync flood, live runners,
+memory per runner, and two stream workers against one.
+
+    make bench                                   # the default, bounded run (a few minutes)
+    .venv/bin/python bench/suite.py --live-runners 5000 --live-s 300   # the 5-minute live run
+    .venv/bin/python bench/suite.py --only flood,live                  # some parts only
+
+Every part runs on servers this script starts on free ports (`monitor.servers`) and prints its
+numbers; a table at the end puts them side by side. Nothing is asserted (a benchmark, not a test):
+"lost", "double" and "statuses right" are counts read back from the store and the broker.
+
+- floor: one paho subscriber decoding each message with orjson, nothing else; the rate at which
+  samples can be received at all.
+- hand-rolled: paho -> orjson -> line protocol -> InfluxDB `/write` in 5,000-line batches, acks
+  at once (no dedup, no runs, no loads): what a minimal loop manages.
+- flood: `footpod-monitor` bridge + stream + alerts; runners sync one 10 km run each (1 s
+  samples, 500 per message); timed until every runner's retained status shows its whole run and
+  the store holds every sample once.
+- live: runners at 1 Hz, each sample's `ts` its publish time; latency = arrival of a status at a
+  subscriber minus the `as_of` of the status (the newest sample it reflects). Live statuses are
+  paced (CONTRACT.md: every 10 s during a run) by a 1 s timer, so a status released by the timer
+  carries up to 1 s of that pace on top of the pipeline.
+- memory: RSS growth of a process holding 10,000 runners with 10 weeks of runs each, as the
+  stream worker (states) and the alert worker (recent runs) hold them.
+- scale: the flood again with two stream worker processes in one consumer group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor import servers  # noqa: E402
+
+PER_MESSAGE = 500
+WAIT_S = 120  # live: longest wait for the runners to be known, and for the store to catch up after
+RUN_KM = 10.0
+SPEED_MPS = 3.0
+BASE_DAYS_AGO = 3
+console = Console()
+
+
+# --------------------------------------------------------------------------- payloads
+
+def run_payloads(prefix: str, runners: int,
+                 topic: str = "footpod/{runner}/samples") -> tuple[list[tuple[str, bytes]], int]:
+    """Each runner's one 10 km run at 1 Hz, in messages of 500 samples: (topic, body), total samples."""
+    base = int(time.time() * 1000) - BASE_DAYS_AGO * 86_400_000
+    count = int(RUN_KM * 1000 / SPEED_MPS) + 1
+    out, total = [], 0
+    for r in range(runners):
+        name = f"{prefix}{r}"
+        start = base + r * 1000
+        samples = [{"ts": start + i * 1000, "device_id": f"pod-{name}", "cadence_spm": 170 + i % 7,
+                    "distance_m": round(i * SPEED_MPS, 1), "speed_mps": SPEED_MPS} for i in range(count)]
+        for k in range(0, count, PER_MESSAGE):
+            out.append((topic.format(runner=name), orjson.dumps(samples[k:k + PER_MESSAGE])))
+        total += count
+    return out, total
+
+
+def publisher(port: int) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{time.time_ns()}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def publish_all(client: mqtt.Client, payloads: list[tuple[str, bytes]]) -> None:
+    infos = [client.publish(topic, body, qos=1) for topic, body in payloads]
+    for info in infos:
+        info.wait_for_publish(300)
+
+
+# --------------------------------------------------------------------------- floor and hand-rolled loop
+
+def floor(port: int, payloads: list[tuple[str, bytes]], total: int) -> float:
+    """Samples/s one paho subscriber receives and decodes (orjson), nothing else."""
+    received = [0]
+    done = threading.Event()
+    first = [0.0]
+
+    def on_message(client, userdata, message):
+        if not first[0]:
+            first[0] = time.perf_counter()
+        received[0] += len(orjson.loads(message.payload))
+        if received[0] >= total:
+            done.set()
+
+    sub = _subscriber(port, "bench/floor/#", on_message)
+    client = publisher(port)
+    start = time.perf_counter()
+    publish_all(client, payloads)
+    done.wait(300)
+    elapsed = time.perf_counter() - start
+    _stop(client, sub)
+    return received[0] / elapsed
+
+
+def handrolled(port: int, influx_port: int, payloads: list[tuple[str, bytes]], total: int) -> float:
+    """paho -> orjson -> line protocol -> InfluxDB /write (5,000-line batches), until all written."""
+    url = f"http://127.0.0.1:{influx_port}"
+    httpx.post(f"{url}/query", data={"q": "CREATE DATABASE handrolled"})
+    lines: list[str] = []
+    lock = threading.Condition()
+    written = [0]
+
+    def on_message(client, userdata, message):
+        runner = message.topic.split("/")[2]
+        out = [f"cadence,runner={runner},device={s['device_id']} spm={s['cadence_spm']},"
+               f"distance_m={s['distance_m']},speed_mps={s['speed_mps']} {s['ts']}"
+               for s in orjson.loads(message.payload)]
+        with lock:
+            lines.extend(out)
+            lock.notify()
+
+    def write_loop():
+        with httpx.Client(timeout=60) as http:
+            while written[0] < total:
+                with lock:
+                    while not lines:
+                        lock.wait(1)
+                    batch = lines[:5000]
+                    del lines[:5000]
+                http.post(f"{url}/write", params={"db": "handrolled", "precision": "ms"},
+                          content="\n".join(batch).encode()).raise_for_status()
+                written[0] += len(batch)
+
+    writer = threading.Thread(target=write_loop, daemon=True)
+    writer.start()
+    sub = _subscriber(port, "bench/hand/#", on_message)
+    client = publisher(port)
+    start = time.perf_counter()
+    publish_all(client, payloads)
+    writer.join(300)
+    elapsed = time.perf_counter() - start
+    _stop(client, sub)
+    return written[0] / elapsed
+
+
+def _subscriber(port: int, topic: str, on_message, qos: int = 1) -> mqtt.Client:
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{time.time_ns()}")
+    subscribed = threading.Event()
+    sub.on_message = on_message
+    sub.on_subscribe = lambda *args: subscribed.set()
+    sub.on_connect = lambda client, *args: client.subscribe(topic, qos)
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    subscribed.wait(10)
+    return sub
+
+
+def _stop(*clients: mqtt.Client) -> None:
+    for client in clients:
+        client.loop_stop()
+        client.disconnect()
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+@dataclass
+class Stack:
+    data: Path
+    mqtt_port: int
+    kafka_port: int
+    influx_port: int
+    stages: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
+
+    def env(self, data_dir: Path) -> dict[str, str]:
+        return {**os.environ, "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
+                "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{self.kafka_port}",
+                "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{self.influx_port}",
+                "FOOTPOD_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+
+    def start(self, stage: str) -> None:
+        """One more process of a stage (a second stream worker joins the consumer group)."""
+        index = len(self.stages.get(stage, []))
+        data_dir = self.data if index == 0 else self.data / f"{stage}{index}"
+        (self.data / "logs").mkdir(parents=True, exist_ok=True)
+        ready = data_dir / "run" / f"{stage}.ready"
+        ready.unlink(missing_ok=True)
+        process = subprocess.Popen([sys.executable, "-m", "monitor.cli", stage], env=self.env(data_dir), cwd=ROOT,
+                                   stdout=(self.data / "logs" / f"{stage}{index}.log").open("ab"),
+                                   stderr=subprocess.STDOUT)
+        self.stages.setdefault(stage, []).append(process)
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{stage} did not start; see {self.data / 'logs'}")
+            time.sleep(0.2)
+
+    def stop(self, stage: str) -> None:
+        for process in self.stages.pop(stage, []):
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def pids(self) -> dict[str, list[int]]:
+        return {stage: [p.pid for p in procs] for stage, procs in self.stages.items()}
+
+    def query(self, influxql: str) -> list:
+        response = httpx.get(f"http://127.0.0.1:{self.influx_port}/query",
+                             params={"db": "footpod", "q": influxql}, timeout=30)
+        series = response.json()["results"][0].get("series") or []
+        return [row for s in series for row in s["values"]]
+
+
+def stored_samples(stack: Stack, prefix: str) -> int:
+    rows = stack.query(f"SELECT sum(samples) FROM run WHERE runner =~ /^{prefix}/")
+    return int(rows[0][1]) if rows else 0
+
+
+class Statuses:
+    """Retained statuses as they arrive: the latest per runner and each one's latency."""
+
+    def __init__(self, port: int, topic: str):
+        self.latest: dict[str, dict] = {}
+        self.latencies: list[float] = []
+        self.record = False
+        self.since = 0.0  # statuses of samples before this (the warm-up's) are not timed
+        self.lock = threading.Lock()
+        self.client = _subscriber(port, topic, self._on_message, qos=0)
+
+    def _on_message(self, client, userdata, message):
+        now = time.time()
+        status = orjson.loads(message.payload)
+        with self.lock:
+            self.latest[status["runner"]] = status
+            if self.record and not message.retain:
+                as_of = datetime.fromisoformat(status["as_of"].replace("Z", "+00:00")).timestamp()
+                if as_of >= self.since:
+                    self.latencies.append(now - as_of)
+
+    def close(self) -> None:
+        _stop(self.client)
+
+
+def flood(stack: Stack, prefix: str, runners: int, timeline_every: float = 0.0) -> dict:
+    """Synced runs through the pipeline until every status shows its whole run; samples/s."""
+    payloads, total = run_payloads(prefix, runners)
+    statuses = Statuses(stack.mqtt_port, "status/#")
+    client = publisher(stack.mqtt_port)
+    cpu = CpuMeter(stack)
+    start = time.perf_counter()
+    publish_all(client, payloads)
+    published_s = time.perf_counter() - start
+    expected_km = round(int(RUN_KM * 1000 / SPEED_MPS) * SPEED_MPS / 1000, 2)
+
+    def right(name: str) -> bool:
+        status = statuses.latest.get(name)
+        run = (status or {}).get("last_run") or {}
+        return abs((run.get("km") or 0) - expected_km) < 0.01 and abs(status["week_km"] - expected_km) < 0.01
+
+    names = [f"{prefix}{r}" for r in range(runners)]
+    deadline = time.monotonic() + 600
+    timeline, next_look = [], 0.0
+    while time.monotonic() < deadline:
+        with statuses.lock:
+            ok = sum(right(name) for name in names)
+            seen = sum(name in statuses.latest for name in names)
+        if ok == runners:
+            break
+        now = time.perf_counter() - start
+        if timeline_every and now >= next_look:
+            timeline.append((round(now, 1), stored_samples(stack, prefix), seen, ok))
+            next_look = now + timeline_every
+        time.sleep(0.05)
+    if timeline:
+        console.print("  (s, samples stored, runners with a status, statuses right):", timeline)
+    elapsed = time.perf_counter() - start
+    usage = cpu.stop()
+    stored = _wait_count(stack, prefix, total, 30)
+    _stop(client)
+    statuses.close()
+    return {"samples": total, "published_s": published_s, "seconds": elapsed, "rate": total / elapsed,
+            "statuses_right": ok, "runners": runners, "stored": stored, "cpu": usage}
+
+
+def _wait_count(stack: Stack, prefix: str, total: int, timeout_s: float) -> int:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stored = stored_samples(stack, prefix)
+        if stored >= total or time.monotonic() > deadline:
+            return stored
+        time.sleep(0.5)
+
+
+class CpuMeter:
+    """CPU seconds of the stage processes (and their children) between start and stop, per stage."""
+
+    def __init__(self, stack: Stack):
+        self.processes = {stage: [psutil.Process(pid) for pid in pids] for stage, pids in stack.pids().items()}
+        self.before = {stage: self._cpu(procs) for stage, procs in self.processes.items()}
+        self.started = time.perf_counter()
+
+    @staticmethod
+    def _cpu(procs) -> float:
+        total = 0.0
+        for proc in procs:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        return total
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.started
+        return {stage: (self._cpu(procs) - self.before[stage]) / wall * 100 for stage, procs in self.processes.items()}
+
+
+def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
+    """Runners at 1 Hz, samples stamped at publish; latency of the statuses they cause.
+
+    The runners are made known first (one earlier sample each, as their history would): a
+    worker's first sight of a runner reads its history from the store, which is start-up, not
+    live, cost; how long that took is reported apart."""
+    statuses = Statuses(stack.mqtt_port, "status/#")
+    dropped = SysCounter(stack.mqtt_port, "$SYS/broker/publish/messages/dropped")
+    clients = [publisher(stack.mqtt_port) for _ in range(max(1, runners // 500))]
+    names = [f"{prefix}{r}" for r in range(runners)]
+    warm_start = time.perf_counter()
+    earlier = int(time.time() * 1000) - 2 * 86_400_000
+    for r, name in enumerate(names):
+        body = orjson.dumps([{"ts": earlier, "device_id": f"pod-{name}", "cadence_spm": 172, "distance_m": 0.0}])
+        clients[r % len(clients)].publish(f"footpod/{name}/samples", body, qos=1)
+    deadline = time.monotonic() + WAIT_S  # bounded: a pipeline that cannot keep up is reported, not waited for
+    while time.monotonic() < deadline and not all(name in statuses.latest for name in names):
+        time.sleep(0.2)
+    warm_s = time.perf_counter() - warm_start
+    published = [0]
+    stop = threading.Event()
+
+    def tick_loop(part: int):
+        mine = range(part, runners, len(clients))
+        client = clients[part]
+        distance = {r: 0.0 for r in mine}
+        start = time.time() + 0.5
+        second = 0
+        while not stop.is_set():
+            # spread each second's samples over the second, as independent runners would be
+            for r in mine:
+                delay = start + second + r / runners - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                distance[r] += SPEED_MPS
+                body = orjson.dumps({"ts": int(time.time() * 1000), "device_id": f"pod-{names[r]}",
+                                     "cadence_spm": 172, "distance_m": round(distance[r], 1),
+                                     "speed_mps": SPEED_MPS})
+                client.publish(f"footpod/{names[r]}/samples", body, qos=1)
+                published[0] += 1
+            second += 1
+
+    statuses.since = time.time()
+    statuses.record = True
+    cpu = CpuMeter(stack)
+    threads = [threading.Thread(target=tick_loop, args=(part,), daemon=True) for part in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    usage = cpu.stop()
+    statuses.record = False
+    behind_s = _behind(stack, prefix, published[0] + runners)
+    total = published[0] + runners  # the warm-up samples too
+    stored = _wait_count(stack, prefix, total, WAIT_S)
+    time.sleep(11)  # $SYS topics are refreshed every 10 s
+    latencies = sorted(statuses.latencies)
+    _stop(*clients)
+    statuses.close()
+    dropped.close()
+    return {"runners": runners, "seconds": seconds, "published": total, "stored": stored,
+            "lost": total - stored, "stored_at_end": behind_s, "statuses": len(latencies), "warm_up_s": warm_s,
+            "known": sum(name in statuses.latest for name in names),
+            "p50": _pct(latencies, 0.5), "p99": _pct(latencies, 0.99), "max": latencies[-1] if latencies else None,
+            "dropped": dropped.value, "cpu": usage}
+
+
+def _behind(stack: Stack, prefix: str, total: int) -> int:
+    """Samples in the store when the publishers stop: how far behind the pipeline is."""
+    return stored_samples(stack, prefix)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else None
+
+
+class SysCounter:
+    def __init__(self, port: int, topic: str):
+        self.value: int | None = None
+
+        def on_message(client, userdata, message):
+            self.value = int(message.payload)
+
+        self.client = _subscriber(port, topic, on_message, qos=0)
+
+    def close(self) -> None:
+        _stop(self.client)
+
+
+# --------------------------------------------------------------------------- memory per runner
+
+def memory(runners: int, weeks: int) -> dict:
+    """RSS growth per runner of a fresh process holding `runners` runners' states (stream) and
+    recent runs (alert worker) with `weeks` of four runs a week."""
+    out = subprocess.run([sys.executable, str(Path(__file__).parent / "memory_per_runner.py"),
+                          "--runners", str(runners), "--weeks", str(weeks)],
+                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- main
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="floor,hand,flood,live,memory,scale")
+    parser.add_argument("--flood-runners", type=int, default=200)
+    parser.add_argument("--live-runners", type=int, default=5000)
+    parser.add_argument("--live-s", type=float, default=60.0, help="seconds of live load (300 for the long run)")
+    parser.add_argument("--memory-runners", type=int, default=10_000)
+    parser.add_argument("--memory-weeks", type=int, default=10)
+    parser.add_argument("--timeline", type=float, default=0.0, help="print the flood's progress every so many s")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    results: dict[str, dict] = {}
+    data = Path(tempfile.mkdtemp(prefix="footpod-bench-"))
+    started = []
+    try:
+        if "memory" in parts:
+            console.print(f"memory: {args.memory_runners:,} runners × {args.memory_weeks} weeks …")
+            results["memory"] = memory(args.memory_runners, args.memory_weeks)
+            console.print(results["memory"])
+        if parts & {"floor", "hand", "flood", "live", "scale"}:
+            started = [servers.mosquitto(data / "mosquitto", port=servers.free_port()).start(),
+                       servers.tansu(data, port=servers.free_port()).start(),
+                       servers.influxdb(data / "influxdb", port=servers.free_port()).start()]
+        stack = Stack(data, *(server.port for server in started)) if started else None
+        if "floor" in parts:
+            payloads, total = run_payloads("f", args.flood_runners, "bench/floor/{runner}")
+            results["floor"] = {"rate": floor(stack.mqtt_port, payloads, total), "samples": total}
+            console.print(f"floor: {results['floor']['rate']:,.0f} samples/s")
+        if "hand" in parts:
+            payloads, total = run_payloads("h", args.flood_runners, "bench/hand/{runner}")
+            results["hand"] = {"rate": handrolled(stack.mqtt_port, stack.influx_port, payloads, total),
+                               "samples": total}
+            console.print(f"hand-rolled loop: {results['hand']['rate']:,.0f} samples/s")
+        if parts & {"flood", "live", "scale"}:
+            for stage in ("bridge", "stream", "alerts"):
+                stack.start(stage)
+        if "flood" in parts:
+            results["flood"] = flood(stack, "flood", args.flood_runners, args.timeline)
+            console.print("flood:", results["flood"])
+        if "live" in parts:
+            results["live"] = live(stack, "live", args.live_runners, args.live_s)
+            console.print("live:", results["live"])
+        if "scale" in parts:
+            stack.start("stream")
+            time.sleep(10)  # the group rebalances onto two members
+            results["scale"] = flood(stack, "scale", args.flood_runners)
+            console.print("flood, two stream workers:", results["scale"])
+    finally:
+        if started:
+            for stage in list(stack.stages):
+                stack.stop(stage)
+            for server in reversed(started):
+                server.stop()
+        console.print(f"logs: {data / 'logs'}")
+    report(results, args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def report(results: dict, args) -> None:
+    table = Table(title=f"footpod-monitor speed ({os.cpu_count()} cores)")
+    for column in ("measure", "value", "ratio / note"):
+        table.add_column(column)
+    hand = results.get("hand", {}).get("rate")
+    if "floor" in results:
+        table.add_row("floor: paho + orjson, samples/s", f"{results['floor']['rate']:,.0f}", "")
+    if hand:
+        table.add_row("hand-rolled paho→orjson→/write, samples/s", f"{hand:,.0f}", "")
+    for key, name in (("flood", "flood, 1 stream worker"), ("scale", "flood, 2 stream workers")):
+        r = results.get(key)
+        if r:
+            note = f"{r['rate'] / hand:.2f} × hand-rolled" if hand else ""
+            if key == "scale" and "flood" in results:
+                note += f", {r['rate'] / results['flood']['rate']:.2f} × 1 worker"
+            cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r["cpu"].items())
+            table.add_row(f"{name}, samples/s", f"{r['rate']:,.0f}",
+                          f"{note}; statuses right {r['statuses_right']}/{r['runners']}; "
+                          f"stored {r['stored']:,}/{r['samples']:,}; CPU {cpu}")
+    r = results.get("live")
+    if r:
+        cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r["cpu"].items())
+        headroom = os.cpu_count() * 100 - sum(r["cpu"].values())
+        fmt = lambda v: f"{v * 1000:,.0f} ms" if v is not None else "-"  # noqa: E731
+        table.add_row(f"live {r['runners']:,} runners × 1 Hz, {r['seconds']:.0f} s: status p50 / p99 / max",
+                      f"{fmt(r['p50'])} / {fmt(r['p99'])} / {fmt(r['max'])}",
+                      f"{r['statuses']:,} statuses; {r['known']:,} runners known after {r['warm_up_s']:.0f} s; "
+                      f"{r['stored_at_end']:,} stored when publishing stopped; not stored {WAIT_S} s later "
+                      f"{r['lost']} of {r['published']:,}; mosquitto dropped {r['dropped']}; CPU {cpu} "
+                      f"(headroom {headroom:.0f} % of {os.cpu_count() * 100} %)")
+    r = results.get("memory")
+    if r:
+        table.add_row(f"memory, {r['runners']:,} runners × {r['weeks']} weeks: RSS per runner",
+                      f"{r['per_runner_kb']:.1f} KB",
+                      f"stream {r['stream_kb']:.1f} KB + alerts {r['alerts_kb']:.1f} KB")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
