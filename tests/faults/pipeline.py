@@ -111,8 +111,27 @@ def start_pipeline(data_dir: Path, roster: str, **extra_env: str) -> FaultStack:
         raise
 
 
-def watch(port: int, *topics: str) -> tuple[MqttWatcher, mqtt.Client]:
-    watcher = MqttWatcher()
+class TimedWatcher(MqttWatcher):
+    """An MqttWatcher that also notes when each message arrived (wall ms)."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrived: list[int] = []
+
+    def on_message(self, client, userdata, message) -> None:
+        with self.lock:
+            self.messages.append((message.topic, json.loads(message.payload)))
+            self.arrived.append(int(time.time() * 1000))
+
+    def since(self, ms: int, prefix: str) -> list[tuple[int, dict]]:
+        """(arrival ms, payload) of the messages under `prefix` that arrived at or after `ms`."""
+        with self.lock:
+            return [(at, payload) for at, (topic, payload) in zip(self.arrived, self.messages)
+                    if at >= ms and topic.startswith(prefix)]
+
+
+def watch(port: int, *topics: str) -> tuple[TimedWatcher, mqtt.Client]:
+    watcher = TimedWatcher()
     client = mqtt_connect(port)
     client.on_message = watcher.on_message
     subscribed = threading.Event()
