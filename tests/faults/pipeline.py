@@ -33,6 +33,7 @@ class FaultStack(Stack):
     """A Stack whose servers belong to one test: they can be stopped, killed and started again."""
 
     extra_env: dict[str, str] = field(default_factory=dict)
+    mqtt_autosave_s: int = 10  # Mosquitto's `autosave_interval` when started again
 
     @property
     def env(self) -> dict[str, str]:
@@ -59,7 +60,8 @@ class FaultStack(Stack):
 
     def start_server(self, name: str) -> None:
         """The server again, on the same port and data directory."""
-        make = {"mqtt": lambda: servers.mosquitto(self.data_dir / "mosquitto", port=self.mqtt_port),
+        make = {"mqtt": lambda: servers.mosquitto(self.data_dir / "mosquitto", port=self.mqtt_port,
+                                                  autosave_interval_s=self.mqtt_autosave_s),
                 "kafka": lambda: servers.tansu(self.data_dir, port=self.kafka_port),
                 "influx": lambda: servers.influxdb(self.data_dir / "influxdb", port=self.influx_port)}[name]
         self.running[name] = make().start()
