@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # CONTRACT.md: status at least once a day for every known runner; ours: every hour, so a run
     # leaving the 7-day window shows within the hour.
     status_every_s: float = Field(3600.0, gt=0, description="FOOTPOD_STATUS_EVERY_S")
+    # FAULTS.md row 16: the local stack restarts its Kafka (Tansu keeps every record in memory) empty
+    # once it holds more than this, and only once every consumed record is committed; 0: never.
+    kafka_recycle_mib: int = Field(1024, ge=0, description="FOOTPOD_KAFKA_RECYCLE_MIB")
 
     @property
     def notify_outbox_path(self) -> Path:
