@@ -36,7 +36,7 @@ USERS = {"alice": "alice-pw", "bob": "bob-pw", "bridge": "bridge-pw", "alerts": 
 
 @pytest.fixture
 def broker(tmp_path):
-    from deploy.test_broker_acl import DEPLOY, local_conf  # the deployed files, moved into tmp
+    from tests.integration.deploy.test_broker_acl import DEPLOY, local_conf  # the deployed files, moved into tmp
 
     passwd = servers.find_binary("mosquitto_passwd", "apt-get install mosquitto")
     (tmp_path / "data").mkdir()
