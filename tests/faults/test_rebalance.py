@@ -3,8 +3,8 @@ every rebalance moves partitions between the two, and each new owner reseeds its
 store and the records not yet acknowledged. No sample counted twice, no gap (one whole run per runner
 with all its samples and its distance), every partition served to its end.
 
-The row asks for a join or leave every minute; here every `FOOTPOD_FAULTS_REBALANCE_EVERY_S` (20 s)
-over `FOOTPOD_FAULTS_FLOOD_S` (80 s) of flood."""
+The row asks for a join or leave every minute; here every `FOOTPOD_FAULTS_REBALANCE_EVERY_S` (16 s)
+over `FOOTPOD_FAULTS_FLOOD_S` (64 s) of flood."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from tests.faults.pipeline import FAST, start_pipeline, wait_until
 from tests.integration.stack import ROSTER
 
 RUNNERS = 100
-FLOOD_S = float(os.environ.get("FOOTPOD_FAULTS_FLOOD_S", "80"))
-EVERY_S = float(os.environ.get("FOOTPOD_FAULTS_REBALANCE_EVERY_S", "20"))
+FLOOD_S = float(os.environ.get("FOOTPOD_FAULTS_FLOOD_S", "64"))
+EVERY_S = float(os.environ.get("FOOTPOD_FAULTS_REBALANCE_EVERY_S", "16"))
 
 
 def lag(bootstrap: str, group: str, topic: str) -> dict[int, int]:
