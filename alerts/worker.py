@@ -111,10 +111,14 @@ class AlertWorker(StageWorker):
                 f"{len(self.memory)} runners in memory")
 
     async def consume_updates(self, stream) -> None:
-        async for value in stream:
+        async for record in stream.events():
             await self.until_ready()
+            # --- acknowledged once stored (FAULTS.md row 6): an update's Kafka record is acknowledged,
+            # and its offset committed, only once the store has the points it caused
+            record.message.incref()
             async with self._lock:
-                await self.on_update(RunnerUpdate.model_validate_json(value))
+                stored = await self.on_update(RunnerUpdate.model_validate_json(record.value))
+            _ack_when_stored([record], stored)
 
     async def consume_pain(self, stream) -> None:
         async for record in stream.events():
@@ -144,10 +148,8 @@ class AlertWorker(StageWorker):
         async with self._lock:
             events, memory.pending = memory.pending, []
             records, memory.pending_records = memory.pending_records, []
-            if events:
-                await self.on_pain(*events)
-            for record in records:
-                record.ack()
+            stored = await self.on_pain(*events) if events else None
+            _ack_when_stored(records, stored)  # decided, and the store has the lines
             # --- end of settle rule
 
     def facts(self, runner: str, memory: Memory) -> RunnerFacts:
@@ -155,7 +157,7 @@ class AlertWorker(StageWorker):
         return RunnerFacts(runner=runner, team=entry.team, entry=entry, runs=memory.runs,
                            reports=tuple(memory.reports), params=self.params)
 
-    async def on_update(self, update: RunnerUpdate) -> None:
+    async def on_update(self, update: RunnerUpdate) -> asyncio.Future:
         memory = await self._memory_of(update.runner)
         known_runs = memory.runs
         memory.runs = _merge_runs(memory.runs, update.recent)
@@ -168,15 +170,16 @@ class AlertWorker(StageWorker):
             lines += daily_load_lines(facts, known_runs, memory.last_arrival_ms)
         published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
         await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
-        self.writer.write(lines)
+        return self.writer.write(lines)  # done once the store has them
 
-    async def on_pain(self, *events: PainEvent) -> None:
-        """Reports of one runner, decided together against everything known of the runner."""
+    async def on_pain(self, *events: PainEvent) -> asyncio.Future | None:
+        """Reports of one runner, decided together against everything known of the runner; the
+        store's future for their points (None when every report was a redelivery)."""
         runner = events[0].runner
         memory = await self._memory_of(runner)
         new = [e.report for e in events if e.report not in memory.reports]  # a redelivery: already counted
         if not new:
-            return
+            return None
         memory.reports.extend(dict.fromkeys(new))
         facts = self.facts(runner, memory)
         lines = []
@@ -191,7 +194,7 @@ class AlertWorker(StageWorker):
         if memory.last_update is not None:
             status = status_of(memory.last_update, facts, now_ms)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
-        self.writer.write(lines)
+        return self.writer.write(lines)
 
     async def refresh_statuses(self) -> None:
         """At start and every `status_every_s`: every known runner's status as of now and today's
@@ -274,6 +277,19 @@ class AlertWorker(StageWorker):
                 log.warning("cannot read %s's history from the store (%s); retrying in %.1f s", runner, error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, READ_BACK_MAX_DELAY_S)
+
+
+def _ack_when_stored(records: list, stored: asyncio.Future | None) -> None:
+    """Acknowledge Kafka records once `stored` is done (the store has their points), or now."""
+    def acknowledge(_future=None) -> None:
+        for record in records:
+            record.ack()
+
+    if stored is None:
+        acknowledge()
+    else:
+        stored.add_done_callback(acknowledge)
+    # --- end of acknowledged once stored
 
 
 def _merge_runs(known: tuple[RunSummary, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     mqtt_ca_file: Path | None = Field(None, description="FOOTPOD_MQTT_CA_FILE: CA of the broker's TLS "
                                                         "certificate (mqtts://); unset: the system's")
 
+    # FAULTS.md row 16: the local stack restarts its Kafka (Tansu keeps every record in memory) empty
+    # once it holds more than this, and only once every consumed record is committed; 0: never.
+    kafka_recycle_mib: int = Field(1024, ge=0, description="FOOTPOD_KAFKA_RECYCLE_MIB")
+
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
                                    env_settings: PydanticBaseSettingsSource,

@@ -94,11 +94,22 @@ class StageWorker:
 
     async def _start_io(self) -> None:
         await self.open_connections()
-        self.api = await open_api(self.settings, httpx.AsyncClient(timeout=30))
+        self.api = await self._open_store()
         self.writer = Writer(self.api, stage=self.stage)
         await self.on_store_open()
         self.ready.set()
         await self.writer.run()
+
+    async def _open_store(self) -> V1Api | V2Api:
+        """The store's API once it answers: a worker started while the store is down waits for it."""
+        client, delay = httpx.AsyncClient(timeout=30), 0.5
+        while True:
+            try:
+                return await open_api(self.settings, client)
+            except httpx.HTTPError as error:
+                self.log.warning("the time-series store does not answer (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _report_progress(self) -> None:
         backlog = self.writer.backlog if self.writer else 0

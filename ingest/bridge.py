@@ -180,6 +180,7 @@ class Bridge:
         for verdict in verdicts:
             for reject in verdict.rejects:
                 self.reasons.record(reject.reason)
+        keep_dead_letters(self.settings, verdicts)
         delay = 0.2
         while True:
             try:
@@ -200,6 +201,22 @@ def _count_in(verdicts: list[Verdict]) -> None:
     samples = sum(len(batch.samples) for verdict in verdicts for batch in verdict.batches)
     metrics.SAMPLES_IN.labels("bridge").inc(samples)
     metrics.PAIN_IN.labels("bridge").inc(sum(verdict.pain is not None for verdict in verdicts))
+
+
+def keep_dead_letters(settings: Settings, verdicts: list[Verdict]) -> None:
+    """Dead letters also go to `{FOOTPOD_DATA_DIR}/deadletter/bridge.jsonl`, one JSON line each: the
+    local Kafka keeps its topics in memory only, and a restart of it must not lose them. Written
+    before the MQTT message is acknowledged, so a kill writes a line twice rather than never."""
+    lines = [reject.model_dump_json() for verdict in verdicts for reject in verdict.rejects]
+    if not lines:
+        return
+    path = settings.data_dir / "deadletter" / "bridge.jsonl"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+    except OSError:  # a full disk must not stop good samples; the Kafka topic still has them
+        log.exception("could not keep %d dead letters on disk", len(lines))
 
 
 def _records(verdicts: list[Verdict]):

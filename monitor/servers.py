@@ -94,7 +94,7 @@ class Server:
             self.process.wait()
 
 
-def mosquitto(data_dir: Path, host: str = "127.0.0.1", port: int = 1883) -> Server:
+def mosquitto(data_dir: Path, host: str = "127.0.0.1", port: int = 1883, autosave_interval_s: int = 10) -> Server:
     """Mosquitto with persistence on and no per-client queue limit that could drop QoS 1."""
     binary = find_binary("mosquitto", "apt-get install mosquitto")
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +107,7 @@ def mosquitto(data_dir: Path, host: str = "127.0.0.1", port: int = 1883) -> Serv
         "persistence true\n"
         f"persistence_location {data_dir}/\n"
         # the default saves every 30 min: a kill -9 would lose the rest
-        "autosave_interval 10\n"
+        f"autosave_interval {autosave_interval_s}\n"
         # the default of 1000 silently drops QoS 1 messages queued for a lagging client
         "max_queued_messages 0\n"
         "max_inflight_messages 1000\n"

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -118,12 +119,43 @@ def start_stages(settings: Settings) -> list[subprocess.Popen]:
         stale.unlink()
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    processes = []
-    for stage in STAGES:
-        log = (logs / f"{stage}.log").open("ab")
-        processes.append(subprocess.Popen([sys.executable, "-m", "monitor.cli", stage], stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True))
-    return processes
+    return [start_stage(settings, stage) for stage in STAGES]
+
+
+def start_stage(settings: Settings, stage: str) -> subprocess.Popen:
+    (settings.data_dir / "run" / f"{stage}.ready").unlink(missing_ok=True)
+    log = (settings.data_dir / "logs" / f"{stage}.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "monitor.cli", stage], stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def restart_stage(settings: Settings, stage: str) -> subprocess.Popen:
+    """One stage started again, once it accepts work (the Kafka recycle)."""
+    process = start_stage(settings, stage)
+    ready = settings.data_dir / "run" / f"{stage}.ready"
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return process
+
+
+def maybe_recycle_kafka(settings: Settings, started: list[servers.Server], processes: list[subprocess.Popen]) -> bool:
+    """FAULTS.md row 16: the Tansu we started, restarted empty once past FOOTPOD_KAFKA_RECYCLE_MIB
+    and every consumed record is committed (monitor/kafka_recycle.py)."""
+    from monitor.kafka_recycle import recycle
+
+    tansu = next((server for server in started if server.name.startswith("kafka")), None)
+    if tansu is None or tansu.process is None or not settings.kafka_recycle_mib:
+        return False
+    status = Path(f"/proc/{tansu.process.pid}/status")
+    rss_kib = next((int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS:")), 0)
+    if rss_kib < settings.kafka_recycle_mib * 1024:
+        return False
+    stages = dict(zip(STAGES, processes))
+    done = recycle(tansu, settings.kafka_bootstrap, settings.kafka_partitions, stages,
+                   lambda stage: restart_stage(settings, stage))
+    processes[:len(STAGES)] = [stages[stage] for stage in STAGES]
+    return done
 
 
 def wait_ready(settings: Settings, processes: list[subprocess.Popen], console: Console) -> None:
@@ -240,7 +272,7 @@ def run_stack(settings: Settings, simulate: int, view: bool, console: Console) -
             processes.append(subprocess.Popen([sys.executable, "-m", "monitor.cli", "simulate", str(simulate)],
                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         team_view = TeamView(settings)
-        _watch(team_view, view, processes, console)
+        _watch(team_view, view, processes, console, lambda: maybe_recycle_kafka(settings, started, processes))
     except KeyboardInterrupt:
         pass
     finally:
@@ -252,8 +284,16 @@ def run_stack(settings: Settings, simulate: int, view: bool, console: Console) -
     return 0
 
 
-def _watch(team_view: TeamView, view: bool, processes: list[subprocess.Popen], console: Console) -> None:
+def _watch(team_view: TeamView, view: bool, processes: list[subprocess.Popen], console: Console,
+           recycle_kafka: Callable[[], bool] = lambda: False) -> None:
+    last_recycle_check = time.monotonic()
+
     def check_stages() -> None:
+        nonlocal last_recycle_check
+        if time.monotonic() - last_recycle_check >= 60:  # once a minute
+            last_recycle_check = time.monotonic()
+            if recycle_kafka():
+                console.print("the local Kafka was restarted empty (FOOTPOD_KAFKA_RECYCLE_MIB)")
         for stage, process in zip(STAGES, processes):
             if process.poll() is not None:
                 raise ServerStartError(f"the {stage} stage stopped (code {process.returncode}); see its log")
