@@ -7,13 +7,17 @@ DEBS := mosquitto influxdb victoria-metrics chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test deps venv bench clean
+.PHONY: demo test lint deps venv bench clean
 
 demo: deps venv
 	$(VENV)/bin/footpod-monitor up --simulate 8
 
-test: deps venv
+test: deps venv lint
 	$(VENV)/bin/python -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 deps:
 	@missing=""; for pkg in $(DEBS); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

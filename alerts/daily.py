@@ -11,13 +11,13 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from footpod import schema
-from footpod.contract import Status
-from footpod.records import LoadSnapshot
 from alerts.decide import RunnerFacts, status_from
 from alerts.points import load_point
 from alerts.rules import progression
+from footpod import schema
+from footpod.contract import Status
 from footpod.load import DAY_MS, cadence_baseline, load_at
+from footpod.records import LoadSnapshot
 
 if TYPE_CHECKING:
     from alerts.worker import AlertWorker
@@ -64,8 +64,10 @@ async def refresh_known_runners(worker: AlertWorker) -> None:
             facts = worker.facts(runner, memory)
             status, allowed = status_now(facts, now)
             pace = memory.pace
-            live_lately = (pace.last_live_s is not None
-                           and time.monotonic() - pace.last_live_s < 2 * worker.settings.live_status_interval_s)
+            live_lately = (
+                pace.last_live_s is not None
+                and time.monotonic() - pace.last_live_s < 2 * worker.settings.live_status_interval_s
+            )
             if pace.held is None and not live_lately:  # a run under way publishes its own status
                 await worker.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
             worker.notifier.offer_status(status, allowed, now)

@@ -8,18 +8,18 @@ the set of runs and reports, so the same facts in any arrival order give the sam
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from alerts.rules import cadence, equipment, pain_gate, patterns, progression, return_to_run
+from alerts.rules.decision import Decision
 from footpod.contract import Alert, LastRun, PainReport, Status, iso
+from footpod.load import DAY_MS, WEEK_MS, cadence_baseline, km_between, load_at
 from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummary
 from footpod.roster import RunnerEntry
 from footpod.settings import Settings
-from alerts.rules import cadence, equipment, pain_gate, patterns, progression, return_to_run
-from alerts.rules.decision import Decision
 from footpod.thresholds import ACWR_MIN_CHRONIC_WEEK_KM, PAIN_SETTLE_MAX_S, PAIN_SETTLE_S
-from footpod.load import DAY_MS, WEEK_MS, cadence_baseline, km_between, load_at
 
 
 class RuleParams(BaseModel):
@@ -34,8 +34,11 @@ class RuleParams(BaseModel):
 
 def rule_params(settings: Settings) -> RuleParams:
     """The one place settings become rule parameters."""
-    return RuleParams(acwr_min_chronic_week_km=settings.acwr_min_chronic_km, pain_settle_s=settings.pain_settle_s,
-                      pain_settle_max_s=settings.pain_settle_max_s)
+    return RuleParams(
+        acwr_min_chronic_week_km=settings.acwr_min_chronic_km,
+        pain_settle_s=settings.pain_settle_s,
+        pain_settle_max_s=settings.pain_settle_max_s,
+    )
 
 
 class RunnerFacts(BaseModel):
@@ -94,8 +97,9 @@ def run_decisions(evaluation: RunEvaluation, facts: RunnerFacts) -> list[Decisio
     start = facts.rtr_start_ms()
     if start is not None:
         plan = facts.entry.return_to_run
-        decisions += return_to_run.return_to_run(evaluation, facts.runs, facts.reports, start,
-                                                 plan.normal_week_km, gate.action)
+        decisions += return_to_run.return_to_run(
+            evaluation, facts.runs, facts.reports, start, plan.normal_week_km, gate.action
+        )
     return decisions
 
 
@@ -123,7 +127,7 @@ def _retraining(facts: RunnerFacts, as_of_ms: int) -> tuple[bool, float | None]:
 
 def window_of(ts_ms: int) -> str:
     """The 7-day window an alert belongs to: the ISO week of its event time."""
-    year, week, _ = datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).isocalendar()
+    year, week, _ = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isocalendar()
     return f"{year}-W{week:02d}"
 
 
@@ -135,8 +139,13 @@ def alert_id(runner: str, rule: str, window: str, action: str) -> str:
 def to_alert(decision: Decision, runner: str, team: str) -> Alert:
     return Alert(
         id=alert_id(runner, decision.rule, window_of(decision.ts_ms), decision.action),
-        runner=runner, team=team, ts=iso(decision.ts_ms), rule=decision.rule,
-        severity=decision.severity, action=decision.action, message=decision.message,
+        runner=runner,
+        team=team,
+        ts=iso(decision.ts_ms),
+        rule=decision.rule,
+        severity=decision.severity,
+        action=decision.action,
+        message=decision.message,
         details=decision.details,
     )
 
@@ -180,21 +189,37 @@ def status_of(update: RunnerUpdate, facts: RunnerFacts | None = None, now_ms: in
     return status_from(facts, load, run, baseline, as_of, live=latest.live)
 
 
-def status_from(facts: RunnerFacts, load: LoadSnapshot, run: RunSummary | None, baseline: float | None,
-                as_of_ms: int, live: bool = False) -> Status:
+def status_from(
+    facts: RunnerFacts,
+    load: LoadSnapshot,
+    run: RunSummary | None,
+    baseline: float | None,
+    as_of_ms: int,
+    live: bool = False,
+) -> Status:
     """The status message of `load` at `as_of_ms`, with the gate in force then and its budget."""
     gate = facts.gate(as_of_ms)
     budget = progression.budget_km(load, gate.action, facts.reference_km(gate))
     return Status(
-        runner=facts.runner, team=facts.team, as_of=iso(as_of_ms), live=live,
-        week_km=round(load.week_km, 2), prev_week_km=round(load.prev_week_km, 2),
-        change_pct=_round(load.change_pct, 1), acwr=_round(load.acwr, 2), acwr_ewma=_round(load.acwr_ewma, 2),
-        budget_km=_round(budget, 2), gate=gate.action,
+        runner=facts.runner,
+        team=facts.team,
+        as_of=iso(as_of_ms),
+        live=live,
+        week_km=round(load.week_km, 2),
+        prev_week_km=round(load.prev_week_km, 2),
+        change_pct=_round(load.change_pct, 1),
+        acwr=_round(load.acwr, 2),
+        acwr_ewma=_round(load.acwr_ewma, 2),
+        budget_km=_round(budget, 2),
+        gate=gate.action,
         gate_since=iso(gate.since_ms) if gate.since_ms is not None else None,
         cadence_baseline_spm=_round(baseline, 1),
         rtr_phase=_rtr_phase(facts, facts.rtr_start_ms(), as_of_ms),
-        last_run=None if run is None else LastRun(run_id=run.run_id, end=iso(run.end_ms), km=round(run.km, 2),
-                                                  cadence_spm=_round(run.cadence_spm, 1)),
+        last_run=None
+        if run is None
+        else LastRun(
+            run_id=run.run_id, end=iso(run.end_ms), km=round(run.km, 2), cadence_spm=_round(run.cadence_spm, 1)
+        ),
     )
 
 
@@ -209,14 +234,15 @@ def _rtr_phase(facts: RunnerFacts, start: int | None, as_of_ms: int) -> str | No
     if start is None:
         return None
     current = return_to_run.phase(start, as_of_ms)
-    if current == 5 and return_to_run.completed(facts.runs, facts.reports,
-                                                facts.entry.return_to_run.normal_week_km, as_of_ms):
+    if current == 5 and return_to_run.completed(
+        facts.runs, facts.reports, facts.entry.return_to_run.normal_week_km, as_of_ms
+    ):
         return "complete"
     return None if current is None else str(current)
 
 
 def _midnight_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -70,7 +70,7 @@ def loads_on(runs: Sequence[RunSummary], days: Iterable[int], first_seen_ms: int
     ends = [run.end_ms for run in runs]
     loads = []
     for day in days:
-        window = runs[bisect.bisect_right(ends, day - REACH_MS):bisect.bisect_right(ends, day)]
+        window = runs[bisect.bisect_right(ends, day - REACH_MS) : bisect.bisect_right(ends, day)]
         loads.append(load_at(window, day, first_seen_ms))
     return loads
 
@@ -102,5 +102,7 @@ def daily_load_lines(facts: RunnerFacts, old: Sequence[RunSummary], now_ms: int)
     if not days:
         return []
     first_seen = min(run.start_ms for run in facts.runs)  # as the daily round counts history
-    return [load_point(facts.runner, facts.team, load, facts.gate(load.as_of_ms).action)
-            for load in loads_on(facts.runs, days, first_seen)]
+    return [
+        load_point(facts.runner, facts.team, load, facts.gate(load.as_of_ms).action)
+        for load in loads_on(facts.runs, days, first_seen)
+    ]

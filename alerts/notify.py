@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from footpod import metrics
@@ -81,7 +81,7 @@ def daily_prefix(runner: str) -> str:
 
 def daily_key(runner: str, as_of_ms: int, hour_utc: int) -> str | None:
     """The outbox key of the day's status message, or None before `hour_utc` (one message a day)."""
-    moment = datetime.fromtimestamp(as_of_ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(as_of_ms / 1000, tz=UTC)
     return None if moment.hour < hour_utc else f"{daily_prefix(runner)}{moment.date().isoformat()}"
 
 
@@ -187,14 +187,19 @@ class Outbox:
             return 0
         before = self.db.total_changes
         with self.db:
-            self.db.executemany("INSERT OR IGNORE INTO outbox (key, url, title, body, notify_type, created, "
-                                "next_try) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO outbox (key, url, title, body, notify_type, created, "
+                "next_try) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         return self.db.total_changes - before
 
     def due(self, now: float, limit: int = 500) -> list[Row]:
-        cursor = self.db.execute("SELECT key, url, title, body, notify_type, created, attempts FROM outbox "
-                                 "WHERE state = 'pending' AND next_try <= ? ORDER BY created, key LIMIT ?",
-                                 (now, limit))
+        cursor = self.db.execute(
+            "SELECT key, url, title, body, notify_type, created, attempts FROM outbox "
+            "WHERE state = 'pending' AND next_try <= ? ORDER BY created, key LIMIT ?",
+            (now, limit),
+        )
         return [Row(*values) for values in cursor.fetchall()]
 
     def next_try(self) -> float | None:
@@ -229,7 +234,7 @@ class Outbox:
         cursor = self.db.execute("DELETE FROM outbox WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
         deleted = cursor.rowcount
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             cursor = self.db.execute(f"DELETE FROM outbox WHERE key IN ({','.join('?' * len(chunk))})", chunk)
             deleted += cursor.rowcount
         return deleted
@@ -249,8 +254,13 @@ class Notifier:
     """Queues messages in the outbox (on the caller's thread, one small SQLite transaction) and sends
     them from its own daemon thread, so a slow or dead target never holds up the pipeline."""
 
-    def __init__(self, settings: Settings, roster: RosterFile, send: Sender = apprise_send,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        roster: RosterFile,
+        send: Sender = apprise_send,
+        clock: Callable[[], float] = time.time,
+    ):
         self.settings, self.roster, self.send, self.clock = settings, roster, send, clock
         self.path = settings.notify_outbox_path
         self._outbox: Outbox | None = None  # the enqueuing thread's connection
@@ -352,17 +362,29 @@ class Notifier:
             elif answer.permanent or now - row.created >= settings.notify_retry_for_s:
                 outbox.dead(row, answer.reason, now)
                 metrics.NOTIFICATIONS.labels("dead").inc()
-                log.error("notification %s to %s dead-lettered after %d tries: %s",
-                          row.key, redacted(row.url), row.attempts + 1, answer.reason)
+                log.error(
+                    "notification %s to %s dead-lettered after %d tries: %s",
+                    row.key,
+                    redacted(row.url),
+                    row.attempts + 1,
+                    answer.reason,
+                )
             else:
-                waiting[row.url] = now + backoff_s(row.attempts + 1, settings.notify_backoff_s,
-                                                   settings.notify_backoff_max_s)
+                waiting[row.url] = now + backoff_s(
+                    row.attempts + 1, settings.notify_backoff_s, settings.notify_backoff_max_s
+                )
                 outbox.failed(row, answer.reason, waiting[row.url])
                 metrics.NOTIFICATIONS.labels("failed").inc()
                 # the first failure is news; the retries of the next hours are not
-                log.log(logging.WARNING if row.attempts == 0 else logging.DEBUG,
-                        "notification %s to %s failed (try %d), again in %.1f s: %s", row.key,
-                        redacted(row.url), row.attempts + 1, waiting[row.url] - now, answer.reason)
+                log.log(
+                    logging.WARNING if row.attempts == 0 else logging.DEBUG,
+                    "notification %s to %s failed (try %d), again in %.1f s: %s",
+                    row.key,
+                    redacted(row.url),
+                    row.attempts + 1,
+                    waiting[row.url] - now,
+                    answer.reason,
+                )
         return delivered
 
 
@@ -371,8 +393,10 @@ def send_test(roster: Roster, runner: str, send: Sender = apprise_send) -> list[
     team = roster.team_of(runner)
     results = []
     for owner, target in targets_for(roster, runner, team):
-        body = (f"A test from footpod-monitor for {runner} ({team}): alerts of severity {target.min_severity} "
-                f"and above will arrive here.")
+        body = (
+            f"A test from footpod-monitor for {runner} ({team}): alerts of severity {target.min_severity} "
+            f"and above will arrive here."
+        )
         try:
             answer = send(target.url, "footpod-monitor test", body, "info")
         except Exception as error:

@@ -17,7 +17,9 @@ class StatusPace(BaseModel):
     last_live_s: float | None = None
     held: Status | None = None
 
-    def offer(self, status: Status, now_s: float, interval_s: float, urgent: bool = False) -> tuple[StatusPace, Status | None]:
+    def offer(
+        self, status: Status, now_s: float, interval_s: float, urgent: bool = False
+    ) -> tuple[StatusPace, Status | None]:
         """The pace after `status` is offered at `now_s`, and the status to publish now (or None).
 
         A final status, or one with a new alert (`urgent`), goes at once; a live one at most every
@@ -31,4 +33,3 @@ class StatusPace(BaseModel):
         if self.held is None or (self.last_live_s is not None and now_s - self.last_live_s < interval_s):
             return self, None
         return StatusPace(last_live_s=self.last_live_s).offer(self.held, now_s, interval_s)
-

@@ -20,8 +20,8 @@ import paho.mqtt.client as mqtt
 from alerts.daily import refresh_known_runners
 from alerts.decide import RunnerFacts, alerts_for, pain_decisions, rule_params, status_of, to_alerts
 from alerts.history import daily_load_lines, is_pushed, reaches_past_midnights
-from alerts.pacing import StatusPace
 from alerts.notify import Notifier
+from alerts.pacing import StatusPace
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod import kafka, metrics, schema
@@ -107,8 +107,10 @@ class AlertWorker(StageWorker):
         return None
 
     def progress(self) -> str:
-        return (f"{self.alerts_published} alerts published, {self.alerts_stored_only} stored only (history), "
-                f"{len(self.memory)} runners in memory")
+        return (
+            f"{self.alerts_published} alerts published, {self.alerts_stored_only} stored only (history), "
+            f"{len(self.memory)} runners in memory"
+        )
 
     async def consume_updates(self, stream) -> None:
         async for record in stream.events():
@@ -139,8 +141,12 @@ class AlertWorker(StageWorker):
     async def _decide_when_settled(self, runner: str) -> None:
         memory = self.memory[runner]
         while memory.pending:
-            due = settle_at(min(e.received_ms for e in memory.pending), memory.last_arrival_ms,
-                            self.params.pain_settle_s, self.params.pain_settle_max_s)
+            due = settle_at(
+                min(e.received_ms for e in memory.pending),
+                memory.last_arrival_ms,
+                self.params.pain_settle_s,
+                self.params.pain_settle_max_s,
+            )
             wait_ms = due - int(time.time() * 1000)
             if wait_ms <= 0:
                 break
@@ -154,8 +160,14 @@ class AlertWorker(StageWorker):
 
     def facts(self, runner: str, memory: Memory) -> RunnerFacts:
         entry = self.roster.current.entry(runner)
-        return RunnerFacts(runner=runner, team=entry.team, entry=entry, runs=memory.runs,
-                           reports=tuple(memory.reports), params=self.params)
+        return RunnerFacts(
+            runner=runner,
+            team=entry.team,
+            entry=entry,
+            runs=memory.runs,
+            reports=tuple(memory.reports),
+            params=self.params,
+        )
 
     async def on_update(self, update: RunnerUpdate) -> asyncio.Future:
         memory = await self._memory_of(update.runner)
@@ -164,8 +176,11 @@ class AlertWorker(StageWorker):
         memory.last_update = update
         memory.last_arrival_ms = int(time.time() * 1000)
         facts = self.facts(update.runner, memory)
-        lines = [load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
-                 for e in update.touched if not e.live]
+        lines = [
+            load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
+            for e in update.touched
+            if not e.live
+        ]
         if reaches_past_midnights(update, memory.last_arrival_ms):  # history: the midnights its runs change
             lines += daily_load_lines(facts, known_runs, memory.last_arrival_ms)
         published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
@@ -186,8 +201,9 @@ class AlertWorker(StageWorker):
         for report in dict.fromkeys(new):
             run = run_of(report, facts.runs)
             timing = timing_of(report, run)
-            lines.append(pain_point(runner, facts.team, report, timing, decision_of(report, timing),
-                                    run.run_id if run else None))
+            lines.append(
+                pain_point(runner, facts.team, report, timing, decision_of(report, timing), run.run_id if run else None)
+            )
         now_ms = int(time.time() * 1000)
         as_of = max(facts.latest_ms() or now_ms, now_ms)  # a gate lifts by time, too
         await self._publish_alerts(to_alerts(pain_decisions(facts, as_of), runner, facts.team), memory, lines)
@@ -270,9 +286,11 @@ class AlertWorker(StageWorker):
         delay = 0.5
         while True:
             try:
-                return await asyncio.gather(schema.read_alert_ids(self.api.query, runner, LOOK_BACK_DAYS),
-                                            schema.read_runs(self.api.query, runner, LOOK_BACK_DAYS),
-                                            schema.read_reports(self.api.query, runner, LOOK_BACK_DAYS))
+                return await asyncio.gather(
+                    schema.read_alert_ids(self.api.query, runner, LOOK_BACK_DAYS),
+                    schema.read_runs(self.api.query, runner, LOOK_BACK_DAYS),
+                    schema.read_reports(self.api.query, runner, LOOK_BACK_DAYS),
+                )
             except StoreReadError as error:
                 log.warning("cannot read %s's history from the store (%s); retrying in %.1f s", runner, error, delay)
                 await asyncio.sleep(delay)
@@ -281,6 +299,7 @@ class AlertWorker(StageWorker):
 
 def _ack_when_stored(records: list, stored: asyncio.Future | None) -> None:
     """Acknowledge Kafka records once `stored` is done (the store has their points), or now."""
+
     def acknowledge(_future=None) -> None:
         for record in records:
             record.ack()

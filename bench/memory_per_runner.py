@@ -33,12 +33,17 @@ def history(weeks: int) -> RunnerState:
     for week in range(weeks):
         for day in (0, 2, 4, 6):
             start = T0 + (week * 7 + day) * DAY_MS
-            samples = [CountedSample(ts=start + i * 1000, device_id="pod", cadence_spm=170.0 + i % 5,
-                                     distance_m=3.0 * i, speed_mps=3.0) for i in range(2700)]
+            samples = [
+                CountedSample(
+                    ts=start + i * 1000, device_id="pod", cadence_spm=170.0 + i % 5, distance_m=3.0 * i, speed_mps=3.0
+                )
+                for i in range(2700)
+            ]
             arrival = start + 2700_000
             state = step(state, samples, Context(now_ms=arrival, params=PARAMS, team="t")).state
-            state = conclude(state, Context(now_ms=arrival + PARAMS.run_gap_ms + PARAMS.settle_ms,
-                                            params=PARAMS, team="t")).state
+            state = conclude(
+                state, Context(now_ms=arrival + PARAMS.run_gap_ms + PARAMS.settle_ms, params=PARAMS, team="t")
+            ).state
     return state
 
 
@@ -67,10 +72,18 @@ def main() -> None:
         kept[name] = tuple(RunSummary.model_validate_json(run.model_dump_json()) for run in recent(runs))
     after = rss()
     runs = len(states["runner0"].runs(PARAMS))
-    print(json.dumps({"runners": args.runners, "weeks": args.weeks, "runs_per_runner": runs,
-                      "stream_kb": (middle - before) / args.runners / 1024,
-                      "alerts_kb": (after - middle) / args.runners / 1024,
-                      "per_runner_kb": (after - before) / args.runners / 1024}))
+    print(
+        json.dumps(
+            {
+                "runners": args.runners,
+                "weeks": args.weeks,
+                "runs_per_runner": runs,
+                "stream_kb": (middle - before) / args.runners / 1024,
+                "alerts_kb": (after - middle) / args.runners / 1024,
+                "per_runner_kb": (after - before) / args.runners / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

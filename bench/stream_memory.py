@@ -39,8 +39,12 @@ def season(days: int, every: str, rng: random.Random) -> list[list[CountedSample
         while ts <= end:
             times.append(ts)
             ts += {"1s": 1000, "5s": 5000}.get(every) or rng.randint(1000, 10_000)
-        runs.append([CountedSample(ts=t, device_id="pod", cadence_spm=170.0, distance_m=3.0 * (t - start) / 1000)
-                     for t in times])
+        runs.append(
+            [
+                CountedSample(ts=t, device_id="pod", cadence_spm=170.0, distance_m=3.0 * (t - start) / 1000)
+                for t in times
+            ]
+        )
     return runs
 
 
@@ -88,17 +92,34 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args()
     table = Table(title=f"stream state per runner, {args.days} days of 45-minute runs")
-    for column in ("sampling", "samples", "runs", "segments", "state JSON", "heap", "count+judge",
-                   "live step", "verdict"):
+    for column in (
+        "sampling",
+        "samples",
+        "runs",
+        "segments",
+        "state JSON",
+        "heap",
+        "count+judge",
+        "live step",
+        "verdict",
+    ):
         table.add_column(column, justify="right")
     for every in ("1s", "5s", "1-10s"):
         _SUMMARIES.clear()  # the memo of run summaries counts as this runner's memory
-        (state, samples, seconds), heap = heap_bytes(lambda: build(args.days, every))
+        (state, samples, seconds), heap = heap_bytes(lambda every=every: build(args.days, every))
         segments = sum(len(s) for s in state.devices.values())
         step_ms, verdict_ms = live_step_ms(state, args.days)
-        table.add_row(every, f"{samples:,}", f"{len(state.runs(PARAMS)):,}", f"{segments:,}",
-                      f"{len(state.model_dump_json()) / 1024:.0f} KiB", f"{heap / 1024:.0f} KiB",
-                      f"{seconds:.1f} s", f"{step_ms:.2f} ms", f"{verdict_ms:.1f} ms")
+        table.add_row(
+            every,
+            f"{samples:,}",
+            f"{len(state.runs(PARAMS)):,}",
+            f"{segments:,}",
+            f"{len(state.model_dump_json()) / 1024:.0f} KiB",
+            f"{heap / 1024:.0f} KiB",
+            f"{seconds:.1f} s",
+            f"{step_ms:.2f} ms",
+            f"{verdict_ms:.1f} ms",
+        )
     Console().print(table)
 
 

@@ -62,8 +62,10 @@ console = Console()
 
 # --------------------------------------------------------------------------- payloads
 
-def run_payloads(prefix: str, runners: int,
-                 topic: str = "footpod/{runner}/samples") -> tuple[list[tuple[str, bytes]], int]:
+
+def run_payloads(
+    prefix: str, runners: int, topic: str = "footpod/{runner}/samples"
+) -> tuple[list[tuple[str, bytes]], int]:
     """Each runner's one 10 km run at 1 Hz, in messages of 500 samples: (topic, body), total samples."""
     base = int(time.time() * 1000) - BASE_DAYS_AGO * 86_400_000
     count = int(RUN_KM * 1000 / SPEED_MPS) + 1
@@ -71,10 +73,18 @@ def run_payloads(prefix: str, runners: int,
     for r in range(runners):
         name = f"{prefix}{r}"
         start = base + r * 1000
-        samples = [{"ts": start + i * 1000, "device_id": f"pod-{name}", "cadence_spm": 170 + i % 7,
-                    "distance_m": round(i * SPEED_MPS, 1), "speed_mps": SPEED_MPS} for i in range(count)]
+        samples = [
+            {
+                "ts": start + i * 1000,
+                "device_id": f"pod-{name}",
+                "cadence_spm": 170 + i % 7,
+                "distance_m": round(i * SPEED_MPS, 1),
+                "speed_mps": SPEED_MPS,
+            }
+            for i in range(count)
+        ]
         for k in range(0, count, PER_MESSAGE):
-            out.append((topic.format(runner=name), orjson.dumps(samples[k:k + PER_MESSAGE])))
+            out.append((topic.format(runner=name), orjson.dumps(samples[k : k + PER_MESSAGE])))
         total += count
     return out, total
 
@@ -95,6 +105,7 @@ def publish_all(client: mqtt.Client, payloads: list[tuple[str, bytes]]) -> None:
 
 
 # --------------------------------------------------------------------------- floor and hand-rolled loop
+
 
 def floor(port: int, payloads: list[tuple[str, bytes]], total: int) -> float:
     """Samples/s one paho subscriber receives and decodes (orjson), nothing else."""
@@ -129,9 +140,11 @@ def handrolled(port: int, influx_port: int, payloads: list[tuple[str, bytes]], t
 
     def on_message(client, userdata, message):
         runner = message.topic.split("/")[2]
-        out = [f"cadence,runner={runner},device={s['device_id']} spm={s['cadence_spm']},"
-               f"distance_m={s['distance_m']},speed_mps={s['speed_mps']} {s['ts']}"
-               for s in orjson.loads(message.payload)]
+        out = [
+            f"cadence,runner={runner},device={s['device_id']} spm={s['cadence_spm']},"
+            f"distance_m={s['distance_m']},speed_mps={s['speed_mps']} {s['ts']}"
+            for s in orjson.loads(message.payload)
+        ]
         with lock:
             lines.extend(out)
             lock.notify()
@@ -144,8 +157,9 @@ def handrolled(port: int, influx_port: int, payloads: list[tuple[str, bytes]], t
                         lock.wait(1)
                     batch = lines[:5000]
                     del lines[:5000]
-                http.post(f"{url}/write", params={"db": "handrolled", "precision": "ms"},
-                          content="\n".join(batch).encode()).raise_for_status()
+                http.post(
+                    f"{url}/write", params={"db": "handrolled", "precision": "ms"}, content="\n".join(batch).encode()
+                ).raise_for_status()
                 written[0] += len(batch)
 
     writer = threading.Thread(target=write_loop, daemon=True)
@@ -180,6 +194,7 @@ def _stop(*clients: mqtt.Client) -> None:
 
 # --------------------------------------------------------------------------- the pipeline
 
+
 @dataclass
 class Stack:
     data: Path
@@ -189,10 +204,14 @@ class Stack:
     stages: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
 
     def env(self, data_dir: Path) -> dict[str, str]:
-        return {**os.environ, "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
-                "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{self.kafka_port}",
-                "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{self.influx_port}",
-                "FOOTPOD_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+        return {
+            **os.environ,
+            "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
+            "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{self.kafka_port}",
+            "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{self.influx_port}",
+            "FOOTPOD_DATA_DIR": str(data_dir),
+            "PYTHONPATH": str(ROOT),
+        }
 
     def start(self, stage: str) -> None:
         """One more process of a stage (a second stream worker joins the consumer group)."""
@@ -201,9 +220,13 @@ class Stack:
         (self.data / "logs").mkdir(parents=True, exist_ok=True)
         ready = data_dir / "run" / f"{stage}.ready"
         ready.unlink(missing_ok=True)
-        process = subprocess.Popen([sys.executable, "-m", "monitor.cli", stage], env=self.env(data_dir), cwd=ROOT,
-                                   stdout=(self.data / "logs" / f"{stage}{index}.log").open("ab"),
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", stage],
+            env=self.env(data_dir),
+            cwd=ROOT,
+            stdout=(self.data / "logs" / f"{stage}{index}.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
         self.stages.setdefault(stage, []).append(process)
         deadline = time.monotonic() + 120
         while not ready.exists():
@@ -224,8 +247,9 @@ class Stack:
         return {stage: [p.pid for p in procs] for stage, procs in self.stages.items()}
 
     def query(self, influxql: str) -> list:
-        response = httpx.get(f"http://127.0.0.1:{self.influx_port}/query",
-                             params={"db": "footpod", "q": influxql}, timeout=30)
+        response = httpx.get(
+            f"http://127.0.0.1:{self.influx_port}/query", params={"db": "footpod", "q": influxql}, timeout=30
+        )
         series = response.json()["results"][0].get("series") or []
         return [row for s in series for row in s["values"]]
 
@@ -297,8 +321,16 @@ def flood(stack: Stack, prefix: str, runners: int, timeline_every: float = 0.0) 
     stored = _wait_count(stack, prefix, total, 30)
     _stop(client)
     statuses.close()
-    return {"samples": total, "published_s": published_s, "seconds": elapsed, "rate": total / elapsed,
-            "statuses_right": ok, "runners": runners, "stored": stored, "cpu": usage}
+    return {
+        "samples": total,
+        "published_s": published_s,
+        "seconds": elapsed,
+        "rate": total / elapsed,
+        "statuses_right": ok,
+        "runners": runners,
+        "stored": stored,
+        "cpu": usage,
+    }
 
 
 def _wait_count(stack: Stack, prefix: str, total: int, timeout_s: float) -> int:
@@ -366,9 +398,15 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
                 if delay > 0:
                     time.sleep(delay)
                 distance[r] += SPEED_MPS
-                body = orjson.dumps({"ts": int(time.time() * 1000), "device_id": f"pod-{names[r]}",
-                                     "cadence_spm": 172, "distance_m": round(distance[r], 1),
-                                     "speed_mps": SPEED_MPS})
+                body = orjson.dumps(
+                    {
+                        "ts": int(time.time() * 1000),
+                        "device_id": f"pod-{names[r]}",
+                        "cadence_spm": 172,
+                        "distance_m": round(distance[r], 1),
+                        "speed_mps": SPEED_MPS,
+                    }
+                )
                 client.publish(f"footpod/{names[r]}/samples", body, qos=1)
                 published[0] += 1
             second += 1
@@ -393,11 +431,22 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
     _stop(*clients)
     statuses.close()
     dropped.close()
-    return {"runners": runners, "seconds": seconds, "published": total, "stored": stored,
-            "lost": total - stored, "stored_at_end": behind_s, "statuses": len(latencies), "warm_up_s": warm_s,
-            "known": sum(name in statuses.latest for name in names),
-            "p50": _pct(latencies, 0.5), "p99": _pct(latencies, 0.99), "max": latencies[-1] if latencies else None,
-            "dropped": dropped.value, "cpu": usage}
+    return {
+        "runners": runners,
+        "seconds": seconds,
+        "published": total,
+        "stored": stored,
+        "lost": total - stored,
+        "stored_at_end": behind_s,
+        "statuses": len(latencies),
+        "warm_up_s": warm_s,
+        "known": sum(name in statuses.latest for name in names),
+        "p50": _pct(latencies, 0.5),
+        "p99": _pct(latencies, 0.99),
+        "max": latencies[-1] if latencies else None,
+        "dropped": dropped.value,
+        "cpu": usage,
+    }
 
 
 def _behind(stack: Stack, prefix: str, total: int) -> int:
@@ -424,18 +473,31 @@ class SysCounter:
 
 # --------------------------------------------------------------------------- memory per runner
 
+
 def memory(runners: int, weeks: int) -> dict:
     """RSS growth per runner of a fresh process holding `runners` runners' states (stream) and
     recent runs (alert worker) with `weeks` of four runs a week."""
-    out = subprocess.run([sys.executable, str(Path(__file__).parent / "memory_per_runner.py"),
-                          "--runners", str(runners), "--weeks", str(weeks)],
-                         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "memory_per_runner.py"),
+            "--runners",
+            str(runners),
+            "--weeks",
+            str(weeks),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- main
+
 
 def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -459,9 +521,11 @@ def main() -> None:
             results["memory"] = memory(args.memory_runners, args.memory_weeks)
             console.print(results["memory"])
         if parts & {"floor", "hand", "flood", "live", "scale"}:
-            started = [servers.mosquitto(data / "mosquitto", port=servers.free_port()).start(),
-                       servers.tansu(data, port=servers.free_port()).start(),
-                       servers.influxdb(data / "influxdb", port=servers.free_port()).start()]
+            started = [
+                servers.mosquitto(data / "mosquitto", port=servers.free_port()).start(),
+                servers.tansu(data, port=servers.free_port()).start(),
+                servers.influxdb(data / "influxdb", port=servers.free_port()).start(),
+            ]
         stack = Stack(data, *(server.port for server in started)) if started else None
         if "floor" in parts:
             payloads, total = run_payloads("f", args.flood_runners, "bench/floor/{runner}")
@@ -469,8 +533,10 @@ def main() -> None:
             console.print(f"floor: {results['floor']['rate']:,.0f} samples/s")
         if "hand" in parts:
             payloads, total = run_payloads("h", args.flood_runners, "bench/hand/{runner}")
-            results["hand"] = {"rate": handrolled(stack.mqtt_port, stack.influx_port, payloads, total),
-                               "samples": total}
+            results["hand"] = {
+                "rate": handrolled(stack.mqtt_port, stack.influx_port, payloads, total),
+                "samples": total,
+            }
             console.print(f"hand-rolled loop: {results['hand']['rate']:,.0f} samples/s")
         if parts & {"flood", "live", "scale"}:
             for stage in ("bridge", "stream", "alerts"):
@@ -514,25 +580,32 @@ def report(results: dict, args) -> None:
             if key == "scale" and "flood" in results:
                 note += f", {r['rate'] / results['flood']['rate']:.2f} × 1 worker"
             cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r["cpu"].items())
-            table.add_row(f"{name}, samples/s", f"{r['rate']:,.0f}",
-                          f"{note}; statuses right {r['statuses_right']}/{r['runners']}; "
-                          f"stored {r['stored']:,}/{r['samples']:,}; CPU {cpu}")
+            table.add_row(
+                f"{name}, samples/s",
+                f"{r['rate']:,.0f}",
+                f"{note}; statuses right {r['statuses_right']}/{r['runners']}; "
+                f"stored {r['stored']:,}/{r['samples']:,}; CPU {cpu}",
+            )
     r = results.get("live")
     if r:
         cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r["cpu"].items())
         headroom = os.cpu_count() * 100 - sum(r["cpu"].values())
         fmt = lambda v: f"{v * 1000:,.0f} ms" if v is not None else "-"  # noqa: E731
-        table.add_row(f"live {r['runners']:,} runners × 1 Hz, {r['seconds']:.0f} s: status p50 / p99 / max",
-                      f"{fmt(r['p50'])} / {fmt(r['p99'])} / {fmt(r['max'])}",
-                      f"{r['statuses']:,} statuses; {r['known']:,} runners known after {r['warm_up_s']:.0f} s; "
-                      f"{r['stored_at_end']:,} stored when publishing stopped; not stored {WAIT_S} s later "
-                      f"{r['lost']} of {r['published']:,}; mosquitto dropped {r['dropped']}; CPU {cpu} "
-                      f"(headroom {headroom:.0f} % of {os.cpu_count() * 100} %)")
+        table.add_row(
+            f"live {r['runners']:,} runners × 1 Hz, {r['seconds']:.0f} s: status p50 / p99 / max",
+            f"{fmt(r['p50'])} / {fmt(r['p99'])} / {fmt(r['max'])}",
+            f"{r['statuses']:,} statuses; {r['known']:,} runners known after {r['warm_up_s']:.0f} s; "
+            f"{r['stored_at_end']:,} stored when publishing stopped; not stored {WAIT_S} s later "
+            f"{r['lost']} of {r['published']:,}; mosquitto dropped {r['dropped']}; CPU {cpu} "
+            f"(headroom {headroom:.0f} % of {os.cpu_count() * 100} %)",
+        )
     r = results.get("memory")
     if r:
-        table.add_row(f"memory, {r['runners']:,} runners × {r['weeks']} weeks: RSS per runner",
-                      f"{r['per_runner_kb']:.1f} KB",
-                      f"stream {r['stream_kb']:.1f} KB + alerts {r['alerts_kb']:.1f} KB")
+        table.add_row(
+            f"memory, {r['runners']:,} runners × {r['weeks']} weeks: RSS per runner",
+            f"{r['per_runner_kb']:.1f} KB",
+            f"stream {r['stream_kb']:.1f} KB + alerts {r['alerts_kb']:.1f} KB",
+        )
     console.print(table)
 
 

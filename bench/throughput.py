@@ -12,8 +12,8 @@ import argparse
 import json
 import statistics
 import sys
-from pathlib import Path
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -31,8 +31,16 @@ T0 = 1_764_000_000_000
 
 
 def synced_run(runner: int, start_ms: int, count: int) -> list[dict]:
-    return [{"ts": start_ms + i * 1000, "device_id": f"pod-{runner}", "cadence_spm": 170 + i % 7,
-             "distance_m": i * 3.1, "speed_mps": 3.1} for i in range(count)]
+    return [
+        {
+            "ts": start_ms + i * 1000,
+            "device_id": f"pod-{runner}",
+            "cadence_spm": 170 + i % 7,
+            "distance_m": i * 3.1,
+            "speed_mps": 3.1,
+        }
+        for i in range(count)
+    ]
 
 
 def timed(fn, repeat: int = 5) -> float:

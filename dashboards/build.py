@@ -121,8 +121,11 @@ def allowed_km(filters: Sequence[str], tail: str) -> str:
     multiplies the points whose gate has that factor, and the outer query reads them as one.
     """
     subqueries = [
-        influxql(f'"prev_week_km" * {factor:g} AS "allowed_km"', "load",
-                 [*filters, '"prev_week_km" > 0', one_of("gate", gates)])
+        influxql(
+            f'"prev_week_km" * {factor:g} AS "allowed_km"',
+            "load",
+            [*filters, '"prev_week_km" > 0', one_of("gate", gates)],
+        )
         for factor, gates in gates_by_factor().items()
     ]
     return from_subqueries('last("allowed_km") AS "allowed_km"', subqueries, tail)
@@ -408,9 +411,7 @@ def team_load() -> dict[str, object]:
     )
     variables = [
         tag_variable("team", "Team", tag_values("load", "team"), multi=False, include_all=True),
-        tag_variable(
-            "runner", "Runner", tag_values("load", "runner", (TEAM_FILTER,)), multi=True, include_all=True
-        ),
+        tag_variable("runner", "Runner", tag_values("load", "runner", (TEAM_FILTER,)), multi=True, include_all=True),
     ]
     return assemble(builder, variables, team_load_panels())
 
@@ -426,8 +427,7 @@ def team_load_panels() -> list[Panel]:
     ).override_by_regexp(".*, week before$", dashed_line())
     change = time_series(
         "Week-on-week change",
-        f"Change of weekly km against the week before; above +{PROGRESSION_LIMIT_PCT:g} % "
-        "the runner is told to hold.",
+        f"Change of weekly km against the week before; above +{PROGRESSION_LIMIT_PCT:g} % the runner is told to hold.",
         "percent",
         series(last_per_runner("load", "change_pct", TEAM_AND_RUNNER), "$tag_runner"),
     )
@@ -486,9 +486,23 @@ def runners_table() -> table.Panel:
         .with_target(InfluxQLTarget(query=last_alert, ref_id="D", result_format="table"))
         .with_transformation(join_by("runner"))
         .with_transformation(drop_time_columns())
-        .with_transformation(column_order("runner", "week_km", "allowed_km", "budget_km", "prev_week_km",
-                                          "change_pct", "acwr", "acwr_ewma", "gate", "shoe_km", "last_alert",
-                                          "rule", "severity"))
+        .with_transformation(
+            column_order(
+                "runner",
+                "week_km",
+                "allowed_km",
+                "budget_km",
+                "prev_week_km",
+                "change_pct",
+                "acwr",
+                "acwr_ewma",
+                "gate",
+                "shoe_km",
+                "last_alert",
+                "rule",
+                "severity",
+            )
+        )
         .override_by_name("runner", runner_detail_link())
         .override_by_name("week_km", unit_of("lengthkm"))
         .override_by_name("allowed_km", unit_of("lengthkm"))
@@ -511,9 +525,7 @@ def join_by(field: str) -> model.DataTransformerConfig:
 
 def drop_time_columns() -> model.DataTransformerConfig:
     """A transformation that drops every Time column (latest values have no time of their own)."""
-    return model.DataTransformerConfig(
-        id_val="filterFieldsByName", options={"exclude": {"pattern": "^Time"}}
-    )
+    return model.DataTransformerConfig(id_val="filterFieldsByName", options={"exclude": {"pattern": "^Time"}})
 
 
 def column_order(*names: str) -> model.DataTransformerConfig:
@@ -553,14 +565,18 @@ def team_sum_per_day(field: str) -> str:
 
 def team_season() -> timeseries.Panel:
     """The team's weekly km and its 4-week average, day by day over the time range."""
-    return time_series(
-        "Team load over the season",
-        "Sum over the team's runners of the km of the trailing 7 days (solid) and of the 28-day weekly "
-        "average (dashed), each runner's last figure of the day.",
-        "lengthkm",
-        series(team_sum_per_day("week_km"), "team week km", "A"),
-        series(team_sum_per_day("chronic_week_km"), "team 4-week average", "B"),
-    ).override_by_name("team 4-week average", dashed_line()).span(24)
+    return (
+        time_series(
+            "Team load over the season",
+            "Sum over the team's runners of the km of the trailing 7 days (solid) and of the 28-day weekly "
+            "average (dashed), each runner's last figure of the day.",
+            "lengthkm",
+            series(team_sum_per_day("week_km"), "team week km", "A"),
+            series(team_sum_per_day("chronic_week_km"), "team 4-week average", "B"),
+        )
+        .override_by_name("team 4-week average", dashed_line())
+        .span(24)
+    )
 
 
 def runner_detail() -> dict[str, object]:
@@ -595,14 +611,18 @@ def runner_detail_panels() -> list[Panel]:
         .override_by_name("allowed", dashed_line())
         .min(0)
     )
-    acwr = time_series(
-        "Acute:chronic workload ratio",
-        f"Rolling (weekly km over the 28-day weekly average) and EWMA forms; {ACWR_SWEET_SPOT_FROM:g}–"
-        f"{ACWR_ELEVATED_ABOVE:g} is the sweet spot, above {ACWR_HIGH_ABOVE:g} the risk is highest.",
-        "none",
-        series(influxql('last("acwr")', "load", RUNNER_ONLY, EACH_INTERVAL), "ACWR", "A"),
-        series(influxql('last("acwr_ewma")', "load", RUNNER_ONLY, EACH_INTERVAL), "ACWR (EWMA)", "B"),
-    ).decimals(2).override_by_name("ACWR (EWMA)", dashed_line())
+    acwr = (
+        time_series(
+            "Acute:chronic workload ratio",
+            f"Rolling (weekly km over the 28-day weekly average) and EWMA forms; {ACWR_SWEET_SPOT_FROM:g}–"
+            f"{ACWR_ELEVATED_ABOVE:g} is the sweet spot, above {ACWR_HIGH_ABOVE:g} the risk is highest.",
+            "none",
+            series(influxql('last("acwr")', "load", RUNNER_ONLY, EACH_INTERVAL), "ACWR", "A"),
+            series(influxql('last("acwr_ewma")', "load", RUNNER_ONLY, EACH_INTERVAL), "ACWR (EWMA)", "B"),
+        )
+        .decimals(2)
+        .override_by_name("ACWR (EWMA)", dashed_line())
+    )
     gate = (
         statetimeline.Panel()
         .title("Pain gate")
@@ -658,8 +678,7 @@ def runner_detail_panels() -> list[Panel]:
     cadence_change = (
         time_series(
             "Run cadence change",
-            f"Each run's cadence change against the runner's baseline; {CADENCE_DROP_AT_PCT:g} % or lower "
-            "is a drop.",
+            f"Each run's cadence change against the runner's baseline; {CADENCE_DROP_AT_PCT:g} % or lower is a drop.",
             "percent",
             series(influxql(columns("cadence_dev_pct"), "run", RUNNER_ONLY), "cadence change"),
         )

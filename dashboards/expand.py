@@ -23,12 +23,12 @@ class TimeRange:
     until: str = "now()"
 
     @classmethod
-    def last(cls, duration: str) -> "TimeRange":
+    def last(cls, duration: str) -> TimeRange:
         """The last `duration` (an InfluxQL duration such as `90d`) up to now."""
         return cls(since=f"now() - {duration}")
 
     @classmethod
-    def between(cls, from_ms: int, to_ms: int) -> "TimeRange":
+    def between(cls, from_ms: int, to_ms: int) -> TimeRange:
         return cls(since=f"{from_ms}ms", until=f"{to_ms}ms")
 
     @property

@@ -19,11 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from footpod.errors import StoreReadError
-from footpod.timeseries import query_once
-
 from dashboards import build
 from dashboards.expand import TimeRange, expand, panel_targets
+from footpod.errors import StoreReadError
+from footpod.timeseries import query_once
 
 log = logging.getLogger("footpod.dashboards.serve")
 
@@ -82,8 +81,9 @@ class TeamSource:
         team = team if team in teams else (teams[0] if teams else "")
         if not team:
             return TeamView(team="", teams=[], runners={})
-        runners = sorted({row["value"] for row in self.query(expand(variable_query("runner"), {"team": [team]},
-                                                                      self.time_range))})
+        runners = sorted(
+            {row["value"] for row in self.query(expand(variable_query("runner"), {"team": [team]}, self.time_range))}
+        )
         if not runners:
             return TeamView(team=team, teams=teams, runners={})
         chosen = {"team": [team], "runner": runners}
@@ -92,8 +92,9 @@ class TeamSource:
             for row in self.query(expand(query, chosen, self.time_range)):
                 joined.setdefault(row["runner"], {}).update({k: v for k, v in row.items() if k != "time"})
         (alerts_query,) = panel_queries("Open alerts")
-        alerts = sorted(self.query(expand(alerts_query, chosen, self.time_range)),
-                        key=lambda row: row.get("time", 0), reverse=True)
+        alerts = sorted(
+            self.query(expand(alerts_query, chosen, self.time_range)), key=lambda row: row.get("time", 0), reverse=True
+        )
         return TeamView(team=team, teams=teams, runners=joined, alerts=alerts, grafana_url=self.grafana_url)
 
 
@@ -124,7 +125,7 @@ def _week_cell(row: Mapping[str, Any]) -> str:
         return f"{week:.1f} km <small>(no budget yet: it needs a previous week)</small>"
     share = min(week / allowed, 1.0) if allowed > 0 else 1.0
     colour = CSS_COLOURS["red"] if week > allowed else CSS_COLOURS["green"]
-    bar = (f'<div class="bar"><div style="width:{share * 100:.0f}%;background:{colour}"></div></div>')
+    bar = f'<div class="bar"><div style="width:{share * 100:.0f}%;background:{colour}"></div></div>'
     return f"{week:.1f} / {allowed:.1f} km {bar}<small>budget left {_number(budget)} km</small>"
 
 
@@ -162,10 +163,12 @@ def _runner_row(name: str, row: Mapping[str, Any], grafana_url: str | None = Non
 
 def _alert_row(alert: Mapping[str, Any]) -> str:
     severity = alert.get("severity") or ""
-    return (f"<tr><td>{html.escape(alert.get('runner', ''))}</td>"
-            f"<td>{_swatch(severity, build.SEVERITY_COLOURS.get(severity))}</td>"
-            f"<td>{html.escape(alert.get('rule', ''))}</td><td>{html.escape(alert.get('action') or '')}</td>"
-            f"<td>{html.escape(alert.get('message') or '')}</td></tr>")
+    return (
+        f"<tr><td>{html.escape(alert.get('runner', ''))}</td>"
+        f"<td>{_swatch(severity, build.SEVERITY_COLOURS.get(severity))}</td>"
+        f"<td>{html.escape(alert.get('rule', ''))}</td><td>{html.escape(alert.get('action') or '')}</td>"
+        f"<td>{html.escape(alert.get('message') or '')}</td></tr>"
+    )
 
 
 STYLE = """
@@ -184,28 +187,36 @@ def team_page(view: TeamView) -> str:
     """The team's page as HTML."""
     nav = " ".join(
         f'<a href="/?{urlencode({"team": team})}"{" class=current" if team == view.team else ""}>'
-        f"{html.escape(team)}</a>" for team in view.teams)
+        f"{html.escape(team)}</a>"
+        for team in view.teams
+    )
     if view.runners:
-        header = ("<tr><th>Runner</th><th>Week km / allowed</th><th>Change</th><th>ACWR</th><th>Pain gate</th>"
-                  "<th>Shoe</th><th>Last alert</th></tr>")
+        header = (
+            "<tr><th>Runner</th><th>Week km / allowed</th><th>Change</th><th>ACWR</th><th>Pain gate</th>"
+            "<th>Shoe</th><th>Last alert</th></tr>"
+        )
         runners = "".join(_runner_row(name, row, view.grafana_url) for name, row in sorted(view.runners.items()))
         runner_table = f'<table id="runners">{header}{runners}</table>'
     else:
         runner_table = "<p>No load stored for this team yet: it appears after the runners' first runs.</p>"
     if view.alerts:
         alert_rows = "".join(_alert_row(alert) for alert in view.alerts)
-        alerts = (f'<table id="alerts"><tr><th>Runner</th><th>Severity</th><th>Rule</th><th>Action</th>'
-                  f"<th>Message</th></tr>{alert_rows}</table>")
+        alerts = (
+            f'<table id="alerts"><tr><th>Runner</th><th>Severity</th><th>Rule</th><th>Action</th>'
+            f"<th>Message</th></tr>{alert_rows}</table>"
+        )
     else:
         alerts = f"<p>No alerts in the last {build.OPEN_ALERT_DAYS} days.</p>"
     title = f"{view.team} · footpod-monitor" if view.team else "footpod-monitor"
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body><h1>Team {html.escape(view.team or NO_VALUE)}</h1>"
-            f"<nav>{nav}</nav><h2>Runners</h2>{runner_table}"
-            f"<p><small>ACWR: sweet spot {build.ACWR_SWEET_SPOT_FROM:g}–{build.ACWR_ELEVATED_ABOVE:g}, high above "
-            f"{build.ACWR_HIGH_ABOVE:g}. Allowed: last week's km times the gate's factor (RULES.md §2). "
-            f"Figures of the last 90 days' newest load.</small></p>"
-            f"<h2>Open alerts</h2>{alerts}</body></html>")
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>Team {html.escape(view.team or NO_VALUE)}</h1>"
+        f"<nav>{nav}</nav><h2>Runners</h2>{runner_table}"
+        f"<p><small>ACWR: sweet spot {build.ACWR_SWEET_SPOT_FROM:g}–{build.ACWR_ELEVATED_ABOVE:g}, high above "
+        f"{build.ACWR_HIGH_ABOVE:g}. Allowed: last week's km times the gate's factor (RULES.md §2). "
+        f"Figures of the last 90 days' newest load.</small></p>"
+        f"<h2>Open alerts</h2>{alerts}</body></html>"
+    )
 
 
 # --- the server (I/O) -----------------------------------------------------------------------------
@@ -225,8 +236,10 @@ def make_server(source: TeamSource, host: str = "127.0.0.1", port: int = DEFAULT
                 body = team_page(source.view(team))
             except StoreReadError as error:
                 log.warning("time-series store: %s", error)
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE,
-                           f"<p>The time-series store cannot be read: {html.escape(str(error))}</p>")
+                self._send(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    f"<p>The time-series store cannot be read: {html.escape(str(error))}</p>",
+                )
                 return
             self._send(HTTPStatus.OK, body)
 

@@ -6,7 +6,7 @@ Timestamps are normalised to integer epoch milliseconds on the way in; they leav
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
@@ -47,7 +47,7 @@ def _epoch_ms(value: object) -> int:
 
 def iso(ms: int) -> str:
     """Format epoch milliseconds as RFC 3339 in UTC ("2026-11-25T07:41:00Z")."""
-    text = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    text = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
     return text.replace(".000+00:00", "Z").replace("+00:00", "Z")
 
 
@@ -89,8 +89,17 @@ class Sample(CountedSample):
 
 PainTiming = Literal["during", "after", "next_day"]
 RedFlag = Literal[  # RULES.md §3 see_clinician; the one definition (the bridge validates with it)
-    "swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain", "deformity",
-    "trauma", "worse_at_rest", "systemic", "sharp_pain",
+    "swelling",
+    "locking",
+    "giving_way",
+    "instability",
+    "cannot_bear_weight",
+    "night_pain",
+    "deformity",
+    "trauma",
+    "worse_at_rest",
+    "systemic",
+    "sharp_pain",
 ]
 RED_FLAGS: tuple[str, ...] = get_args(RedFlag)
 PainLocation = Literal["front", "outside", "below_kneecap", "inside", "back", "other"]

@@ -27,19 +27,20 @@ DEAD_LETTERS = Counter("footpod_dead_letters", "Records sent to footpod.deadlett
 KAFKA_HANDOFF_ERRORS = Counter("footpod_kafka_handoff_errors", "Kafka sends that failed and were retried")
 
 STORE_POINTS_WRITTEN = Counter("footpod_store_points_written", "Points the time-series store took", ["stage"])
-STORE_POINTS_REFUSED = Counter("footpod_store_points_refused", "Points the store refused as bad (dropped)",
-                               ["stage"])
-STORE_WRITE_ERRORS = Counter("footpod_store_write_errors", "Batch writes the store did not take now (retried)",
-                             ["stage"])
+STORE_POINTS_REFUSED = Counter("footpod_store_points_refused", "Points the store refused as bad (dropped)", ["stage"])
+STORE_WRITE_ERRORS = Counter(
+    "footpod_store_write_errors", "Batch writes the store did not take now (retried)", ["stage"]
+)
 STORE_BACKLOG = Gauge("footpod_store_backlog_points", "Points waiting for the time-series store", ["stage"])
 
-CONSUMER_LAG = Gauge("footpod_consumer_lag_records",
-                     "Kafka records not yet committed: end offset minus committed offset",
-                     ["stage", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "footpod_consumer_lag_records",
+    "Kafka records not yet committed: end offset minus committed offset",
+    ["stage", "topic", "partition"],
+)
 
 ALERTS = Counter("footpod_alerts_published", "Alerts published, by rule and severity", ["rule", "severity"])
-NOTIFICATIONS = Counter("footpod_notifications", "Notification sends, by outcome (sent, failed, dead)",
-                        ["outcome"])
+NOTIFICATIONS = Counter("footpod_notifications", "Notification sends, by outcome (sent, failed, dead)", ["outcome"])
 READY = Gauge("footpod_ready", "1 when the stage is connected and ready, else 0", ["stage"])
 
 Health = Callable[[], "tuple[bool, str]"]
@@ -98,8 +99,13 @@ def serve(stage: str, port: int | None, host: str, health: Health) -> ThreadingH
     try:
         server = ThreadingHTTPServer((host, port), handler)
     except OSError as error:
-        log.error("metrics and /healthz of %s not served: cannot listen on %s:%d (%s); set FOOTPOD_METRICS_PORT",
-                  stage, host, port, error)
+        log.error(
+            "metrics and /healthz of %s not served: cannot listen on %s:%d (%s); set FOOTPOD_METRICS_PORT",
+            stage,
+            host,
+            port,
+            error,
+        )
         return None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name=f"footpod-metrics-{stage}", daemon=True).start()

@@ -73,8 +73,9 @@ def _none_if_null(value: Any) -> Any:
     return () if value is None else value
 
 
-RunnerTargets = Annotated[tuple[Annotated[NotifyTarget, BeforeValidator(_target_of)], ...],
-                          BeforeValidator(_none_if_null)]
+RunnerTargets = Annotated[
+    tuple[Annotated[NotifyTarget, BeforeValidator(_target_of)], ...], BeforeValidator(_none_if_null)
+]
 TeamTargets = Annotated[tuple[Annotated[TeamTarget, BeforeValidator(_target_of)], ...], BeforeValidator(_none_if_null)]
 
 
@@ -92,7 +93,8 @@ class DeviceEntry(BaseModel):
     model_config = _FROZEN
 
     cadence: Literal["per_foot", "both_feet"] | None = Field(
-        None, description="per_foot: the sensor foot's steps (the BLE RSC spec); both_feet: steps of both feet")
+        None, description="per_foot: the sensor foot's steps (the BLE RSC spec); both_feet: steps of both feet"
+    )
 
 
 class RunnerEntry(BaseModel):
@@ -102,17 +104,20 @@ class RunnerEntry(BaseModel):
 
     team: TeamName = UNASSIGNED  # part of the topic alerts/{team}/{runner}: no '/', '+' or '#'
     baseline_cadence_spm: float | None = Field(
-        None, ge=120, le=220, description="coach-set cadence baseline (RULES.md §1), replaces the median")
+        None, ge=120, le=220, description="coach-set cadence baseline (RULES.md §1), replaces the median"
+    )
     cadence_retraining: bool = Field(False, description="runner is raising cadence (RULES.md §4)")
     cadence_retraining_since: date | None = Field(
-        None, description="when retraining started: its baseline is frozen then (RULES.md §1)")
+        None, description="when retraining started: its baseline is frozen then (RULES.md §1)"
+    )
     return_to_run: ReturnToRun | None = None
     shoes: Annotated[dict[DeviceId, Annotated[float, Field(ge=0)]], BeforeValidator(_empty_if_null)] = Field(
-        default_factory=dict, description="footpod device_id -> km the shoe had when paired (RULES.md §6)")
+        default_factory=dict, description="footpod device_id -> km the shoe had when paired (RULES.md §6)"
+    )
     notify: RunnerTargets = ()
-    devices: Annotated[dict[DeviceId, Annotated[DeviceEntry, BeforeValidator(_empty_if_null)]],
-                       BeforeValidator(_empty_if_null)] = Field(
-        default_factory=dict, description="BLE address or FIT serial -> the pod's options")
+    devices: Annotated[
+        dict[DeviceId, Annotated[DeviceEntry, BeforeValidator(_empty_if_null)]], BeforeValidator(_empty_if_null)
+    ] = Field(default_factory=dict, description="BLE address or FIT serial -> the pod's options")
 
 
 _UNLISTED = RunnerEntry()
@@ -282,8 +287,9 @@ class RosterFile:
     logged once and the last good roster stays current until the file changes again.
     """
 
-    def __init__(self, path: Path | None, *, clock: Callable[[], float] = time.monotonic,
-                 check_every_s: float = CHECK_EVERY_S):
+    def __init__(
+        self, path: Path | None, *, clock: Callable[[], float] = time.monotonic, check_every_s: float = CHECK_EVERY_S
+    ):
         self.path = path
         self._clock = clock
         self._check_every_s = check_every_s

@@ -46,8 +46,16 @@ class Measurement(BaseModel):
         missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
         if unknown or missing:
             raise ValueError(f"{self.name}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
-        return _line(self.name, tags, {name: (self.fields.get(name) or self.optional[name])(value)
-                                       for name, value in fields.items() if value is not None}, ts_ms)
+        return _line(
+            self.name,
+            tags,
+            {
+                name: (self.fields.get(name) or self.optional[name])(value)
+                for name, value in fields.items()
+                if value is not None
+            },
+            ts_ms,
+        )
 
 
 # Line protocol as influxdb-client's `Point.to_line_protocol` writes it (same escapes, sorted tags and
@@ -55,7 +63,7 @@ class Measurement(BaseModel):
 # one line per 10 s of every run, and building Points cost a tenth of its time.
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
 _ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
-_ESCAPE_STRING = str.maketrans({'"': r'\"', "\\": r"\\"})
+_ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
 
 
 def _line(name: str, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
@@ -93,15 +101,27 @@ def _line(name: str, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: 
 
 
 CADENCE = Measurement(
-    name="cadence", tags=("runner", "team", "device"),
-    fields={"spm": float, "distance_m": float}, optional={"speed_mps": float},
+    name="cadence",
+    tags=("runner", "team", "device"),
+    fields={"spm": float, "distance_m": float},
+    optional={"speed_mps": float},
 )
 """Cadence per device and 10 s of newly counted samples (all samples, walking included)."""
 
 RUN = Measurement(
-    name="run", tags=("runner", "team", "device"),
-    fields={"run_id": str, "km": float, "source_km": float, "duration_s": float, "samples": int, "end_ms": int,
-            "final": bool, "duplicate_of": str, "segments": str},
+    name="run",
+    tags=("runner", "team", "device"),
+    fields={
+        "run_id": str,
+        "km": float,
+        "source_km": float,
+        "duration_s": float,
+        "samples": int,
+        "end_ms": int,
+        "final": bool,
+        "duplicate_of": str,
+        "segments": str,
+    },
     optional={"cadence_spm": float, "device_km": float, "cadence_dev_pct": float, "superseded_by": str},
 )
 """A run at its start. `segments` (JSON) let a restarted stream rebuild its state; `final` says the
@@ -110,21 +130,24 @@ start moved earlier (`superseded_by`), keeps `km` 0 and names the run that count
 so sums count every run once. `source_km` is the distance its own device measured."""
 
 LOAD = Measurement(
-    name="load", tags=("runner", "team"),
+    name="load",
+    tags=("runner", "team"),
     fields={"week_km": float, "prev_week_km": float, "chronic_week_km": float, "gate": str},
     optional={"change_pct": float, "acwr": float, "acwr_ewma": float, "budget_km": float},
 )
 """A runner's load at an instant (a run's end, or midnight) with the gate in force and its budget."""
 
 PAIN = Measurement(
-    name="pain", tags=("runner", "team", "timing"),
+    name="pain",
+    tags=("runner", "team", "timing"),
     fields={"score": int, "decision": str, "worsening": bool, "flags": str, "report": str},
     optional={"run_id": str, "distance_m": float, "location": str},
 )
 """A pain report at its time; `report` keeps it whole (JSON) so a restarted worker can read it back."""
 
 ALERT = Measurement(
-    name="alert", tags=("runner", "team", "rule", "severity"),
+    name="alert",
+    tags=("runner", "team", "rule", "severity"),
     fields={"message": str, "action": str, "id": str},
 )
 """An alert at the event time that triggered it."""
@@ -134,13 +157,14 @@ MEASUREMENTS = (CADENCE, RUN, LOAD, PAIN, ALERT)
 
 # --- the queries that read the store back -------------------------------------------------------
 
+
 def _runner(runner: str) -> str:
     return runner.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def run_segments_query(runner: str) -> str:
     """Every stored run of a runner with its segments, whatever its age (RULES.md §7): the stream's seed."""
-    return f"SELECT \"device\", \"segments\" FROM \"{RUN.name}\" WHERE \"runner\" = '{_runner(runner)}'"
+    return f'SELECT "device", "segments" FROM "{RUN.name}" WHERE "runner" = \'{_runner(runner)}\''
 
 
 def open_runs_query() -> str:
@@ -149,32 +173,40 @@ def open_runs_query() -> str:
 
 
 def alert_ids_query(runner: str, days: int) -> str:
-    return f"SELECT \"id\" FROM \"{ALERT.name}\" WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d"
+    return f'SELECT "id" FROM "{ALERT.name}" WHERE "runner" = \'{_runner(runner)}\' AND time > now() - {days}d'
 
 
 def runs_query(runner: str, days: int) -> str:
-    return (f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm", "duplicate_of" FROM "{RUN.name}" '
-            f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d")
+    return (
+        f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm", "duplicate_of" FROM "{RUN.name}" '
+        f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d"
+    )
 
 
 def reports_query(runner: str, days: int) -> str:
-    return f"SELECT \"report\" FROM \"{PAIN.name}\" WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d"
+    return f'SELECT "report" FROM "{PAIN.name}" WHERE "runner" = \'{_runner(runner)}\' AND time > now() - {days}d'
 
 
 def report_at_query(runner: str, ts_ms: int) -> str:
-    return (f'SELECT "score", "timing", "flags" FROM "{PAIN.name}" '
-            f"WHERE \"runner\" = '{_runner(runner)}' AND time = {int(ts_ms)}ms")
+    return (
+        f'SELECT "score", "timing", "flags" FROM "{PAIN.name}" '
+        f"WHERE \"runner\" = '{_runner(runner)}' AND time = {int(ts_ms)}ms"
+    )
 
 
 def recent_alerts_query(runner: str, days: int, limit: int) -> str:
-    return (f'SELECT "rule", "severity", "message" FROM "{ALERT.name}" '
-            f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d ORDER BY time DESC LIMIT {limit}")
+    return (
+        f'SELECT "rule", "severity", "message" FROM "{ALERT.name}" '
+        f"WHERE \"runner\" = '{_runner(runner)}' AND time > now() - {days}d ORDER BY time DESC LIMIT {limit}"
+    )
 
 
 def earlier_alerts_query(runner: str, days: int, limit: int) -> str:
     """The latest alerts older than `days`: history's, stored but not published (RULES.md §7)."""
-    return (f'SELECT "rule", "severity", "message" FROM "{ALERT.name}" '
-            f"WHERE \"runner\" = '{_runner(runner)}' AND time <= now() - {days}d ORDER BY time DESC LIMIT {limit}")
+    return (
+        f'SELECT "rule", "severity", "message" FROM "{ALERT.name}" '
+        f"WHERE \"runner\" = '{_runner(runner)}' AND time <= now() - {days}d ORDER BY time DESC LIMIT {limit}"
+    )
 
 
 def runners_query() -> str:
@@ -188,12 +220,12 @@ EXPORTED = (RUN, LOAD, PAIN, ALERT)
 
 def runner_all_query(measurement: Measurement, runner: str) -> str:
     """Every point of a runner in a measurement, all time, oldest first."""
-    return f"SELECT * FROM \"{measurement.name}\" WHERE \"runner\" = '{_runner(runner)}' ORDER BY time ASC"
+    return f'SELECT * FROM "{measurement.name}" WHERE "runner" = \'{_runner(runner)}\' ORDER BY time ASC'
 
 
 def runner_count_query(measurement: Measurement, runner: str) -> str:
     """How many points the runner has in a measurement: one row of `count_<field>` columns."""
-    return f"SELECT count(*) FROM \"{measurement.name}\" WHERE \"runner\" = '{_runner(runner)}'"
+    return f'SELECT count(*) FROM "{measurement.name}" WHERE "runner" = \'{_runner(runner)}\''
 
 
 def runner_drop_query(runner: str) -> str:
@@ -219,9 +251,14 @@ def runs(rows: list[dict[str, Any]]) -> tuple[RunSummary, ...]:
             continue
         if isinstance(row.get("run_id"), str) and isinstance(row.get("end_ms"), (int, float)):
             by_id[row["run_id"]] = RunSummary(
-                run_id=row["run_id"], device_id=row["device"], start_ms=int(row["time"]),
-                end_ms=int(row["end_ms"]), km=float(row.get("km") or 0.0), samples=int(row.get("samples") or 0),
-                cadence_spm=row.get("cadence_spm"))
+                run_id=row["run_id"],
+                device_id=row["device"],
+                start_ms=int(row["time"]),
+                end_ms=int(row["end_ms"]),
+                km=float(row.get("km") or 0.0),
+                samples=int(row.get("samples") or 0),
+                cadence_spm=row.get("cadence_spm"),
+            )
     return tuple(sorted(by_id.values(), key=lambda run: run.end_ms))
 
 

@@ -65,25 +65,37 @@ class Settings(BaseSettings):
     # leaving the 7-day window shows within the hour.
     status_every_s: float = Field(3600.0, gt=0, description="FOOTPOD_STATUS_EVERY_S")
     # Operations (README, "Metrics and health", "Logs", "Hardening").
-    metrics_port: int | None = Field(None, ge=0, le=65535,
-                                     description="FOOTPOD_METRICS_PORT: /metrics and /healthz; unset: the "
-                                                 "stage's default (footpod/metrics.py), 0: off")
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="FOOTPOD_METRICS_PORT: /metrics and /healthz; unset: the "
+        "stage's default (footpod/metrics.py), 0: off",
+    )
     metrics_host: str = Field("127.0.0.1", description="FOOTPOD_METRICS_HOST: address they listen on")
-    log_level: str = Field("info", pattern="^(?i:debug|info|warning|error)$",
-                           description="FOOTPOD_LOG_LEVEL: debug, info, warning or error (the CLI's -l wins)")
+    log_level: str = Field(
+        "info",
+        pattern="^(?i:debug|info|warning|error)$",
+        description="FOOTPOD_LOG_LEVEL: debug, info, warning or error (the CLI's -l wins)",
+    )
     mqtt_password: SecretStr | None = Field(None, description="FOOTPOD_MQTT_PASSWORD: instead of the URL's")
-    mqtt_ca_file: Path | None = Field(None, description="FOOTPOD_MQTT_CA_FILE: CA of the broker's TLS "
-                                                        "certificate (mqtts://); unset: the system's")
+    mqtt_ca_file: Path | None = Field(
+        None, description="FOOTPOD_MQTT_CA_FILE: CA of the broker's TLS certificate (mqtts://); unset: the system's"
+    )
 
     # FAULTS.md row 16: the local stack restarts its Kafka (Tansu keeps every record in memory) empty
     # once it holds more than this, and only once every consumed record is committed; 0: never.
     kafka_recycle_mib: int = Field(1024, ge=0, description="FOOTPOD_KAFKA_RECYCLE_MIB")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource):
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ):
         return init_settings, env_settings, FileVariables(settings_cls), dotenv_settings, file_secret_settings
 
     @property
@@ -95,7 +107,7 @@ class Settings(BaseSettings):
         return ",".join(part.split("://", 1)[-1] for part in self.kafka_url.split(","))
 
     @property
-    def mqtt(self) -> "MqttEndpoint":
+    def mqtt(self) -> MqttEndpoint:
         endpoint = MqttEndpoint.parse(self.mqtt_url)
         if self.mqtt_password is not None:
             endpoint.password = self.mqtt_password.get_secret_value()
@@ -154,8 +166,9 @@ class MqttEndpoint:
         self.host, self.port, self.username, self.password, self.tls = host, port, username, password, tls
 
     @classmethod
-    def parse(cls, url: str) -> "MqttEndpoint":
+    def parse(cls, url: str) -> MqttEndpoint:
         parts = urlsplit(url)
         tls = parts.scheme in ("mqtts", "ssl")
-        return cls(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883),
-                   parts.username, parts.password, tls)
+        return cls(
+            parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), parts.username, parts.password, tls
+        )

@@ -30,8 +30,12 @@ GATE_FACTORS: dict[GateName, float] = {
 
 # RULES.md §3 table "severity": how loud the alert of each gate is.
 GATE_SEVERITY: dict[GateName, Severity] = {
-    "progress": "info", "continue_no_increase": "info", "maintain": "warning", "reduce_volume": "warning",
-    "stop_run": "critical", "see_clinician": "critical",
+    "progress": "info",
+    "continue_no_increase": "info",
+    "maintain": "warning",
+    "reduce_volume": "warning",
+    "stop_run": "critical",
+    "see_clinician": "critical",
 }
 
 # RULES.md §3, the pain gate (000, "The 24-Hour Rule")

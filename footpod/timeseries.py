@@ -60,15 +60,17 @@ class V1Api:
 
     async def write(self, lines: Sequence[str]) -> None:
         try:
-            response = await self.client.post(f"{self.url}/write", params={"db": self.db, "precision": "ms"},
-                                              content="\n".join(lines).encode())
+            response = await self.client.post(
+                f"{self.url}/write", params={"db": self.db, "precision": "ms"}, content="\n".join(lines).encode()
+            )
         except httpx.HTTPError as error:
             raise StoreUnavailable(str(error)) from error
         _raise_for(response.status_code, response.text, response.headers.get("Retry-After"))
 
     async def query(self, influxql: str) -> list[dict[str, Any]]:
-        response = await self.client.post(f"{self.url}/query", params={"db": self.db, "epoch": "ms"},
-                                          data={"q": influxql})
+        response = await self.client.post(
+            f"{self.url}/query", params={"db": self.db, "epoch": "ms"}, data={"q": influxql}
+        )
         response.raise_for_status()
         return _rows(response.json())
 
@@ -83,8 +85,7 @@ class V2Api:
         self.headers = {"Authorization": f"Token {token}"} if token else {}
         # no retries inside the client (its batching mode gives up after 5 tries / 180 s):
         # the Writer retries, without end
-        self.influx = InfluxDBClient(url=settings.influx_url, token=token, org=settings.influx_org,
-                                     retries=False)
+        self.influx = InfluxDBClient(url=settings.influx_url, token=token, org=settings.influx_org, retries=False)
         self.api = self.influx.write_api(write_options=SYNCHRONOUS)
 
     async def prepare(self) -> None:
@@ -92,9 +93,13 @@ class V2Api:
 
     async def write(self, lines: Sequence[str]) -> None:
         try:
-            await asyncio.to_thread(self.api.write, bucket=self.settings.influx_bucket,
-                                    org=self.settings.influx_org, record="\n".join(lines),
-                                    write_precision="ms")
+            await asyncio.to_thread(
+                self.api.write,
+                bucket=self.settings.influx_bucket,
+                org=self.settings.influx_org,
+                record="\n".join(lines),
+                write_precision="ms",
+            )
         except ApiException as error:
             retry_after = (error.headers or {}).get("Retry-After")
             _raise_for(error.status, str(error.body), retry_after)
@@ -102,9 +107,12 @@ class V2Api:
             raise StoreUnavailable(str(error)) from error
 
     async def query(self, influxql: str) -> list[dict[str, Any]]:
-        response = await self.http.post(f"{self.url}/query", headers=self.headers,
-                                        params={"db": self.settings.influx_bucket, "epoch": "ms"},
-                                        data={"q": influxql})
+        response = await self.http.post(
+            f"{self.url}/query",
+            headers=self.headers,
+            params={"db": self.settings.influx_bucket, "epoch": "ms"},
+            data={"q": influxql},
+        )
         response.raise_for_status()
         return _rows(response.json())
 
@@ -178,8 +186,13 @@ class Writer:
     `dead_letter(line, reason)` receives each point the store refuses; by default it is appended
     to `{FOOTPOD_DATA_DIR}/deadletter/store.jsonl`."""
 
-    def __init__(self, api: V1Api | V2Api, batch_lines: int = BATCH_LINES,
-                 dead_letter: Callable[[str, str], None] | None = None, stage: str = ""):
+    def __init__(
+        self,
+        api: V1Api | V2Api,
+        batch_lines: int = BATCH_LINES,
+        dead_letter: Callable[[str, str], None] | None = None,
+        stage: str = "",
+    ):
         self.api = api
         self.batch_lines = batch_lines
         self.dead_letter = dead_letter or dead_point_file(api.settings)
@@ -228,7 +241,7 @@ class Writer:
 
     async def _store(self, lines: list[str]) -> None:
         for start in range(0, len(lines), self.batch_lines):
-            await self._store_until_taken(lines[start:start + self.batch_lines])
+            await self._store_until_taken(lines[start : start + self.batch_lines])
 
     async def _store_until_taken(self, lines: list[str]) -> None:
         delay = 0.5
@@ -247,8 +260,9 @@ class Writer:
                 self.unavailable = str(error)[:200]
                 self._errors.inc()
                 wait = error.retry_after if error.retry_after is not None else delay
-                log.warning("time-series store unavailable (%s); %d lines held, retrying in %.1f s",
-                            error, len(lines), wait)
+                log.warning(
+                    "time-series store unavailable (%s); %d lines held, retrying in %.1f s", error, len(lines), wait
+                )
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, MAX_BACKOFF_S)
 
@@ -271,8 +285,9 @@ class Writer:
 def query_now(settings: Settings, influxql: str, timeout_s: float = 5.0) -> list[dict[str, Any]]:
     """Rows of an InfluxQL query, for a command that asks once; raises StoreReadError when the store
     does not answer (InfluxQL on 1.x, and on 2.x/3.x through the v1-compatible `/query`)."""
-    return query_once(settings.influx_url, settings.influx_bucket, influxql,
-                      settings.influx_token.get_secret_value(), timeout_s)
+    return query_once(
+        settings.influx_url, settings.influx_bucket, influxql, settings.influx_token.get_secret_value(), timeout_s
+    )
 
 
 def query_once(url: str, database: str, influxql: str, token: str = "", timeout_s: float = 5.0) -> list[dict[str, Any]]:
@@ -281,8 +296,13 @@ def query_once(url: str, database: str, influxql: str, token: str = "", timeout_
 
     headers = {"Authorization": f"Token {token}"} if token else {}
     try:
-        response = httpx.post(f"{url.rstrip('/')}/query", headers=headers, timeout=timeout_s,
-                              params={"db": database, "epoch": "ms"}, data={"q": influxql})
+        response = httpx.post(
+            f"{url.rstrip('/')}/query",
+            headers=headers,
+            timeout=timeout_s,
+            params={"db": database, "epoch": "ms"},
+            data={"q": influxql},
+        )
         response.raise_for_status()
         return _rows(response.json())
     except (httpx.HTTPError, RuntimeError, ValueError) as error:
@@ -305,17 +325,30 @@ def delete_runner_now(settings: Settings, runner: str, timeout_s: float = 30.0) 
             version = httpx.get(f"{url}/ping", timeout=timeout_s).headers.get("X-Influxdb-Version", "")
             choice = "v1" if version.lstrip("v").startswith("1.") else "v2"
         if choice == "v1":
-            response = httpx.post(f"{url}/query", headers=headers, timeout=timeout_s,
-                                  params={"db": settings.influx_bucket}, data={"q": schema.runner_drop_query(runner)})
+            response = httpx.post(
+                f"{url}/query",
+                headers=headers,
+                timeout=timeout_s,
+                params={"db": settings.influx_bucket},
+                data={"q": schema.runner_drop_query(runner)},
+            )
             response.raise_for_status()
             _rows(response.json())  # an InfluxQL error arrives as 200 with "error"
             return "DROP SERIES (InfluxDB 1.x)"
-        response = httpx.post(f"{url}/api/v2/delete", headers=headers, timeout=timeout_s,
-                              params={"org": settings.influx_org, "bucket": settings.influx_bucket},
-                              json={"start": "1970-01-01T00:00:00Z", "stop": "2262-04-11T00:00:00Z",
-                                    "predicate": schema.runner_delete_predicate(runner)})
+        response = httpx.post(
+            f"{url}/api/v2/delete",
+            headers=headers,
+            timeout=timeout_s,
+            params={"org": settings.influx_org, "bucket": settings.influx_bucket},
+            json={
+                "start": "1970-01-01T00:00:00Z",
+                "stop": "2262-04-11T00:00:00Z",
+                "predicate": schema.runner_delete_predicate(runner),
+            },
+        )
         response.raise_for_status()
         return "the delete API (InfluxDB 2.x)"
     except (httpx.HTTPError, RuntimeError, ValueError) as error:
-        raise StoreWriteError(f"the time-series store at {settings.influx_url} did not delete {runner}'s "
-                              f"points: {error}") from error
+        raise StoreWriteError(
+            f"the time-series store at {settings.influx_url} did not delete {runner}'s points: {error}"
+        ) from error

@@ -67,8 +67,12 @@ class ReasonLog:
 
 
 class Bridge:
-    def __init__(self, settings: Settings, client_id: str | None = None,
-                 producer_factory: Callable[[], AIOKafkaProducer] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        client_id: str | None = None,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+    ):
         self.settings = settings
         self.client_id = client_id or service_client_id(settings, "bridge")
         self.reasons = ReasonLog()
@@ -84,9 +88,14 @@ class Bridge:
 
     def _default_producer(self) -> AIOKafkaProducer:
         # a synced message makes a record of ~45 KB: batches of up to 1 MB, not the default 16 KB
-        return AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                                linger_ms=5, max_batch_size=MAX_BATCH_BYTES, max_request_size=1_048_576,
-                                compression_type=None)
+        return AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=MAX_BATCH_BYTES,
+            max_request_size=1_048_576,
+            compression_type=None,
+        )
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -119,8 +128,9 @@ class Bridge:
         return True, "connected to MQTT and Kafka"
 
     def _connect(self, loop: asyncio.AbstractEventLoop) -> mqtt.Client:
-        client = mqtt_client(self.settings, self.client_id, clean_session=False, manual_ack=True,
-                             protocol=mqtt.MQTTv311)
+        client = mqtt_client(
+            self.settings, self.client_id, clean_session=False, manual_ack=True, protocol=mqtt.MQTTv311
+        )
         client.max_queued_messages_set(0)
 
         def on_connect(client, userdata, flags, reason_code, properties):
@@ -158,8 +168,9 @@ class Bridge:
         self._handoffs.add(task)
         task.add_done_callback(self._handoff_done)
 
-    async def _hand_off_then_ack(self, client: mqtt.Client, producer: AIOKafkaProducer,
-                                 deliveries: list[Delivery], verdicts: list[Verdict]) -> None:
+    async def _hand_off_then_ack(
+        self, client: mqtt.Client, producer: AIOKafkaProducer, deliveries: list[Delivery], verdicts: list[Verdict]
+    ) -> None:
         try:
             await self._hand_off(producer, verdicts)
             for delivery in deliveries:
@@ -240,8 +251,11 @@ def sample_records(batch: SampleBatch | SampleBatchRecord, max_bytes: int = MAX_
     if len(value) <= max_bytes or len(batch.samples) == 1:
         return [value]
     middle = len(batch.samples) // 2
-    return [part for half in (batch.samples[:middle], batch.samples[middle:])
-            for part in sample_records(_with_samples(batch, half), max_bytes)]
+    return [
+        part
+        for half in (batch.samples[:middle], batch.samples[middle:])
+        for part in sample_records(_with_samples(batch, half), max_bytes)
+    ]
 
 
 def _with_samples(batch: SampleBatch | SampleBatchRecord, samples: tuple) -> SampleBatch | SampleBatchRecord:

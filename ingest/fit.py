@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import fitdecode
@@ -101,8 +101,9 @@ def decode_fit(data: bytes, name: str = "", not_after_ms: int | None = None) -> 
         if not_after_ms is not None:
             for run in runs:
                 if run.end_ms > not_after_ms:
-                    raise FitRejected(f"run {run.run_id} ends at {iso(run.end_ms)}, in the future: "
-                                      "the device clock is wrong")
+                    raise FitRejected(
+                        f"run {run.run_id} ends at {iso(run.end_ms)}, in the future: the device clock is wrong"
+                    )
     except FitRejected as error:
         return FileResult(name=name, outcome="rejected", reason=str(error))
     if runs:
@@ -123,8 +124,14 @@ class _Part:
         self.activities: list[dict] = []
 
 
-_KEPT = {"file_id": "file_ids", "session": "sessions", "record": "records", "device_info": "devices",
-         "timestamp_correlation": "correlations", "activity": "activities"}
+_KEPT = {
+    "file_id": "file_ids",
+    "session": "sessions",
+    "record": "records",
+    "device_info": "devices",
+    "timestamp_correlation": "correlations",
+    "activity": "activities",
+}
 
 
 def read_parts(data: bytes) -> list[_Part]:
@@ -133,8 +140,9 @@ def read_parts(data: bytes) -> list[_Part]:
         raise FitRejected("empty file")
     parts: list[_Part] = []
     try:
-        with fitdecode.FitReader(io.BytesIO(data), check_crc=fitdecode.CrcCheck.ENABLED,
-                                 error_handling=fitdecode.ErrorHandling.RAISE) as reader:
+        with fitdecode.FitReader(
+            io.BytesIO(data), check_crc=fitdecode.CrcCheck.ENABLED, error_handling=fitdecode.ErrorHandling.RAISE
+        ) as reader:
             for frame in reader:
                 if isinstance(frame, fitdecode.FitHeader):
                     parts.append(_Part())
@@ -205,8 +213,10 @@ class _Clock:
             if value >= RELATIVE_LIMIT:
                 return FIT_EPOCH_S + float(value)
             if self.offset_s is None:
-                raise FitRejected("relative timestamps (seconds since the device powered on) and nothing "
-                                  "in the file ties them to a date")
+                raise FitRejected(
+                    "relative timestamps (seconds since the device powered on) and nothing "
+                    "in the file ties them to a date"
+                )
             return self.offset_s + float(value)
         raise FitRejected(f"a timestamp of unexpected type {type(value).__name__}")
 
@@ -220,7 +230,7 @@ def _clock(part: _Part) -> _Clock:
     for activity in part.activities:
         local, stamp = activity.get("local_timestamp"), activity.get("timestamp")
         if isinstance(local, datetime) and isinstance(stamp, (int, float)) and stamp < RELATIVE_LIMIT:
-            wall = local.replace(tzinfo=timezone.utc).timestamp()  # local wall clock read as UTC
+            wall = local.replace(tzinfo=UTC).timestamp()  # local wall clock read as UTC
             return _Clock(wall - float(stamp))
     return _Clock(None)
 
@@ -260,20 +270,37 @@ def _decode_run(part: _Part, session: dict, file_id: dict, clock: _Clock, suffix
             invalid_cadence += 1
         speed = _speed(record)
         try:
-            samples.append(Sample(ts=ms, device_id=device_id, cadence_spm=cadence or 0.0,
-                                  distance_m=float(distance), speed_mps=speed, run_id=run_id))
+            samples.append(
+                Sample(
+                    ts=ms,
+                    device_id=device_id,
+                    cadence_spm=cadence or 0.0,
+                    distance_m=float(distance),
+                    speed_mps=speed,
+                    run_id=run_id,
+                )
+            )
         except ValidationError as error:
             if ms < EARLIEST_MS:
                 raise FitRejected(f"a record at {ms} ms: before 2000, the device clock was not set") from error
-            raise FitRejected(f"a record at {ms} ms does not make a valid sample: {error.errors()[0]['msg']}") from error
+            raise FitRejected(
+                f"a record at {ms} ms does not make a valid sample: {error.errors()[0]['msg']}"
+            ) from error
     total = session.get("total_distance")
     if not samples:
         why = "no distance in any record" if total is None else "no record with a distance"
         return SkippedSession(sport=RUNNING, reason=f"running session with {why}: nothing to count")
-    return DecodedRun(run_id=run_id, device_id=device_id, sport=RUNNING, start_ms=samples[0].ts,
-                      end_ms=samples[-1].ts, session_distance_m=None if total is None else float(total),
-                      samples=tuple(samples), records_without_distance=without_distance,
-                      invalid_cadence=invalid_cadence)
+    return DecodedRun(
+        run_id=run_id,
+        device_id=device_id,
+        sport=RUNNING,
+        start_ms=samples[0].ts,
+        end_ms=samples[-1].ts,
+        session_distance_m=None if total is None else float(total),
+        samples=tuple(samples),
+        records_without_distance=without_distance,
+        invalid_cadence=invalid_cadence,
+    )
 
 
 def _cadence_spm(record: dict) -> float | None:

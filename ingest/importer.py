@@ -59,8 +59,14 @@ class MqttPublisher:
     dropped connection are sent again, all of them, once paho has reconnected: the stream counts
     a sample once however often it arrives (RULES.md §7)."""
 
-    def __init__(self, settings: Settings, client_id: str, window: int = IN_FLIGHT,
-                 timeout_s: float = ACK_TIMEOUT_S, attempts: int = DELIVERY_ATTEMPTS):
+    def __init__(
+        self,
+        settings: Settings,
+        client_id: str,
+        window: int = IN_FLIGHT,
+        timeout_s: float = ACK_TIMEOUT_S,
+        attempts: int = DELIVERY_ATTEMPTS,
+    ):
         from footpod.mqtt import mqtt_client
 
         self.window, self.timeout_s, self.attempts = window, timeout_s, attempts
@@ -138,8 +144,9 @@ class MqttPublisher:
 def batches(run: DecodedRun, size: int = BATCH_SAMPLES) -> list[bytes]:
     """A run's samples as JSON arrays of at most `size` samples, in time order."""
     rows = [sample.model_dump(exclude_none=True) for sample in run.samples]
-    return [json.dumps(rows[start:start + size], separators=(",", ":")).encode()
-            for start in range(0, len(rows), size)]
+    return [
+        json.dumps(rows[start : start + size], separators=(",", ":")).encode() for start in range(0, len(rows), size)
+    ]
 
 
 def find_files(paths: Iterable[Path]) -> list[Path]:
@@ -196,14 +203,25 @@ class Summary:
         return 1 if self.rejected else 0
 
 
-def import_paths(paths: Sequence[Path], runner: str, publisher: Publisher, console: Console, max_future_s: float,
-                 progress: bool = True) -> Summary:
+def import_paths(
+    paths: Sequence[Path],
+    runner: str,
+    publisher: Publisher,
+    console: Console,
+    max_future_s: float,
+    progress: bool = True,
+) -> Summary:
     """Import every file under `paths` with a progress bar; one file's failure stops no other."""
     files = find_files(paths)
     summary = Summary()
     started = time.perf_counter()
-    columns = (TextColumn("[bold]import[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[current]}"))
+    columns = (
+        TextColumn("[bold]import[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+    )
     with Progress(*columns, console=console, disable=not progress, transient=True) as bar:
         task = bar.add_task("import", total=len(files), current="")
         for path in files:
@@ -217,20 +235,38 @@ def import_paths(paths: Sequence[Path], runner: str, publisher: Publisher, conso
 def summary_table(summary: Summary) -> Table:
     """One row per file and a total: runs, km, samples, and why a file was skipped or rejected."""
     table = Table(title="import", title_justify="left")
-    for name, justify in (("file", "left"), ("outcome", "left"), ("runs", "right"), ("km", "right"),
-                          ("samples", "right"), ("skipped / why", "left")):
+    for name, justify in (
+        ("file", "left"),
+        ("outcome", "left"),
+        ("runs", "right"),
+        ("km", "right"),
+        ("samples", "right"),
+        ("skipped / why", "left"),
+    ):
         table.add_column(name, justify=justify, overflow="fold")
     styles = {"imported": "green", "skipped": "yellow", "rejected": "red"}
     for result in summary.results:
         km = sum(run.distance_m for run in result.runs) / 1000
         samples = sum(len(run.samples) for run in result.runs)
         why = result.reason if result.outcome != "imported" else _left_out(result)
-        table.add_row(Path(result.name).name, f"[{styles[result.outcome]}]{result.outcome}[/]", str(len(result.runs)),
-                      f"{km:.2f}", str(samples), why or "")
+        table.add_row(
+            Path(result.name).name,
+            f"[{styles[result.outcome]}]{result.outcome}[/]",
+            str(len(result.runs)),
+            f"{km:.2f}",
+            str(samples),
+            why or "",
+        )
     skipped = sum(1 for r in summary.results if r.outcome == "skipped")
     table.add_section()
-    table.add_row(f"{len(summary.results)} files", f"{len(summary.rejected)} rejected, {skipped} skipped",
-                  str(summary.runs), f"{summary.km:.2f}", str(summary.samples), "")
+    table.add_row(
+        f"{len(summary.results)} files",
+        f"{len(summary.rejected)} rejected, {skipped} skipped",
+        str(summary.runs),
+        f"{summary.km:.2f}",
+        str(summary.samples),
+        "",
+    )
     return table
 
 
@@ -244,12 +280,21 @@ def _left_out(result: FileResult) -> str:
 
 def rate_line(summary: Summary) -> str:
     seconds = max(summary.seconds, 1e-9)
-    return (f"{summary.runs} runs, {summary.samples} samples in {summary.seconds:.1f} s: "
-            f"{summary.runs / seconds:.2f} runs/s, {summary.samples / seconds:.0f} samples/s")
+    return (
+        f"{summary.runs} runs, {summary.samples} samples in {summary.seconds:.1f} s: "
+        f"{summary.runs / seconds:.2f} runs/s, {summary.samples / seconds:.0f} samples/s"
+    )
 
 
-def watch_folder(folder: Path, runner: str, publisher: Publisher, console: Console, max_future_s: float,
-                 poll_s: float = 5.0, stop: Callable[[], bool] = lambda: False) -> None:
+def watch_folder(
+    folder: Path,
+    runner: str,
+    publisher: Publisher,
+    console: Console,
+    max_future_s: float,
+    poll_s: float = 5.0,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
     """Import each `.fit` file that appears or changes under `folder`, once its size has held
     still for one poll (a sync may still be writing it). Runs until `stop()` is true."""
     done: dict[Path, tuple[int, int]] = {}
@@ -285,8 +330,15 @@ def _watch_line(result: FileResult) -> str:
     return f"[{colour}]{result.outcome}[/{colour}] {result.name}: {result.reason}"
 
 
-def run_import(settings: Settings, paths: Sequence[Path], runner: str, watch: Path | None, poll_s: float,
-               console: Console, progress: bool = True) -> int:
+def run_import(
+    settings: Settings,
+    paths: Sequence[Path],
+    runner: str,
+    watch: Path | None,
+    poll_s: float,
+    console: Console,
+    progress: bool = True,
+) -> int:
     """The `import` command: the summary table, then the exit code (1 when a file was rejected)."""
     publisher = MqttPublisher(settings, f"footpod-import-{runner}-{os.getpid()}")
     try:

@@ -15,8 +15,18 @@ import msgspec
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json, to_json
 
-from footpod.contract import (DEVICE_PATTERN, EARLIEST_MS, LATEST_MS, DeadLetter, PainEvent, PainReport, Sample,
-                              SampleBatch, iso, is_runner_name)
+from footpod.contract import (
+    DEVICE_PATTERN,
+    EARLIEST_MS,
+    LATEST_MS,
+    DeadLetter,
+    PainEvent,
+    PainReport,
+    Sample,
+    SampleBatch,
+    is_runner_name,
+    iso,
+)
 from footpod.records import SampleBatchRecord, SampleRecord
 
 SAMPLES, PAIN = "samples", "pain"
@@ -66,8 +76,9 @@ def judge(topic: str, payload: bytes, received_ms: int, max_future_ms: int) -> V
     try:
         return _judge(topic, payload, received_ms, max_future_ms)
     except Exception as error:  # last resort, see the docstring
-        return Verdict(rejects=[dead_letter(topic, payload, f"unreadable payload ({type(error).__name__})",
-                                            received_ms)])
+        return Verdict(
+            rejects=[dead_letter(topic, payload, f"unreadable payload ({type(error).__name__})", received_ms)]
+        )
 
 
 def _judge(topic: str, payload: bytes, received_ms: int, max_future_ms: int) -> Verdict:
@@ -89,7 +100,7 @@ def _judge_samples(verdict, runner, payload, received_ms, max_future_ms, reject)
     fast = _all_good(payload, received_ms + max_future_ms)
     if fast is not None:
         for start in range(0, len(fast), MAX_SAMPLES_PER_RECORD):
-            chunk = tuple(fast[start:start + MAX_SAMPLES_PER_RECORD])
+            chunk = tuple(fast[start : start + MAX_SAMPLES_PER_RECORD])
             verdict.batches.append(SampleBatchRecord(runner=runner, received_ms=received_ms, samples=chunk))
         return
     try:
@@ -118,7 +129,7 @@ def _judge_samples(verdict, runner, payload, received_ms, max_future_ms, reject)
     if problems:
         _reject_items(reject, problems, len(items))
     for start in range(0, len(good), MAX_SAMPLES_PER_RECORD):
-        chunk = tuple(good[start:start + MAX_SAMPLES_PER_RECORD])
+        chunk = tuple(good[start : start + MAX_SAMPLES_PER_RECORD])
         verdict.batches.append(SampleBatch(runner=runner, received_ms=received_ms, samples=chunk))
 
 
@@ -140,9 +151,14 @@ def _all_good(payload: bytes, latest_ms: int) -> list[SampleRecord] | None:
     devices, run_ids = set(), set()
     for item in items:
         speed, seq = item.speed_mps, item.seq
-        if not (EARLIEST_MS <= item.ts <= latest_ms and item.ts <= LATEST_MS and 0 <= item.cadence_spm <= 260
-                and 0 <= item.distance_m < _INF and (speed is None or 0 <= speed <= 12)
-                and (seq is None or 0 <= seq < 2**63)):
+        if not (
+            EARLIEST_MS <= item.ts <= latest_ms
+            and item.ts <= LATEST_MS
+            and 0 <= item.cadence_spm <= 260
+            and 0 <= item.distance_m < _INF
+            and (speed is None or 0 <= speed <= 12)
+            and (seq is None or 0 <= seq < 2**63)
+        ):
             return None
         devices.add(item.device_id)
         if item.run_id is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from footpod import schema
 from footpod.contract import PainReport, iso
@@ -27,8 +27,9 @@ GATE_WORDS: dict[GateName, str] = {
 }
 
 
-def describe_status(status: dict, gate_report: dict | None, alerts: list[dict],
-                    earlier: list[dict] = ()) -> list[tuple[str, str]]:
+def describe_status(
+    status: dict, gate_report: dict | None, alerts: list[dict], earlier: list[dict] = ()
+) -> list[tuple[str, str]]:
     """(label, sentence) lines for a status, the report that set its gate, recent alerts, and the
     latest alerts of older history (stored, never published: RULES.md §7)."""
     lines = [("As of", _when(status["as_of"]) + (", run under way" if status.get("live") else ""))]
@@ -42,16 +43,22 @@ def describe_status(status: dict, gate_report: dict | None, alerts: list[dict],
         lines.append(("ACWR", f"{status['acwr']:.2f} ({verdict}){ewma}"))
     lines.append(("Cadence", _cadence(status)))
     if status.get("rtr_phase"):
-        lines.append(("Return to run", f"phase {status['rtr_phase']}" if status["rtr_phase"] != "complete"
-                      else "complete"))
+        lines.append(
+            ("Return to run", f"phase {status['rtr_phase']}" if status["rtr_phase"] != "complete" else "complete")
+        )
     if alerts:
         for alert in alerts:
             lines.append(("Alert", f"{_when(alert['time'])} {alert['severity']} {alert['rule']}: {alert['message']}"))
     else:
         lines.append(("Alerts", "none in the last 7 days"))
     for alert in earlier:
-        lines.append(("Earlier alert", f"{_when(alert['time'])} {alert['severity']} {alert['rule']}: "
-                                       f"{alert['message']} (history: stored, not sent)"))
+        lines.append(
+            (
+                "Earlier alert",
+                f"{_when(alert['time'])} {alert['severity']} {alert['rule']}: "
+                f"{alert['message']} (history: stored, not sent)",
+            )
+        )
     return lines
 
 
@@ -69,8 +76,7 @@ def _gate(status: dict, report: dict | None) -> str:
     text = GATE_WORDS.get(status["gate"], status["gate"])
     if report:
         flags = f", {report['flags']}" if report.get("flags") else ""
-        text += (f" — set by pain {report['score']}/10 ({report.get('timing', '?')}{flags}) "
-                 f"on {_when(report['time'])}")
+        text += f" — set by pain {report['score']}/10 ({report.get('timing', '?')}{flags}) on {_when(report['time'])}"
     return text
 
 
@@ -89,7 +95,7 @@ def _when(value) -> str:
     if isinstance(value, (int, float)):
         value = iso(int(value))
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def retained_status(settings: Settings, runner: str, timeout_s: float = 3.0) -> dict | None:
@@ -137,8 +143,9 @@ def status_lines(settings: Settings, runner: str) -> list[tuple[str, str]]:
     return describe_status(status, gate_report, alerts, earlier)
 
 
-def publish_pain(settings: Settings, runner: str, score: int, flags: list[str], during: bool,
-                 worsening: bool) -> PainReport:
+def publish_pain(
+    settings: Settings, runner: str, score: int, flags: list[str], during: bool, worsening: bool
+) -> PainReport:
     """Validate and publish a report on `footpod/{runner}/pain` (QoS 1), as the phone does."""
     from pydantic import ValidationError
 

@@ -44,20 +44,30 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="footpod-monitor", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="footpod-monitor", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"footpod-monitor {version()}")
-    parser.add_argument("-l", "--log-level", default=None, choices=LOG_LEVELS,
-                        help="log level (default: FOOTPOD_LOG_LEVEL, else info)")
+    parser.add_argument(
+        "-l", "--log-level", default=None, choices=LOG_LEVELS, help="log level (default: FOOTPOD_LOG_LEVEL, else info)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = commands.add_parser("up", help="run the whole pipeline on this machine, with a live team view",
-                             description="Start Mosquitto, Kafka (Tansu) and InfluxDB where their URLs point at "
-                                         "a free local port, then the bridge, stream and alert workers. "
-                                         "Prints a line starting 'ready' when all accept work; Ctrl-C stops "
-                                         "everything it started.")
-    up.add_argument("--simulate", type=int, default=0, metavar="N",
-                    help="also run a simulated team of N runners publishing live 1 Hz samples")
+    up = commands.add_parser(
+        "up",
+        help="run the whole pipeline on this machine, with a live team view",
+        description="Start Mosquitto, Kafka (Tansu) and InfluxDB where their URLs point at "
+        "a free local port, then the bridge, stream and alert workers. "
+        "Prints a line starting 'ready' when all accept work; Ctrl-C stops "
+        "everything it started.",
+    )
+    up.add_argument(
+        "--simulate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run a simulated team of N runners publishing live 1 Hz samples",
+    )
     up.add_argument("--no-view", action="store_true", help="print plain progress lines instead of the live table")
 
     commands.add_parser("bridge", help="MQTT -> Kafka bridge (validates, dead-letters, acks after Kafka)")
@@ -66,89 +76,148 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="publish a simulated team's footpod samples over MQTT")
     simulate.add_argument("runners", type=int, metavar="N", help="number of runners")
-    simulate.add_argument("--history-weeks", type=int, default=3,
-                          help="weeks of past runs each runner syncs first (default: 3)")
+    simulate.add_argument(
+        "--history-weeks", type=int, default=3, help="weeks of past runs each runner syncs first (default: 3)"
+    )
     simulate.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
 
-    status = commands.add_parser("status", help="a runner's status as a person reads it",
-                                 description="Week km against the budget, the knee gate and the report that set "
-                                             "it, ACWR, cadence against baseline, return-to-run phase and recent "
-                                             "alerts, from the retained status and the stored series.")
+    status = commands.add_parser(
+        "status",
+        help="a runner's status as a person reads it",
+        description="Week km against the budget, the knee gate and the report that set "
+        "it, ACWR, cadence against baseline, return-to-run phase and recent "
+        "alerts, from the retained status and the stored series.",
+    )
     status.add_argument("runner", help="the runner's name, as in footpod/{runner}/…")
 
-    pain = commands.add_parser("pain", help="publish a knee-pain report on a runner's behalf",
-                               description="Publishes on footpod/RUNNER/pain exactly as the phone does.")
+    pain = commands.add_parser(
+        "pain",
+        help="publish a knee-pain report on a runner's behalf",
+        description="Publishes on footpod/RUNNER/pain exactly as the phone does.",
+    )
     pain.add_argument("runner", help="the runner's name")
     pain.add_argument("score", type=int, help="pain now, 0 (none) to 10 (worst)")
-    pain.add_argument("--flag", action="append", default=[], metavar="FLAG",
-                      choices=RED_FLAGS, help=f"a red flag (repeatable): {', '.join(RED_FLAGS)}")
+    pain.add_argument(
+        "--flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        choices=RED_FLAGS,
+        help=f"a red flag (repeatable): {', '.join(RED_FLAGS)}",
+    )
     pain.add_argument("--during", action="store_true", help="the pain is during a run (default: derived from time)")
     pain.add_argument("--worsening", action="store_true", help="the pain got worse during the run")
 
     fit_import = commands.add_parser(
-        "import", help="publish the runs of FIT activity files (or folders of them) as a phone would",
+        "import",
+        help="publish the runs of FIT activity files (or folders of them) as a phone would",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Decodes each whole FIT file, then publishes every running session's records on\n"
-                    "footpod/RUNNER/samples (QoS 1, waiting for the broker's acks). Walks, rides and swims are\n"
-                    "skipped with a reason; corrupt, truncated or half-valid files are rejected and nothing of\n"
-                    "them is published. Importing a file again counts nothing twice.",
+        "footpod/RUNNER/samples (QoS 1, waiting for the broker's acks). Walks, rides and swims are\n"
+        "skipped with a reason; corrupt, truncated or half-valid files are rejected and nothing of\n"
+        "them is published. Importing a file again counts nothing twice.",
         epilog="exit status: 0 when every file was imported or skipped for a reason, 1 when a file was "
-               "rejected,\n2 when the broker could not be reached or did not acknowledge.")
-    fit_import.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                            help="FIT files, or folders searched recursively for *.fit")
+        "rejected,\n2 when the broker could not be reached or did not acknowledge.",
+    )
+    fit_import.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="FIT files, or folders searched recursively for *.fit"
+    )
     fit_import.add_argument("--runner", required=True, help="the runner's name, as in footpod/{runner}/…")
-    fit_import.add_argument("--watch", type=Path, metavar="DIR",
-                            help="then keep importing FIT files that appear in DIR (e.g. a watch's synced folder)")
+    fit_import.add_argument(
+        "--watch",
+        type=Path,
+        metavar="DIR",
+        help="then keep importing FIT files that appear in DIR (e.g. a watch's synced folder)",
+    )
     fit_import.add_argument("--poll-s", type=float, default=5.0, help="how often --watch looks (default: 5 s)")
     fit_import.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    notify_test = commands.add_parser("notify-test", help="send a test message to a runner's and its team's targets",
-                                      description="Sends one message to each notification target of RUNNER and of "
-                                                  "its team (roster `notify`) and prints what each answered; "
-                                                  "exit status 1 if any failed or there are none.")
+    notify_test = commands.add_parser(
+        "notify-test",
+        help="send a test message to a runner's and its team's targets",
+        description="Sends one message to each notification target of RUNNER and of "
+        "its team (roster `notify`) and prints what each answered; "
+        "exit status 1 if any failed or there are none.",
+    )
     notify_test.add_argument("runner", help="the runner's name")
 
     gateway = commands.add_parser(
-        "gateway", help="read BLE footpods (Running Speed and Cadence) and publish 1 Hz samples",
+        "gateway",
+        help="read BLE footpods (Running Speed and Cadence) and publish 1 Hz samples",
         description="Connects to the BLE addresses in the roster's runners' `devices` (service 0x1814, RSC "
-                    "Measurement 0x2A53) and publishes 1 Hz samples on footpod/{runner}/samples (QoS 1). Samples "
-                    "wait in an on-disk outbox until the broker acknowledges them, so a broker out of reach or a "
-                    "crash loses nothing; dropped pods are reconnected. Needs: pip install 'footpod-monitor[gateway]'.")
-    gateway.add_argument("--simulate", type=int, default=0, metavar="N",
-                         help="read N simulated pods instead of the radio (runners sim00, sim01, …)")
-    gateway.add_argument("--speedup", type=float, default=1.0, metavar="K",
-                         help="with --simulate: run simulated time K times faster, starting 6 h in the past")
-    gateway.add_argument("--outbox", type=Path, default=None, metavar="PATH",
-                         help="the on-disk outbox (default: $FOOTPOD_DATA_DIR/gateway/outbox.db)")
-    gateway.add_argument("--max-queued", type=int, default=1_000_000, metavar="N",
-                         help="samples the outbox keeps at most; past it the oldest are dropped (default: 1000000)")
+        "Measurement 0x2A53) and publishes 1 Hz samples on footpod/{runner}/samples (QoS 1). Samples "
+        "wait in an on-disk outbox until the broker acknowledges them, so a broker out of reach or a "
+        "crash loses nothing; dropped pods are reconnected. Needs: pip install 'footpod-monitor[gateway]'.",
+    )
+    gateway.add_argument(
+        "--simulate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="read N simulated pods instead of the radio (runners sim00, sim01, …)",
+    )
+    gateway.add_argument(
+        "--speedup",
+        type=float,
+        default=1.0,
+        metavar="K",
+        help="with --simulate: run simulated time K times faster, starting 6 h in the past",
+    )
+    gateway.add_argument(
+        "--outbox",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the on-disk outbox (default: $FOOTPOD_DATA_DIR/gateway/outbox.db)",
+    )
+    gateway.add_argument(
+        "--max-queued",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="samples the outbox keeps at most; past it the oldest are dropped (default: 1000000)",
+    )
     gateway.add_argument("--client-id", default=None, help="MQTT client id (default: footpod-gateway-HOSTNAME)")
     gateway.add_argument("--no-view", action="store_true", help="status lines every minute instead of the live table")
 
-    dashboards = commands.add_parser("dashboards", help="regenerate the Grafana dashboards' JSON, or `serve` "
-                                                        "the team page",
-                                     description="Without an action: regenerate the Grafana dashboards' JSON. "
-                                                 "`serve`: the team at a glance in a browser, without Grafana.")
+    dashboards = commands.add_parser(
+        "dashboards",
+        help="regenerate the Grafana dashboards' JSON, or `serve` the team page",
+        description="Without an action: regenerate the Grafana dashboards' JSON. "
+        "`serve`: the team at a glance in a browser, without Grafana.",
+    )
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
     dashboard_actions = dashboards.add_subparsers(dest="dashboards_action", metavar="ACTION")
-    serve = dashboard_actions.add_parser("serve", help="a page per team: week km against the budget, ACWR, gate, "
-                                                       "open alerts (from InfluxDB)")
+    serve = dashboard_actions.add_parser(
+        "serve", help="a page per team: week km against the budget, ACWR, gate, open alerts (from InfluxDB)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8300, help="port to listen on (default: 8300)")
-    export = commands.add_parser("export", help="a runner's runs, load, pain and alerts as CSV and JSON",
-                                 description="Reads everything the store holds of RUNNER's runs, load, pain reports "
-                                             "and alerts, and writes RUNNER-<measurement>.csv and RUNNER.json.")
+    export = commands.add_parser(
+        "export",
+        help="a runner's runs, load, pain and alerts as CSV and JSON",
+        description="Reads everything the store holds of RUNNER's runs, load, pain reports "
+        "and alerts, and writes RUNNER-<measurement>.csv and RUNNER.json.",
+    )
     export.add_argument("runner", help="the runner's name")
     export.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="folder to write (default: .)")
-    forget = commands.add_parser("forget", help="delete a runner's data everywhere (store, status, outbox)",
-                                 description="Deletes every point of RUNNER in every measurement of the store, the "
-                                             "retained status/RUNNER message and RUNNER's notification-outbox rows, "
-                                             "and says what it deleted. Without --yes it only counts.")
+    forget = commands.add_parser(
+        "forget",
+        help="delete a runner's data everywhere (store, status, outbox)",
+        description="Deletes every point of RUNNER in every measurement of the store, the "
+        "retained status/RUNNER message and RUNNER's notification-outbox rows, "
+        "and says what it deleted. Without --yes it only counts.",
+    )
     forget.add_argument("runner", help="the runner's name")
     forget.add_argument("--yes", action="store_true", help="really delete")
     for command in commands.choices.values():  # the same option after the command: `stream -l debug`
-        command.add_argument("-l", "--log-level", default=argparse.SUPPRESS, choices=LOG_LEVELS,
-                             help="log level (default: FOOTPOD_LOG_LEVEL, else info)")
+        command.add_argument(
+            "-l",
+            "--log-level",
+            default=argparse.SUPPRESS,
+            choices=LOG_LEVELS,
+            help="log level (default: FOOTPOD_LOG_LEVEL, else info)",
+        )
     return parser
 
 
@@ -233,8 +302,8 @@ def run_status(args, settings: Settings) -> int:
 
 
 def run_pain(args, settings: Settings) -> int:
-    from monitor.ask import publish_pain
     from footpod.contract import iso
+    from monitor.ask import publish_pain
 
     report = publish_pain(settings, args.runner, args.score, args.flag, args.during, args.worsening)
     print(f"published pain {report.score}/10 for {args.runner} at {iso(report.ts)}")
@@ -251,8 +320,9 @@ def run_import(args, settings: Settings) -> int:
         raise UsageError("name FIT files or folders to import, or a folder to --watch")
     if args.watch is not None and not args.watch.is_dir():
         raise UsageError(f"--watch {args.watch}: not a folder")
-    return import_files(settings, args.paths, args.runner, args.watch, args.poll_s, console,
-                        progress=not args.no_progress)
+    return import_files(
+        settings, args.paths, args.runner, args.watch, args.poll_s, console, progress=not args.no_progress
+    )
 
 
 def run_notify_test(args, settings: Settings) -> int:
@@ -280,10 +350,19 @@ def run_gateway(args, settings: Settings) -> int:
 
     if args.speedup != 1.0 and not args.simulate:
         raise FootpodError("--speedup works with --simulate only")
-    return _run_async(gateway(settings, simulate=args.simulate, speedup=args.speedup, outbox_path=args.outbox,
-                              max_queued=args.max_queued, client_id=args.client_id,
-                              view=not args.no_view and console.is_terminal, console=console,
-                              ready=lambda: _mark_ready(settings, "gateway")))
+    return _run_async(
+        gateway(
+            settings,
+            simulate=args.simulate,
+            speedup=args.speedup,
+            outbox_path=args.outbox,
+            max_queued=args.max_queued,
+            client_id=args.client_id,
+            view=not args.no_view and console.is_terminal,
+            console=console,
+            ready=lambda: _mark_ready(settings, "gateway"),
+        )
+    )
 
 
 def run_dashboards(args, settings: Settings) -> int:

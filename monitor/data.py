@@ -27,8 +27,9 @@ def runner_rows(settings: Settings, runner: str) -> dict[str, list[dict[str, Any
     out = {}
     for measurement in schema.EXPORTED:
         rows = query_now(settings, schema.runner_all_query(measurement, runner), timeout_s=60)
-        out[measurement.name] = [{"time": iso(int(row["time"])), **{k: v for k, v in row.items() if k != "time"}}
-                                 for row in rows]
+        out[measurement.name] = [
+            {"time": iso(int(row["time"])), **{k: v for k, v in row.items() if k != "time"}} for row in rows
+        ]
     return out
 
 
@@ -57,8 +58,9 @@ def stored_counts(settings: Settings, runner: str) -> dict[str, int]:
     counts = {}
     for measurement in schema.MEASUREMENTS:
         rows = query_now(settings, schema.runner_count_query(measurement, runner), timeout_s=60)
-        counts[measurement.name] = max((int(v) for row in rows for k, v in row.items()
-                                        if k.startswith("count_") and v is not None), default=0)
+        counts[measurement.name] = max(
+            (int(v) for row in rows for k, v in row.items() if k.startswith("count_") and v is not None), default=0
+        )
     return counts
 
 
@@ -66,20 +68,28 @@ def forget(settings: Settings, runner: str) -> list[str]:
     """Delete the runner's data everywhere; return one line per place saying what went."""
     check_runner(runner)
     counts = stored_counts(settings, runner)
-    alert_ids = [row["id"] for row in query_now(settings, schema.runner_all_query(schema.ALERT, runner), timeout_s=60)
-                 if row.get("id")]
+    alert_ids = [
+        row["id"]
+        for row in query_now(settings, schema.runner_all_query(schema.ALERT, runner), timeout_s=60)
+        if row.get("id")
+    ]
     how = delete_runner_now(settings, runner)
     left = sum(stored_counts(settings, runner).values())
     if left:
         raise FootpodError(f"the store still holds {left} points of {runner} after the delete; try again")
-    lines = [f"time-series store: deleted {sum(counts.values())} points ("
-             + ", ".join(f"{name} {n}" for name, n in counts.items()) + f") with {how}"]
+    lines = [
+        f"time-series store: deleted {sum(counts.values())} points ("
+        + ", ".join(f"{name} {n}" for name, n in counts.items())
+        + f") with {how}"
+    ]
     clear_retained_status(settings, runner)
     lines.append(f"MQTT: cleared the retained status/{runner}")
     lines.append(f"notification outbox: {forget_outbox(settings, runner, alert_ids)}")
-    lines.append(f"not reached: Kafka keeps {runner}'s raw samples until the topics' retention removes them; "
-                 f"remove {runner} from the roster; restart the stream and alerts workers to drop what they hold "
-                 "in memory")
+    lines.append(
+        f"not reached: Kafka keeps {runner}'s raw samples until the topics' retention removes them; "
+        f"remove {runner} from the roster; restart the stream and alerts workers to drop what they hold "
+        "in memory"
+    )
     return lines
 
 

@@ -89,8 +89,14 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def recycle(kafka_server: Server, bootstrap: str, partitions: int, stages: dict[str, subprocess.Popen],
-            start_stage: Callable[[str], subprocess.Popen], drain_timeout_s: float = DRAIN_TIMEOUT_S) -> bool:
+def recycle(
+    kafka_server: Server,
+    bootstrap: str,
+    partitions: int,
+    stages: dict[str, subprocess.Popen],
+    start_stage: Callable[[str], subprocess.Popen],
+    drain_timeout_s: float = DRAIN_TIMEOUT_S,
+) -> bool:
     """Restart Tansu empty once every consumed record is committed (module docstring); True if it
     was restarted. `stages` ("bridge", "stream", "alerts") is updated with the new processes;
     `start_stage` starts one stage and returns once it is ready."""

@@ -33,8 +33,7 @@ def port_open(host: str, port: int) -> bool:
 
 
 def find_binary(name: str, install_hint: str) -> str:
-    found = shutil.which(name) or next(
-        (str(Path(d) / name) for d in SBIN_DIRS if (Path(d) / name).exists()), None)
+    found = shutil.which(name) or next((str(Path(d) / name) for d in SBIN_DIRS if (Path(d) / name).exists()), None)
     if not found:
         raise ServerStartError(f"{name} is not installed: {install_hint}")
     return found
@@ -52,14 +51,17 @@ class Server:
     http_ready: str | None = None  # a URL answering 2xx once ready; else the port accepting
     process: subprocess.Popen | None = field(default=None, repr=False)
 
-    def start(self, timeout_s: float = 30.0) -> "Server":
+    def start(self, timeout_s: float = 30.0) -> Server:
         if port_open(self.host, self.port):
-            raise ServerStartError(f"{self.name}: port {self.port} on {self.host} is taken by another process; "
-                                   f"stop it or choose another port")
+            raise ServerStartError(
+                f"{self.name}: port {self.port} on {self.host} is taken by another process; "
+                f"stop it or choose another port"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self._wait_ready(timeout_s)
         return self
 
@@ -143,8 +145,14 @@ def influxdb(data_dir: Path, host: str = "127.0.0.1", port: int = 8086) -> Serve
         f'[http]\n  bind-address = "{host}:{port}"\n  log-enabled = false\n'
         "[monitor]\n  store-enabled = false\n"
     )
-    return Server("influxdb", [binary, "-config", str(conf)], host, port, data_dir / "influxdb.log",
-                  http_ready=f"http://{host}:{port}/ping")
+    return Server(
+        "influxdb",
+        [binary, "-config", str(conf)],
+        host,
+        port,
+        data_dir / "influxdb.log",
+        http_ready=f"http://{host}:{port}/ping",
+    )
 
 
 def victoria_metrics(data_dir: Path, host: str = "127.0.0.1", port: int = 8428) -> Server:
@@ -152,5 +160,11 @@ def victoria_metrics(data_dir: Path, host: str = "127.0.0.1", port: int = 8428) 
     binary = find_binary("victoria-metrics", "apt-get install victoria-metrics")
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [binary, f"-httpListenAddr={host}:{port}", f"-storageDataPath={data_dir}", "-retentionPeriod=100y"]
-    return Server("victoria-metrics", argv, host, port, data_dir / "victoria-metrics.log",
-                  http_ready=f"http://{host}:{port}/health")
+    return Server(
+        "victoria-metrics",
+        argv,
+        host,
+        port,
+        data_dir / "victoria-metrics.log",
+        http_ready=f"http://{host}:{port}/health",
+    )

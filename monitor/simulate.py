@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from footpod.settings import Settings
 from footpod.load import DAY_MS
-
+from footpod.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,14 @@ class Runner:
 
 def team(size: int, rng: random.Random) -> list[Runner]:
     return [
-        Runner(name=f"runner{i:02d}", device_id=f"pod-{i:02d}", weekly_km=rng.uniform(20, 45),
-               speed_mps=rng.uniform(2.6, 3.6), cadence_spm=rng.uniform(160, 182), overreaching=i % 4 == 3)
+        Runner(
+            name=f"runner{i:02d}",
+            device_id=f"pod-{i:02d}",
+            weekly_km=rng.uniform(20, 45),
+            speed_mps=rng.uniform(2.6, 3.6),
+            cadence_spm=rng.uniform(160, 182),
+            overreaching=i % 4 == 3,
+        )
         for i in range(size)
     ]
 
@@ -46,8 +51,15 @@ def run_samples(runner: Runner, start_ms: int, km: float, rng: random.Random, st
         speed = (1.4 if walking else runner.speed_mps) * rng.uniform(0.92, 1.08)
         cadence = (110 if walking else runner.cadence_spm) + rng.gauss(0, 2.5)
         distance += speed
-        samples.append({"ts": ts, "device_id": runner.device_id, "cadence_spm": round(max(cadence, 0), 1),
-                        "distance_m": round(distance, 1), "speed_mps": round(speed, 2)})
+        samples.append(
+            {
+                "ts": ts,
+                "device_id": runner.device_id,
+                "cadence_spm": round(max(cadence, 0), 1),
+                "distance_m": round(distance, 1),
+                "speed_mps": round(speed, 2),
+            }
+        )
         ts += 1000
     return samples
 
@@ -83,8 +95,10 @@ def run_team(settings: Settings, size: int, history_weeks: int = 3, seed: int = 
         for samples in history(runner, now_ms, history_weeks, rng):
             client.publish(f"footpod/{runner.name}/samples", json.dumps(samples), qos=1).wait_for_publish(30)
     console.print(f"simulator: synced {history_weeks} weeks of runs for {size} runners; now running live")
-    threads = [threading.Thread(target=_live, args=(client, runner, rng.uniform(0, 30), seed + i),
-                                daemon=True) for i, runner in enumerate(members)]
+    threads = [
+        threading.Thread(target=_live, args=(client, runner, rng.uniform(0, 30), seed + i), daemon=True)
+        for i, runner in enumerate(members)
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -108,7 +122,11 @@ def _live(client, runner: Runner, delay_s: float, seed: int) -> None:
             last_m = sample["distance_m"]
             time.sleep(1.0)
         if rng.random() < 0.25:
-            report = {"ts": int(time.time() * 1000), "score": rng.choice([1, 2, 3, 4, 5]), "timing": "after",
-                      "distance_m": round(last_m * rng.uniform(0.5, 0.9))}
+            report = {
+                "ts": int(time.time() * 1000),
+                "score": rng.choice([1, 2, 3, 4, 5]),
+                "timing": "after",
+                "distance_m": round(last_m * rng.uniform(0.5, 0.9)),
+            }
             client.publish(f"footpod/{runner.name}/pain", json.dumps(report), qos=1)
         time.sleep(rng.uniform(60, 300))

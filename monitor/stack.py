@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from monitor import servers
 from footpod.errors import ServerStartError
 from footpod.settings import Settings
+from monitor import servers
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 STAGES = ("bridge", "stream", "alerts")
@@ -84,12 +84,30 @@ def start_servers(settings: Settings, console: Console) -> list[servers.Server]:
     """Start what is missing locally; return what was started (to stop later)."""
     data = settings.data_dir.resolve()
     plan: list[tuple[str, str, str, int, Callable, Callable]] = [
-        ("MQTT broker", "FOOTPOD_MQTT_URL", settings.mqtt_url, 1883,
-         lambda h, p: servers.mosquitto(data / "mosquitto", h, p), _speaks_mqtt),
-        ("Kafka broker", "FOOTPOD_KAFKA_URL", settings.kafka_url.split(",")[0], 9092,
-         lambda h, p: servers.tansu(data, h, p), _speaks_kafka),
-        ("InfluxDB", "FOOTPOD_INFLUX_URL", settings.influx_url, 8086,
-         lambda h, p: servers.influxdb(data / "influxdb", h, p), _speaks_influx),
+        (
+            "MQTT broker",
+            "FOOTPOD_MQTT_URL",
+            settings.mqtt_url,
+            1883,
+            lambda h, p: servers.mosquitto(data / "mosquitto", h, p),
+            _speaks_mqtt,
+        ),
+        (
+            "Kafka broker",
+            "FOOTPOD_KAFKA_URL",
+            settings.kafka_url.split(",")[0],
+            9092,
+            lambda h, p: servers.tansu(data, h, p),
+            _speaks_kafka,
+        ),
+        (
+            "InfluxDB",
+            "FOOTPOD_INFLUX_URL",
+            settings.influx_url,
+            8086,
+            lambda h, p: servers.influxdb(data / "influxdb", h, p),
+            _speaks_influx,
+        ),
     ]
     started: list[servers.Server] = []
     try:
@@ -99,8 +117,10 @@ def start_servers(settings: Settings, console: Console) -> list[servers.Server]:
                 console.print(f"{name}: using {host}:{port} ({variable})")
             elif servers.port_open(host, port):
                 if not speaks(host, port):
-                    raise ServerStartError(f"{name}: port {port} on {host} is taken by a process that does not "
-                                           f"answer as one; stop it or point {variable} at another port")
+                    raise ServerStartError(
+                        f"{name}: port {port} on {host} is taken by a process that does not "
+                        f"answer as one; stop it or point {variable} at another port"
+                    )
                 console.print(f"{name}: using the one already running on {host}:{port}")
             else:
                 server = make(host, port).start()
@@ -125,8 +145,9 @@ def start_stages(settings: Settings) -> list[subprocess.Popen]:
 def start_stage(settings: Settings, stage: str) -> subprocess.Popen:
     (settings.data_dir / "run" / f"{stage}.ready").unlink(missing_ok=True)
     log = (settings.data_dir / "logs" / f"{stage}.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "monitor.cli", stage], stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", stage], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def restart_stage(settings: Settings, stage: str) -> subprocess.Popen:
@@ -152,9 +173,10 @@ def maybe_recycle_kafka(settings: Settings, started: list[servers.Server], proce
     if rss_kib < settings.kafka_recycle_mib * 1024:
         return False
     stages = dict(zip(STAGES, processes))
-    done = recycle(tansu, settings.kafka_bootstrap, settings.kafka_partitions, stages,
-                   lambda stage: restart_stage(settings, stage))
-    processes[:len(STAGES)] = [stages[stage] for stage in STAGES]
+    done = recycle(
+        tansu, settings.kafka_bootstrap, settings.kafka_partitions, stages, lambda stage: restart_stage(settings, stage)
+    )
+    processes[: len(STAGES)] = [stages[stage] for stage in STAGES]
     return done
 
 
@@ -226,8 +248,12 @@ class TeamView:
         for runner, status in rows:
             alert = alerts.get(runner)
             table.add_row(
-                runner, status.get("team", ""), _num(status.get("week_km")), _num(status.get("change_pct"), "+.0f"),
-                _num(status.get("acwr"), ".2f"), _num(status.get("budget_km")),
+                runner,
+                status.get("team", ""),
+                _num(status.get("week_km")),
+                _num(status.get("change_pct"), "+.0f"),
+                _num(status.get("acwr"), ".2f"),
+                _num(status.get("budget_km")),
                 "[green]live[/green]" if status.get("live") else "",
                 f"[{_colour(alert)}]{alert['rule']}: {alert['action']}[/]" if alert else "",
             )
@@ -265,12 +291,21 @@ def run_stack(settings: Settings, simulate: int, view: bool, console: Console) -
     try:
         processes = start_stages(settings)
         wait_ready(settings, processes, console)
-        print(f"ready: MQTT {settings.mqtt_url}, Kafka {settings.kafka_url}, InfluxDB {settings.influx_url}"
-              f" (logs in {settings.data_dir / 'logs'})", flush=True)
+        print(
+            f"ready: MQTT {settings.mqtt_url}, Kafka {settings.kafka_url}, InfluxDB {settings.influx_url}"
+            f" (logs in {settings.data_dir / 'logs'})",
+            flush=True,
+        )
         if simulate:
             log = (settings.data_dir / "logs" / "simulator.log").open("ab")
-            processes.append(subprocess.Popen([sys.executable, "-m", "monitor.cli", "simulate", str(simulate)],
-                                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "monitor.cli", "simulate", str(simulate)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
         team_view = TeamView(settings)
         _watch(team_view, view, processes, console, lambda: maybe_recycle_kafka(settings, started, processes))
     except KeyboardInterrupt:
@@ -284,8 +319,13 @@ def run_stack(settings: Settings, simulate: int, view: bool, console: Console) -
     return 0
 
 
-def _watch(team_view: TeamView, view: bool, processes: list[subprocess.Popen], console: Console,
-           recycle_kafka: Callable[[], bool] = lambda: False) -> None:
+def _watch(
+    team_view: TeamView,
+    view: bool,
+    processes: list[subprocess.Popen],
+    console: Console,
+    recycle_kafka: Callable[[], bool] = lambda: False,
+) -> None:
     last_recycle_check = time.monotonic()
 
     def check_stages() -> None:

@@ -69,8 +69,10 @@ class StreamWorker(StageWorker):
             return
 
     def progress(self) -> str:
-        return (f"{self.samples_in} samples read, {len(self.states)} runners in memory ({len(self.open_runners)} "
-                f"with open runs, {len(self.waiting)} waiting for the store)")
+        return (
+            f"{self.samples_in} samples read, {len(self.states)} runners in memory ({len(self.open_runners)} "
+            f"with open runs, {len(self.waiting)} waiting for the store)"
+        )
 
     async def forget_states(self, *args, **kwargs) -> None:
         """After a rebalance the store plus the uncommitted records are the truth: reseed."""
@@ -144,8 +146,7 @@ class StreamWorker(StageWorker):
 
     def _context(self, runner: str, now_ms: int) -> Context:
         entry = self.roster.current.entry(runner)
-        return Context(now_ms=now_ms, params=self.params, team=entry.team,
-                       baseline_override=entry.baseline_cadence_spm)
+        return Context(now_ms=now_ms, params=self.params, team=entry.team, baseline_override=entry.baseline_cadence_spm)
 
     async def _state_of(self, runner: str) -> RunnerState:
         state = self.states.get(runner)
@@ -188,7 +189,6 @@ class StreamWorker(StageWorker):
 
 
 def create_worker(settings: Settings) -> StreamWorker:
-
 
     worker = StreamWorker(kafka.create_app(settings, "footpod-stream"), settings)
     worker.register()

@@ -54,8 +54,12 @@ class LoadParams(BaseModel):
 
 def load_params(settings: Settings) -> LoadParams:
     """The one place settings become load parameters."""
-    return LoadParams(run_gap_ms=int(settings.run_gap_s * 1000), glitch_mps=settings.glitch_mps,
-                      running_cadence_spm=settings.running_cadence_spm, settle_ms=int(settings.run_settle_s * 1000))
+    return LoadParams(
+        run_gap_ms=int(settings.run_gap_s * 1000),
+        glitch_mps=settings.glitch_mps,
+        running_cadence_spm=settings.running_cadence_spm,
+        settle_ms=int(settings.run_settle_s * 1000),
+    )
 
 
 class Segment(BaseModel):
@@ -114,7 +118,9 @@ def unseen(samples: Iterable[CountedSample], segments: Sequence[Segment]) -> lis
     return groups
 
 
-def build_segments(ordered: Sequence[CountedSample], params: LoadParams, arrived_ms: int | None = None) -> list[Segment]:
+def build_segments(
+    ordered: Sequence[CountedSample], params: LoadParams, arrived_ms: int | None = None
+) -> list[Segment]:
     """Open segments of samples already sorted by ts and free of duplicates, arrived at `arrived_ms`."""
     segments: list[Segment] = []
     if not ordered:
@@ -139,11 +145,27 @@ def build_segments(ordered: Sequence[CountedSample], params: LoadParams, arrived
     return segments
 
 
-def _segment(first: CountedSample, last: CountedSample, meters: float, count: int, running: int, spm_sum: float,
-             arrived_ms: int | None) -> Segment:
-    return Segment(start_ms=first.ts, end_ms=last.ts, first_m=first.distance_m, last_m=last.distance_m,
-                   meters=meters, samples=count, running_samples=running, running_spm_sum=spm_sum,
-                   run_id=first.run_id, arrived_ms=arrived_ms)
+def _segment(
+    first: CountedSample,
+    last: CountedSample,
+    meters: float,
+    count: int,
+    running: int,
+    spm_sum: float,
+    arrived_ms: int | None,
+) -> Segment:
+    return Segment(
+        start_ms=first.ts,
+        end_ms=last.ts,
+        first_m=first.distance_m,
+        last_m=last.distance_m,
+        meters=meters,
+        samples=count,
+        running_samples=running,
+        running_spm_sum=spm_sum,
+        run_id=first.run_id,
+        arrived_ms=arrived_ms,
+    )
 
 
 def merge_segments(old: Sequence[Segment], new: Sequence[Segment], params: LoadParams) -> tuple[Segment, ...]:
@@ -166,11 +188,18 @@ def join(a: Segment, b: Segment, params: LoadParams) -> Segment:
     either is open."""
     bridge = distance_step(a.last_m, b.first_m, b.start_ms - a.end_ms, params.glitch_mps)
     arrivals = [t for t in (a.arrived_ms, b.arrived_ms) if t is not None]
-    return Segment(start_ms=a.start_ms, end_ms=b.end_ms, first_m=a.first_m, last_m=b.last_m,
-                   meters=a.meters + bridge + b.meters, samples=a.samples + b.samples,
-                   running_samples=a.running_samples + b.running_samples,
-                   running_spm_sum=a.running_spm_sum + b.running_spm_sum, run_id=a.run_id,
-                   arrived_ms=max(arrivals) if arrivals else None)
+    return Segment(
+        start_ms=a.start_ms,
+        end_ms=b.end_ms,
+        first_m=a.first_m,
+        last_m=b.last_m,
+        meters=a.meters + bridge + b.meters,
+        samples=a.samples + b.samples,
+        running_samples=a.running_samples + b.running_samples,
+        running_spm_sum=a.running_spm_sum + b.running_spm_sum,
+        run_id=a.run_id,
+        arrived_ms=max(arrivals) if arrivals else None,
+    )
 
 
 def join_all(group: Sequence[Segment], params: LoadParams) -> Segment:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
-from footpod.records import RunEvaluation, RunSummary
 from footpod.load import cadence_baseline, cadence_dev_pct, load_at
+from footpod.records import RunEvaluation, RunSummary
 from streams.runs import group_runs, same_run, summarise
 from streams.segments import LoadParams, Segment, build_segments, join_all, merge_segments, unseen
 
@@ -100,8 +100,11 @@ class RunnerState(BaseModel):
         return [summarise(device, group, params) for group in group_runs(segments[lo:hi], params)]
 
     def segments_of(self, run: RunSummary) -> list[Segment]:
-        return [segment for segment in self.devices.get(run.device_id, ())
-                if run.start_ms <= segment.start_ms and segment.end_ms <= run.end_ms]
+        return [
+            segment
+            for segment in self.devices.get(run.device_id, ())
+            if run.start_ms <= segment.start_ms and segment.end_ms <= run.end_ms
+        ]
 
 
 _SUMMARIES: OrderedDict[int, tuple[Segment, str, LoadParams, RunSummary]] = OrderedDict()
@@ -159,8 +162,9 @@ class Counted:
     touched: tuple[RunSummary, ...]  # the device runs those samples belong to
 
 
-def count_samples(state: RunnerState, samples: Iterable[CountedSample], params: LoadParams,
-                  arrived_ms: int | None = None) -> Counted:
+def count_samples(
+    state: RunnerState, samples: Iterable[CountedSample], params: LoadParams, arrived_ms: int | None = None
+) -> Counted:
     """Count each sample once (identity: device, ts) and return the device runs it changed.
     `arrived_ms` (the wall clock) marks the runs open until they are judged whole (`seal`)."""
     by_device: dict[str, list[CountedSample]] = defaultdict(list)
@@ -188,7 +192,9 @@ def count_samples(state: RunnerState, samples: Iterable[CountedSample], params: 
     return Counted(state=new_state, fresh=tuple(fresh), touched=tuple(sorted(touched, key=lambda r: r.end_ms)))
 
 
-def _runs_containing(device: str, segments: tuple[Segment, ...], ts_list: list[int], params: LoadParams) -> list[RunSummary]:
+def _runs_containing(
+    device: str, segments: tuple[Segment, ...], ts_list: list[int], params: LoadParams
+) -> list[RunSummary]:
     groups = group_runs(segments, params)
     starts = [group[0].start_ms for group in groups]
     touched = {bisect.bisect_right(starts, ts) - 1 for ts in ts_list}
@@ -222,9 +228,16 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
     return state.model_copy(update={"devices": devices}), sorted(sealed, key=lambda r: r.end_ms)
 
 
-def evaluate(run: RunSummary, runs: Sequence[RunSummary], first_seen_ms: int, now_ms: int,
-             params: LoadParams, baseline_override: float | None = None,
-             device_km: float | None = None, final: bool = True) -> RunEvaluation:
+def evaluate(
+    run: RunSummary,
+    runs: Sequence[RunSummary],
+    first_seen_ms: int,
+    now_ms: int,
+    params: LoadParams,
+    baseline_override: float | None = None,
+    device_km: float | None = None,
+    final: bool = True,
+) -> RunEvaluation:
     """The load at the run's end and its cadence against the baseline; live while the gap is open."""
     baseline = baseline_override if baseline_override is not None else cadence_baseline(runs, run.start_ms)
     return RunEvaluation(

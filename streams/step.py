@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
-from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from footpod.load import DAY_MS
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
 from streams.segments import LoadParams, join_all
 from streams.state import RunnerState, Runs, count_samples, device_km, evaluate, key_of, seal
@@ -62,8 +62,13 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
         evaluation = _evaluate(new, runs, winner, ctx)
         touched.append(evaluation)
         lines += _run_lines(new, runs, evaluation, ctx)
-    update = RunnerUpdate(runner=state.runner, team=ctx.team, touched=tuple(touched),
-                          latest=_latest(new, runs, ctx), recent=recent(runs.counted, winners))
+    update = RunnerUpdate(
+        runner=state.runner,
+        team=ctx.team,
+        touched=tuple(touched),
+        latest=_latest(new, runs, ctx),
+        recent=recent(runs.counted, winners),
+    )
     return StepResult(state=new, lines=lines, update=update)
 
 
@@ -85,8 +90,13 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
             touched.append(evaluation)
     if not touched:  # an overlapping source is still open: its verdict comes with it
         return StepResult(state=sealed_state, lines=lines)
-    update = RunnerUpdate(runner=state.runner, team=ctx.team, touched=tuple(touched),
-                          latest=_latest(sealed_state, runs, ctx), recent=recent(runs.counted, winners))
+    update = RunnerUpdate(
+        runner=state.runner,
+        team=ctx.team,
+        touched=tuple(touched),
+        latest=_latest(sealed_state, runs, ctx),
+        recent=recent(runs.counted, winners),
+    )
     return StepResult(state=sealed_state, lines=lines, update=update)
 
 
@@ -95,9 +105,13 @@ def may_be_whole(state: RunnerState, now_ms: int, params: LoadParams) -> bool:
     if each of its segments arrived `settle_ms` ago and ended `run_gap_ms` ago, so without such a
     segment nothing is, and the runs need not be grouped and summarised (once a second for every
     runner under way)."""
-    return any(segment.arrived_ms is not None and now_ms - segment.arrived_ms >= params.settle_ms
-               and now_ms - segment.end_ms >= params.run_gap_ms
-               for segments in state.devices.values() for segment in segments)
+    return any(
+        segment.arrived_ms is not None
+        and now_ms - segment.arrived_ms >= params.settle_ms
+        and now_ms - segment.end_ms >= params.run_gap_ms
+        for segments in state.devices.values()
+        for segment in segments
+    )
 
 
 def has_open_runs(state: RunnerState) -> bool:
@@ -105,9 +119,16 @@ def has_open_runs(state: RunnerState) -> bool:
 
 
 def _evaluate(state: RunnerState, runs: Runs, run: RunSummary, ctx: Context) -> RunEvaluation:
-    return evaluate(run, runs.counted, state.first_seen_ms or run.start_ms, ctx.now_ms, ctx.params,
-                    ctx.baseline_override, device_km(runs.counted, run.device_id, run.end_ms),
-                    final=not runs.is_open(run))
+    return evaluate(
+        run,
+        runs.counted,
+        state.first_seen_ms or run.start_ms,
+        ctx.now_ms,
+        ctx.params,
+        ctx.baseline_override,
+        device_km(runs.counted, run.device_id, run.end_ms),
+        final=not runs.is_open(run),
+    )
 
 
 def _latest(state: RunnerState, runs: Runs, ctx: Context) -> RunEvaluation:
@@ -128,8 +149,9 @@ def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: C
     return lines
 
 
-def _superseded_lines(runner: str, team: str, before: dict[str, dict[int, RunSummary]],
-                      after: dict[str, list[RunSummary]]) -> list[str]:
+def _superseded_lines(
+    runner: str, team: str, before: dict[str, dict[int, RunSummary]], after: dict[str, list[RunSummary]]
+) -> list[str]:
     """Runs whose start moved earlier (late samples before them): their point at the old start
     is overwritten as superseded, so one run stays one point (issue 9)."""
     lines = []

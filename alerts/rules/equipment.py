@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from footpod.records import RunEvaluation
 from alerts.rules.decision import Decision
+from footpod.records import RunEvaluation
 from footpod.thresholds import SHOE_WEAR_KM
 
 _ACTIONS = {"info": "plan_new_shoes", "warning": "replace_shoes"}
@@ -20,9 +20,16 @@ def shoe_wear(evaluation: RunEvaluation, start_km: float = 0.0) -> list[Decision
     for severity, limit in SHOE_WEAR_KM.items():
         if before < limit <= after:
             advice = "Plan a new pair soon." if severity == "info" else "Replace them now: their support is gone."
-            decisions.append(Decision(
-                rule="shoe_wear", severity=severity, action=_ACTIONS[severity], ts_ms=evaluation.run.end_ms,
-                message=f"The shoes with footpod {device} have now run {after:.0f} km (over {limit:.0f} km). {advice}",
-                details={"device_id": device, "lifetime_km": round(after, 1), "limit_km": limit},
-            ))
+            decisions.append(
+                Decision(
+                    rule="shoe_wear",
+                    severity=severity,
+                    action=_ACTIONS[severity],
+                    ts_ms=evaluation.run.end_ms,
+                    message=(
+                        f"The shoes with footpod {device} have now run {after:.0f} km (over {limit:.0f} km). {advice}"
+                    ),
+                    details={"device_id": device, "lifetime_km": round(after, 1), "limit_km": limit},
+                )
+            )
     return decisions

@@ -12,13 +12,27 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from alerts.rules.decision import Decision
 from footpod.contract import PainReport
 from footpod.records import RunSummary
-from alerts.rules.decision import Decision
-from footpod.thresholds import (CLEAR_AFTER_HOURS, DAY_MS, GATE_FACTORS, GATE_HOLD_DAYS, GATES,
-                                     MAX_WEEKLY_INCREASE, NEXT_DAY_CHECK_HOURS, PAIN_MAINTAIN, PAIN_REDUCE,
-                                     PAIN_SETTLE_MAX_S, PAIN_SETTLE_S, PHYSIO_MIN_DAYS, PHYSIO_SPAN_DAYS,
-                                     PHYSIO_WINDOW_DAYS, GATE_SEVERITY, GateName)
+from footpod.thresholds import (
+    CLEAR_AFTER_HOURS,
+    DAY_MS,
+    GATE_FACTORS,
+    GATE_HOLD_DAYS,
+    GATE_SEVERITY,
+    GATES,
+    MAX_WEEKLY_INCREASE,
+    NEXT_DAY_CHECK_HOURS,
+    PAIN_MAINTAIN,
+    PAIN_REDUCE,
+    PAIN_SETTLE_MAX_S,
+    PAIN_SETTLE_S,
+    PHYSIO_MIN_DAYS,
+    PHYSIO_SPAN_DAYS,
+    PHYSIO_WINDOW_DAYS,
+    GateName,
+)
 
 HOUR_MS = 3_600_000
 # lift only on a clear report (RULES.md §3: "time alone never lifts them")
@@ -124,19 +138,37 @@ def holds(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list[Hol
         run_id = run.run_id if run else None
         at_least = report.ts + GATE_HOLD_DAYS * DAY_MS
         if action not in NEEDS_CLEAR:
-            result.append(Hold(action=action, start_ms=report.ts, end_ms=at_least, set_by=report,
-                               origin_ms=report.ts, run_id=run_id))
+            result.append(
+                Hold(
+                    action=action,
+                    start_ms=report.ts,
+                    end_ms=at_least,
+                    set_by=report,
+                    origin_ms=report.ts,
+                    run_id=run_id,
+                )
+            )
             continue
         clear = next((c for c in clears if c.ts - report.ts >= CLEAR_AFTER_HOURS * HOUR_MS), None)
         if clear is None:
-            result.append(Hold(action=action, start_ms=report.ts, end_ms=None, set_by=report,
-                               origin_ms=report.ts, run_id=run_id))
+            result.append(
+                Hold(action=action, start_ms=report.ts, end_ms=None, set_by=report, origin_ms=report.ts, run_id=run_id)
+            )
             continue
         lift = max(at_least, clear.ts)
-        result.append(Hold(action=action, start_ms=report.ts, end_ms=lift, set_by=report,
-                           origin_ms=report.ts, run_id=run_id))
-        result.append(Hold(action="continue_no_increase", start_ms=lift, end_ms=lift + GATE_HOLD_DAYS * DAY_MS,
-                           set_by=clear, origin_ms=report.ts, run_id=run_id))
+        result.append(
+            Hold(action=action, start_ms=report.ts, end_ms=lift, set_by=report, origin_ms=report.ts, run_id=run_id)
+        )
+        result.append(
+            Hold(
+                action="continue_no_increase",
+                start_ms=lift,
+                end_ms=lift + GATE_HOLD_DAYS * DAY_MS,
+                set_by=clear,
+                origin_ms=report.ts,
+                run_id=run_id,
+            )
+        )
     return result
 
 
@@ -205,23 +237,33 @@ def see_physio(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> lis
     counted = pain_under_a_gate(reports, runs)
     decisions, was_met = [], False
     for report in counted:
-        days = sorted({r.ts // DAY_MS for r in counted
-                       if report.ts - PHYSIO_WINDOW_DAYS * DAY_MS < r.ts <= report.ts})
+        days = sorted({r.ts // DAY_MS for r in counted if report.ts - PHYSIO_WINDOW_DAYS * DAY_MS < r.ts <= report.ts})
         met = len(days) >= PHYSIO_MIN_DAYS and days[-1] - days[0] >= PHYSIO_SPAN_DAYS
         if met and not was_met:
-            decisions.append(Decision(
-                rule="see_physio", severity="warning", action="see_physio", ts_ms=report.ts,
-                message=(f"You have reported knee pain on {len(days)} days over {days[-1] - days[0] + 1} days "
-                         f"while your knee gate held. Pain that has not settled in {PHYSIO_SPAN_DAYS // 7} weeks "
-                         "needs a look: book a physiotherapist."),
-                details={"pain_days": len(days), "span_days": days[-1] - days[0] + 1},
-            ))
+            decisions.append(
+                Decision(
+                    rule="see_physio",
+                    severity="warning",
+                    action="see_physio",
+                    ts_ms=report.ts,
+                    message=(
+                        f"You have reported knee pain on {len(days)} days over {days[-1] - days[0] + 1} days "
+                        f"while your knee gate held. Pain that has not settled in {PHYSIO_SPAN_DAYS // 7} weeks "
+                        "needs a look: book a physiotherapist."
+                    ),
+                    details={"pain_days": len(days), "span_days": days[-1] - days[0] + 1},
+                )
+            )
         was_met = met
     return decisions
 
 
-def settle_at(report_received_ms: int, last_arrival_ms: int | None,
-              settle_s: float = PAIN_SETTLE_S, settle_max_s: float = PAIN_SETTLE_MAX_S) -> int:
+def settle_at(
+    report_received_ms: int,
+    last_arrival_ms: int | None,
+    settle_s: float = PAIN_SETTLE_S,
+    settle_max_s: float = PAIN_SETTLE_MAX_S,
+) -> int:
     """When a report may be decided if nothing more arrives: once no data of its runner (a sample,
     or another report) has arrived for `settle_s`, counted from the report too, and at the latest
     `settle_max_s` after it. For several reports waiting together, `report_received_ms` is the
@@ -230,8 +272,13 @@ def settle_at(report_received_ms: int, last_arrival_ms: int | None,
     return min(quiet_from + round(settle_s * 1000), report_received_ms + round(settle_max_s * 1000))
 
 
-def settled(report_received_ms: int, last_arrival_ms: int | None, now_ms: int,
-            settle_s: float = PAIN_SETTLE_S, settle_max_s: float = PAIN_SETTLE_MAX_S) -> bool:
+def settled(
+    report_received_ms: int,
+    last_arrival_ms: int | None,
+    now_ms: int,
+    settle_s: float = PAIN_SETTLE_S,
+    settle_max_s: float = PAIN_SETTLE_MAX_S,
+) -> bool:
     """RULES.md §3: has the runner's data settled, so the report can be decided? (pure: `now_ms` is given)"""
     return now_ms >= settle_at(report_received_ms, last_arrival_ms, settle_s, settle_max_s)
 
@@ -241,16 +288,24 @@ def _percent(factor: float) -> str:
 
 
 _ADVICE: dict[GateName, str] = {
-    "continue_no_increase": (f"Your knee gate is now 'continue, no increase': you can keep running, but don't add "
-                             f"distance for {GATE_HOLD_DAYS} days."),
-    "maintain": (f"Your knee gate is now 'maintain': keep your weekly distance as it is, don't add more, "
-                 f"for {GATE_HOLD_DAYS} days."),
-    "reduce_volume": (f"Your knee gate is now 'reduce volume': run at most "
-                      f"{_percent(GATE_FACTORS['reduce_volume'])} of the week before (a cut of "
-                      f"{_percent(1 - GATE_FACTORS['reduce_volume'])}) and get it assessed. It holds at least "
-                      f"{GATE_HOLD_DAYS} days and until you report no pain {CLEAR_AFTER_HOURS} h or more after this."),
-    "stop_run": ("Your knee gate is now 'stop running': stop now and walk home, and seek a physiotherapy "
-                 "assessment before you run again."),
+    "continue_no_increase": (
+        f"Your knee gate is now 'continue, no increase': you can keep running, but don't add "
+        f"distance for {GATE_HOLD_DAYS} days."
+    ),
+    "maintain": (
+        f"Your knee gate is now 'maintain': keep your weekly distance as it is, don't add more, "
+        f"for {GATE_HOLD_DAYS} days."
+    ),
+    "reduce_volume": (
+        f"Your knee gate is now 'reduce volume': run at most "
+        f"{_percent(GATE_FACTORS['reduce_volume'])} of the week before (a cut of "
+        f"{_percent(1 - GATE_FACTORS['reduce_volume'])}) and get it assessed. It holds at least "
+        f"{GATE_HOLD_DAYS} days and until you report no pain {CLEAR_AFTER_HOURS} h or more after this."
+    ),
+    "stop_run": (
+        "Your knee gate is now 'stop running': stop now and walk home, and seek a physiotherapy "
+        "assessment before you run again."
+    ),
     "see_clinician": "Your knee gate is now 'see a clinician': stop running and see a clinician before you run again.",
 }
 _TIMING = {"during": "during a run", "after": "after a run", "next_day": "the day after a run"}
@@ -264,18 +319,30 @@ def _gate_decision(change: Gate, runs: Sequence[RunSummary]) -> Decision:
     worse = " that got worse as you ran" if report.worsening else ""
     return Decision(
         rule="red_flag" if change.action == "see_clinician" else "pain_gate",
-        severity=GATE_SEVERITY[change.action], action=change.action, ts_ms=change.since_ms,
+        severity=GATE_SEVERITY[change.action],
+        action=change.action,
+        ts_ms=change.since_ms,
         message=f"Knee pain {report.score}/10 {_TIMING[timing]}{flags}{worse}. {_ADVICE[change.action]}",
-        details={"gate": change.action, "score": report.score, "timing": timing,
-                 "flags": ",".join(report.flags) or None, "worsening": report.worsening,
-                 "run_id": run.run_id if run else None},
+        details={
+            "gate": change.action,
+            "score": report.score,
+            "timing": timing,
+            "flags": ",".join(report.flags) or None,
+            "worsening": report.worsening,
+            "run_id": run.run_id if run else None,
+        },
     )
 
 
 def _lift_decision(change: Gate, previous: GateName) -> Decision:
     return Decision(
-        rule="pain_gate", severity="info", action="progress", ts_ms=change.since_ms,
-        message=(f"Your knee gate has lifted to 'progress' (it was '{previous}'): you may add up to "
-                 f"{MAX_WEEKLY_INCREASE * 100:.0f} % again."),
+        rule="pain_gate",
+        severity="info",
+        action="progress",
+        ts_ms=change.since_ms,
+        message=(
+            f"Your knee gate has lifted to 'progress' (it was '{previous}'): you may add up to "
+            f"{MAX_WEEKLY_INCREASE * 100:.0f} % again."
+        ),
         details={"gate": "progress", "previous_gate": previous},
     )

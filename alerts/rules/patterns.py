@@ -6,10 +6,10 @@ import statistics
 from collections.abc import Sequence
 from itertools import combinations
 
-from footpod.contract import PainReport
-from footpod.records import RunSummary
 from alerts.rules.decision import Decision
 from alerts.rules.pain_gate import run_of, timing_of
+from footpod.contract import PainReport
+from footpod.records import RunSummary
 from footpod.thresholds import DAY_MS, PAIN_MILE_RUNS, PAIN_MILE_TOLERANCE, PAIN_MILE_WINDOW_DAYS
 
 
@@ -39,20 +39,32 @@ def pain_mile(reports: Sequence[PainReport], runs: Sequence[RunSummary]) -> list
     decisions, was_met = [], False
     for index, latest in enumerate(found):
         earlier = [o for o in found[:index] if latest.ts - o.ts < PAIN_MILE_WINDOW_DAYS * DAY_MS]
-        matches = [(*group, latest) for group in combinations(earlier, PAIN_MILE_RUNS - 1)
-                   if similar([o.distance_m for o in (*group, latest)])]
+        matches = [
+            (*group, latest)
+            for group in combinations(earlier, PAIN_MILE_RUNS - 1)
+            if similar([o.distance_m for o in (*group, latest)])
+        ]
         if matches and not was_met:
             group = min(matches, key=lambda g: sorted(o.distance_m for o in g))  # a deterministic pick
             distances = [o.distance_m for o in group]
             middle = statistics.median(distances)
-            decisions.append(Decision(
-                rule="pain_mile", severity="info", action="review_with_coach", ts_ms=latest.ts,
-                message=(f"Your knee pain started at about {middle / 1000:.1f} km in {PAIN_MILE_RUNS} of your runs "
-                         f"of the last {PAIN_MILE_WINDOW_DAYS} days (each within "
-                         f"{PAIN_MILE_TOLERANCE * 100:.0f} % of that). That pattern is typical of IT band "
-                         "trouble: talk it through with your coach or physio."),
-                details={"median_km": round(middle / 1000, 2),
-                         "distances_km": ",".join(f"{d / 1000:.2f}" for d in distances)},
-            ))
+            decisions.append(
+                Decision(
+                    rule="pain_mile",
+                    severity="info",
+                    action="review_with_coach",
+                    ts_ms=latest.ts,
+                    message=(
+                        f"Your knee pain started at about {middle / 1000:.1f} km in {PAIN_MILE_RUNS} of your runs "
+                        f"of the last {PAIN_MILE_WINDOW_DAYS} days (each within "
+                        f"{PAIN_MILE_TOLERANCE * 100:.0f} % of that). That pattern is typical of IT band "
+                        "trouble: talk it through with your coach or physio."
+                    ),
+                    details={
+                        "median_km": round(middle / 1000, 2),
+                        "distances_km": ",".join(f"{d / 1000:.2f}" for d in distances),
+                    },
+                )
+            )
         was_met = bool(matches)
     return decisions

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alerts.rules.decision import Decision, km
 from footpod.contract import PainReport
 from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
-from alerts.rules.decision import Decision, km
-from footpod.thresholds import (DAY_MS, RTR_COMPLETE_WEEKS, RTR_PHASE1_MAX_SHARE, RTR_PHASE_WEEKS,
-                                     GateName)
+from footpod.thresholds import DAY_MS, RTR_COMPLETE_WEEKS, RTR_PHASE1_MAX_SHARE, RTR_PHASE_WEEKS, GateName
 
 WEEK_MS = 7 * DAY_MS
 
@@ -38,8 +37,7 @@ def phase(start_ms: int, as_of_ms: int) -> int | None:
     return max(p for p, (first, _) in RTR_PHASE_WEEKS.items() if first <= week)
 
 
-def completed(runs: Sequence[RunSummary], reports: Sequence[PainReport], normal_week_km: float,
-              as_of_ms: int) -> bool:
+def completed(runs: Sequence[RunSummary], reports: Sequence[PainReport], normal_week_km: float, as_of_ms: int) -> bool:
     """Normal weekly distance for 3 weeks running, with no pain report of 1 or more meanwhile."""
     for week in range(RTR_COMPLETE_WEEKS):
         until = as_of_ms - week * WEEK_MS
@@ -56,8 +54,14 @@ def protocol_week_km(load: LoadSnapshot, runs: Sequence[RunSummary], start_ms: i
     return max(0.0, load.week_km - before)
 
 
-def return_to_run(evaluation: RunEvaluation, runs: Sequence[RunSummary], reports: Sequence[PainReport],
-                  start_ms: int, normal_week_km: float, gate: GateName) -> list[Decision]:
+def return_to_run(
+    evaluation: RunEvaluation,
+    runs: Sequence[RunSummary],
+    reports: Sequence[PainReport],
+    start_ms: int,
+    normal_week_km: float,
+    gate: GateName,
+) -> list[Decision]:
     """Decisions for a finished run of a runner on the protocol, one per phase in force that has one."""
     load = evaluation.load
     current = phases(start_ms, load.as_of_ms)
@@ -69,24 +73,48 @@ def return_to_run(evaluation: RunEvaluation, runs: Sequence[RunSummary], reports
     week_km = protocol_week_km(load, list(known), start_ms)
     limit = RTR_PHASE1_MAX_SHARE * normal_week_km
     if 1 in current and week_km > limit:
-        decisions.append(Decision(
-            rule="rtr_over_limit", severity="warning", action="reduce_volume", ts_ms=load.as_of_ms,
-            message=(f"Return to run, phase 1: {km(week_km)} in the last 7 days, over the {km(limit)} limit "
-                     f"({RTR_PHASE1_MAX_SHARE * 100:.0f} % of your normal {km(normal_week_km)}). Run less this week."),
-            details={**details, "phase": 1, "week_km": round(week_km, 2), "limit_km": round(limit, 2)}))
+        decisions.append(
+            Decision(
+                rule="rtr_over_limit",
+                severity="warning",
+                action="reduce_volume",
+                ts_ms=load.as_of_ms,
+                message=(
+                    f"Return to run, phase 1: {km(week_km)} in the last 7 days, over the {km(limit)} limit "
+                    f"({RTR_PHASE1_MAX_SHARE * 100:.0f} % of your normal {km(normal_week_km)}). Run less this week."
+                ),
+                details={**details, "phase": 1, "week_km": round(week_km, 2), "limit_km": round(limit, 2)},
+            )
+        )
     if 4 in current and gate != "progress" and load.week_km > load.prev_week_km:
-        decisions.append(Decision(
-            rule="rtr_over_limit", severity="warning", action="hold", ts_ms=load.as_of_ms,
-            message=(f"Return to run, phase 4: {km(load.week_km)} this week is more than last week's "
-                     f"{km(load.prev_week_km)} while your knee gate is '{gate}'. "
-                     "Only add distance while you are pain-free."),
-            details={**details, "phase": 4, "prev_week_km": round(load.prev_week_km, 2), "gate": gate}))
+        decisions.append(
+            Decision(
+                rule="rtr_over_limit",
+                severity="warning",
+                action="hold",
+                ts_ms=load.as_of_ms,
+                message=(
+                    f"Return to run, phase 4: {km(load.week_km)} this week is more than last week's "
+                    f"{km(load.prev_week_km)} while your knee gate is '{gate}'. "
+                    "Only add distance while you are pain-free."
+                ),
+                details={**details, "phase": 4, "prev_week_km": round(load.prev_week_km, 2), "gate": gate},
+            )
+        )
     if 5 in current and completed(runs, reports, normal_week_km, load.as_of_ms):
-        decisions.append(Decision(
-            rule="rtr_complete", severity="info", action="resume_training", ts_ms=load.as_of_ms,
-            message=(f"Return to run complete: {RTR_COMPLETE_WEEKS} weeks at your normal "
-                     f"{km(normal_week_km)} or more, pain-free. Back to normal training."),
-            details={**details, "phase": 5}))
+        decisions.append(
+            Decision(
+                rule="rtr_complete",
+                severity="info",
+                action="resume_training",
+                ts_ms=load.as_of_ms,
+                message=(
+                    f"Return to run complete: {RTR_COMPLETE_WEEKS} weeks at your normal "
+                    f"{km(normal_week_km)} or more, pain-free. Back to normal training."
+                ),
+                details={**details, "phase": 5},
+            )
+        )
     return decisions
 
 

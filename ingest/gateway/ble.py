@@ -63,8 +63,7 @@ class BleakRadio:
         adverts = []
         for device, advertisement in found.values():
             self._seen[device.address.upper()] = device
-            adverts.append(Advert(device.address.upper(), device.name or advertisement.local_name,
-                                  advertisement.rssi))
+            adverts.append(Advert(device.address.upper(), device.name or advertisement.local_name, advertisement.rssi))
         return adverts
 
     def link(self, address: str, on_lost: Callable[[], None]) -> PodLink:

@@ -30,8 +30,9 @@ class ScaledClock:
     catches up it goes on at wall speed. Sleeps are shortened by the same factor while it is behind.
     """
 
-    def __init__(self, origin_wall_ms: int, origin_sim_ms: int, speedup: float,
-                 wall_ms=lambda: int(time.time() * 1000)):
+    def __init__(
+        self, origin_wall_ms: int, origin_sim_ms: int, speedup: float, wall_ms=lambda: int(time.time() * 1000)
+    ):
         self.origin_wall_ms, self.origin_sim_ms, self.speedup = origin_wall_ms, origin_sim_ms, speedup
         self._wall_ms = wall_ms
 

@@ -40,8 +40,15 @@ class Reading(NamedTuple):
     event: Event | None  # why nothing was added, when that is not an ordinary step
 
 
-def advance(odometer: Odometer, ts_ms: int, speed_mps: float, total_m: float | None, *,
-            glitch_mps: float = GLITCH_MPS, max_gap_s: float = MAX_GAP_S) -> Reading:
+def advance(
+    odometer: Odometer,
+    ts_ms: int,
+    speed_mps: float,
+    total_m: float | None,
+    *,
+    glitch_mps: float = GLITCH_MPS,
+    max_gap_s: float = MAX_GAP_S,
+) -> Reading:
     """The odometer after one reading at `ts_ms`; a reading not after the last one changes nothing."""
     last_ts = odometer.last_ts_ms
     if last_ts is not None and ts_ms <= last_ts:
@@ -63,8 +70,9 @@ def advance(odometer: Odometer, ts_ms: int, speed_mps: float, total_m: float | N
         event = "gap"
     else:
         added = min(speed_mps, glitch_mps) * dt_s
-    updated = odometer.model_copy(update={"distance_m": odometer.distance_m + added, "last_total_m": total_m,
-                                          "last_ts_ms": ts_ms})
+    updated = odometer.model_copy(
+        update={"distance_m": odometer.distance_m + added, "last_total_m": total_m, "last_ts_ms": ts_ms}
+    )
     return Reading(updated, added, event)
 
 
@@ -85,5 +93,6 @@ def release(odometer: Odometer, sample_ts_ms: int, *, glitch_mps: float = GLITCH
     else:
         room = RELEASE_SHARE * glitch_mps * (sample_ts_ms - odometer.published_ts_ms) / 1000
         published = min(odometer.distance_m, odometer.published_m + room)
-    return odometer.model_copy(update={"published_m": max(published, odometer.published_m),
-                                       "published_ts_ms": sample_ts_ms})
+    return odometer.model_copy(
+        update={"published_m": max(published, odometer.published_m), "published_ts_ms": sample_ts_ms}
+    )

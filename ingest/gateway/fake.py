@@ -67,9 +67,13 @@ class FakePod:
         """The RSC Measurement the pod sends at `now_ms`."""
         cadence = self.cadence_at(now_ms)
         speed = self.speed_at(now_ms)
-        return encode(speed, round(cadence / 2 if self.counts == "per_foot" else cadence), running=True,
-                      stride_length_m=speed / (cadence / 60) if self.stride_length else None,
-                      total_distance_m=self.total_at(now_ms) if self.total_distance else None)
+        return encode(
+            speed,
+            round(cadence / 2 if self.counts == "per_foot" else cadence),
+            running=True,
+            stride_length_m=speed / (cadence / 60) if self.stride_length else None,
+            total_distance_m=self.total_at(now_ms) if self.total_distance else None,
+        )
 
 
 def simulated_pods(count: int, epoch_ms: int) -> list[FakePod]:
@@ -79,12 +83,22 @@ def simulated_pods(count: int, epoch_ms: int) -> list[FakePod]:
     pods = []
     for i in range(count):
         kind = i % 4
-        pods.append(FakePod(
-            address=f"F0:0D:00:00:{i // 256:02X}:{i % 256:02X}", epoch_ms=epoch_ms,
-            speed_mps=2.6 + (i % 7) * 0.15, cadence_spm=164 + (i % 9) * 2.0,
-            counts="per_foot" if kind < 2 else "both_feet", total_distance=kind != 1, stride_length=kind == 0,
-            reset_every_s=420.0 if kind == 2 else None, jump_at_s=300.0 if kind == 3 else None,
-            phase=i * 0.7, rssi=-55 - (i % 30), interval_s=1.0))
+        pods.append(
+            FakePod(
+                address=f"F0:0D:00:00:{i // 256:02X}:{i % 256:02X}",
+                epoch_ms=epoch_ms,
+                speed_mps=2.6 + (i % 7) * 0.15,
+                cadence_spm=164 + (i % 9) * 2.0,
+                counts="per_foot" if kind < 2 else "both_feet",
+                total_distance=kind != 1,
+                stride_length=kind == 0,
+                reset_every_s=420.0 if kind == 2 else None,
+                jump_at_s=300.0 if kind == 3 else None,
+                phase=i * 0.7,
+                rssi=-55 - (i % 30),
+                interval_s=1.0,
+            )
+        )
     return pods
 
 

@@ -10,6 +10,7 @@ samples wait on disk; when it is back they go out in event order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -144,7 +145,7 @@ class Publisher:
             for start in range(0, len(group), self.batch_max):
                 if sent == room:
                     break
-                chunk = group[start:start + self.batch_max]
+                chunk = group[start : start + self.batch_max]
                 payload = json.dumps([row.sample for row in chunk], separators=(",", ":"))
                 info = self.client.publish(f"footpod/{runner}/samples", payload, qos=1)
                 ids = [row.id for row in chunk]
@@ -161,8 +162,18 @@ class Publisher:
 class Gateway:
     """Pods through `radio`, samples into `outbox`, published by `publisher` (see the module doc)."""
 
-    def __init__(self, radio: Radio, outbox: Outbox, publisher: Publisher, pods: dict[str, PodConfig],
-                 clock: Clock, *, glitch_mps: float = 12.0, console: Console | None = None, view: bool = False):
+    def __init__(
+        self,
+        radio: Radio,
+        outbox: Outbox,
+        publisher: Publisher,
+        pods: dict[str, PodConfig],
+        clock: Clock,
+        *,
+        glitch_mps: float = 12.0,
+        console: Console | None = None,
+        view: bool = False,
+    ):
         self.radio, self.outbox, self.publisher, self.clock = radio, outbox, publisher, clock
         self.glitch_mps = glitch_mps
         self.console = console or Console(stderr=True)
@@ -179,8 +190,12 @@ class Gateway:
     async def run(self, ready: Callable[[], None] | None = None, drain_s: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(self._keep_linked(pod)) for pod in self.pods.values()]
-        tasks += [loop.create_task(self._sample()), loop.create_task(self._publish()),
-                  loop.create_task(self._scan()), loop.create_task(self._status())]
+        tasks += [
+            loop.create_task(self._sample()),
+            loop.create_task(self._publish()),
+            loop.create_task(self._scan()),
+            loop.create_task(self._status()),
+        ]
         log.info("gateway reading %d pods; %d samples queued from before", len(self.pods), self.outbox.pending)
         if ready:
             ready()
@@ -212,7 +227,7 @@ class Gateway:
         while True:
             lost = asyncio.Event()
             loop = asyncio.get_running_loop()
-            link = self.radio.link(address, lambda: loop.call_soon_threadsafe(lost.set))
+            link = self.radio.link(address, functools.partial(loop.call_soon_threadsafe, lost.set))
             try:
                 await link.connect()
                 await link.subscribe(lambda data: self.on_value(address, data))
@@ -223,8 +238,9 @@ class Gateway:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # bleak raises BleakError, TimeoutError, OSError, D-Bus errors
-                log.info("pod %s: cannot connect (%s); next try in %.0f s", address, error or type(error).__name__,
-                         pause)
+                log.info(
+                    "pod %s: cannot connect (%s); next try in %.0f s", address, error or type(error).__name__, pause
+                )
             finally:
                 pod.connected = False
                 try:
@@ -266,8 +282,12 @@ class Gateway:
                     self.pods[advert.address].rssi = advert.rssi
                 elif advert.address not in self.unknown:
                     self.unknown.add(advert.address)
-                    log.warning("pod %s (%s) advertises Running Speed and Cadence but is in no runner's "
-                                "`devices` in the roster: not read", advert.address, advert.name or "no name")
+                    log.warning(
+                        "pod %s (%s) advertises Running Speed and Cadence but is in no runner's "
+                        "`devices` in the roster: not read",
+                        advert.address,
+                        advert.name or "no name",
+                    )
             await self.clock.sleep(SCAN_EVERY_S)
 
     # ------------------------------------------------------------------ samples
@@ -300,8 +320,11 @@ class Gateway:
             if built.warning:
                 self._warn_once(pod, built.warning, key="cadence unit")
             if built.event in ("reset", "jump"):
-                log.info("pod %s: total distance %s; counted from the new value on", pod.config.address,
-                         "fell (pod reset)" if built.event == "reset" else "jumped (rewritten)")
+                log.info(
+                    "pod %s: total distance %s; counted from the new value on",
+                    pod.config.address,
+                    "fell (pod reset)" if built.event == "reset" else "jumped (rewritten)",
+                )
         self.samples += len(rows)
         self._wake.set()
         return len(rows)
@@ -320,32 +343,46 @@ class Gateway:
 
     def status_table(self) -> Table:
         broker = "[green]connected[/green]" if self.publisher.connected else "[red]out of reach[/red]"
-        table = Table(title=f"gateway: broker {broker}, {self.outbox.pending} queued, {self.samples} samples, "
-                            f"{self.outbox.dropped} dropped", title_justify="left")
+        table = Table(
+            title=f"gateway: broker {broker}, {self.outbox.pending} queued, {self.samples} samples, "
+            f"{self.outbox.dropped} dropped",
+            title_justify="left",
+        )
         table.add_column("pod", no_wrap=True, min_width=17)  # a BLE address in full
         table.add_column("runner", no_wrap=True)
         for column in ("signal", "cadence", "speed", "distance", "queued"):
             table.add_column(column, justify="right")
         for address, pod in self.pods.items():
-            signal_text = "[red]not connected[/red]" if not pod.connected else (
-                f"{pod.rssi} dBm" if pod.rssi is not None else "connected")
+            signal_text = (
+                "[red]not connected[/red]"
+                if not pod.connected
+                else (f"{pod.rssi} dBm" if pod.rssi is not None else "connected")
+            )
             latest = pod.latest
-            table.add_row(address, pod.config.runner, signal_text,
-                          f"{pod.spm:.0f} spm" if pod.spm is not None else "-",
-                          f"{latest.speed_mps:.2f} m/s" if latest else "-",
-                          f"{pod.state.odometer.distance_m / 1000:.2f} km",
-                          str(self.outbox.pending_of(address)))
+            table.add_row(
+                address,
+                pod.config.runner,
+                signal_text,
+                f"{pod.spm:.0f} spm" if pod.spm is not None else "-",
+                f"{latest.speed_mps:.2f} m/s" if latest else "-",
+                f"{pod.state.odometer.distance_m / 1000:.2f} km",
+                str(self.outbox.pending_of(address)),
+            )
         return table
 
     def status_lines(self) -> list[str]:
-        lines = [f"gateway: broker {'connected' if self.publisher.connected else 'out of reach'}, "
-                 f"{self.outbox.pending} queued, {self.samples} samples, {self.outbox.dropped} dropped"]
+        lines = [
+            f"gateway: broker {'connected' if self.publisher.connected else 'out of reach'}, "
+            f"{self.outbox.pending} queued, {self.samples} samples, {self.outbox.dropped} dropped"
+        ]
         for address, pod in self.pods.items():
-            lines.append(f"pod {address} runner {pod.config.runner} "
-                         f"signal {pod.rssi if pod.connected else 'not connected'} "
-                         f"cadence {pod.spm if pod.spm is not None else '-'} "
-                         f"speed {pod.latest.speed_mps if pod.latest else '-'} "
-                         f"queued {self.outbox.pending_of(address)}")
+            lines.append(
+                f"pod {address} runner {pod.config.runner} "
+                f"signal {pod.rssi if pod.connected else 'not connected'} "
+                f"cadence {pod.spm if pod.spm is not None else '-'} "
+                f"speed {pod.latest.speed_mps if pod.latest else '-'} "
+                f"queued {self.outbox.pending_of(address)}"
+            )
         return lines
 
     async def _status(self) -> None:
@@ -372,9 +409,18 @@ def sim_clock(outbox: Outbox, speedup: float, wall_ms: int) -> Clock:
     return ScaledClock(wall_ms, origin_sim, speedup)
 
 
-async def run_gateway(settings: Settings, *, simulate: int = 0, speedup: float = 1.0, outbox_path: Path | None = None,
-                      max_queued: int = MAX_ROWS, client_id: str | None = None, view: bool = False,
-                      console: Console | None = None, ready: Callable[[], None] | None = None) -> None:
+async def run_gateway(
+    settings: Settings,
+    *,
+    simulate: int = 0,
+    speedup: float = 1.0,
+    outbox_path: Path | None = None,
+    max_queued: int = MAX_ROWS,
+    client_id: str | None = None,
+    view: bool = False,
+    console: Console | None = None,
+    ready: Callable[[], None] | None = None,
+) -> None:
     """`footpod-monitor gateway`: the roster's pods (or `simulate` fake ones) until cancelled."""
     from footpod.mqtt import mqtt_client
 
@@ -399,8 +445,7 @@ async def run_gateway(settings: Settings, *, simulate: int = 0, speedup: float =
     publisher = Publisher(outbox, client)
     endpoint = settings.mqtt
     publisher.start(endpoint.host, endpoint.port)
-    gateway = Gateway(radio, outbox, publisher, pods, clock, glitch_mps=settings.glitch_mps, console=console,
-                      view=view)
+    gateway = Gateway(radio, outbox, publisher, pods, clock, glitch_mps=settings.glitch_mps, console=console, view=view)
     try:
         await gateway.run(ready=ready)
     finally:

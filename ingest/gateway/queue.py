@@ -78,13 +78,15 @@ class Outbox:
     def put(self, rows: Sequence[tuple[str, dict]], pods: dict[str, PodState]) -> None:
         """Append (runner, sample) rows and save the pods' states, all or nothing."""
         with self._lock, self._transaction():
-            self._db.executemany("INSERT INTO outbox (runner, device_id, payload) VALUES (?, ?, ?)",
-                                 [(runner, sample["device_id"], json.dumps(sample, separators=(",", ":")))
-                                  for runner, sample in rows])
+            self._db.executemany(
+                "INSERT INTO outbox (runner, device_id, payload) VALUES (?, ?, ?)",
+                [(runner, sample["device_id"], json.dumps(sample, separators=(",", ":"))) for runner, sample in rows],
+            )
             self._db.executemany(
                 "INSERT INTO pods (device_id, next_seq, odometer) VALUES (?, ?, ?) ON CONFLICT(device_id) "
                 "DO UPDATE SET next_seq = excluded.next_seq, odometer = excluded.odometer",
-                [(device, state.next_seq, state.odometer.model_dump_json()) for device, state in pods.items()])
+                [(device, state.next_seq, state.odometer.model_dump_json()) for device, state in pods.items()],
+            )
             self._pending.update(sample["device_id"] for _, sample in rows)
             self._trim()
 
@@ -92,8 +94,9 @@ class Outbox:
         excess = self.pending - self.max_rows
         if excess <= 0:
             return
-        dropped = self._db.execute("DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?) "
-                                   "RETURNING device_id", (excess,)).fetchall()
+        dropped = self._db.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ?) RETURNING device_id", (excess,)
+        ).fetchall()
         self._pending.subtract(device for (device,) in dropped)
         self.dropped += len(dropped)
         log.warning("outbox full (%d samples): dropped the %d oldest", self.max_rows, len(dropped))
@@ -101,16 +104,22 @@ class Outbox:
     def after(self, last_id: int, limit: int) -> list[Row]:
         """Up to `limit` rows with an id above `last_id`, oldest first."""
         with self._lock:
-            found = self._db.execute("SELECT id, runner, device_id, payload FROM outbox WHERE id > ? ORDER BY id "
-                                     "LIMIT ?", (last_id, limit)).fetchall()
+            found = self._db.execute(
+                "SELECT id, runner, device_id, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?", (last_id, limit)
+            ).fetchall()
         return [Row(id_, runner, device, json.loads(payload)) for id_, runner, device, payload in found]
 
     def remove(self, ids: Iterable[int]) -> None:
         """Forget acknowledged rows (ids already gone are ignored)."""
         ids = list(ids)
         with self._lock, self._transaction():
-            gone = self._db.execute(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(ids))}) "
-                                    "RETURNING device_id", ids).fetchall() if ids else []
+            gone = (
+                self._db.execute(
+                    f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(ids))}) RETURNING device_id", ids
+                ).fetchall()
+                if ids
+                else []
+            )
             self._pending.subtract(device for (device,) in gone)
 
     @property
@@ -122,8 +131,7 @@ class Outbox:
 
     def pod(self, device_id: str) -> PodState:
         with self._lock:
-            found = self._db.execute("SELECT next_seq, odometer FROM pods WHERE device_id = ?",
-                                     (device_id,)).fetchone()
+            found = self._db.execute("SELECT next_seq, odometer FROM pods WHERE device_id = ?", (device_id,)).fetchone()
         if found is None:
             return PodState()
         return PodState(found[0], Odometer.model_validate_json(found[1]))

@@ -43,8 +43,11 @@ class RscMeasurement(BaseModel):
 
 def expected_length(flags: int) -> int:
     """How many bytes the flags announce."""
-    return (MIN_LENGTH + (_STRIDE.size if flags & STRIDE_PRESENT else 0)
-            + (_DISTANCE.size if flags & DISTANCE_PRESENT else 0))
+    return (
+        MIN_LENGTH
+        + (_STRIDE.size if flags & STRIDE_PRESENT else 0)
+        + (_DISTANCE.size if flags & DISTANCE_PRESENT else 0)
+    )
 
 
 def decode(data: bytes | bytearray) -> RscMeasurement:
@@ -69,15 +72,30 @@ def decode(data: bytes | bytearray) -> RscMeasurement:
     if flags & DISTANCE_PRESENT:
         (total_dm,) = _DISTANCE.unpack_from(data, offset)
         total = total_dm / 10
-    return RscMeasurement(flags=flags, running=bool(flags & RUNNING), speed_mps=speed / 256,
-                          cadence_per_min=cadence, stride_length_m=stride, total_distance_m=total)
+    return RscMeasurement(
+        flags=flags,
+        running=bool(flags & RUNNING),
+        speed_mps=speed / 256,
+        cadence_per_min=cadence,
+        stride_length_m=stride,
+        total_distance_m=total,
+    )
 
 
-def encode(speed_mps: float, cadence_per_min: int, *, running: bool = True, stride_length_m: float | None = None,
-           total_distance_m: float | None = None) -> bytes:
+def encode(
+    speed_mps: float,
+    cadence_per_min: int,
+    *,
+    running: bool = True,
+    stride_length_m: float | None = None,
+    total_distance_m: float | None = None,
+) -> bytes:
     """The bytes a pod would send for these values (rounded to the field units); for simulated pods."""
-    flags = (RUNNING if running else 0) | (STRIDE_PRESENT if stride_length_m is not None else 0) \
+    flags = (
+        (RUNNING if running else 0)
+        | (STRIDE_PRESENT if stride_length_m is not None else 0)
         | (DISTANCE_PRESENT if total_distance_m is not None else 0)
+    )
     data = _HEAD.pack(flags, _clamp(round(speed_mps * 256), 0xFFFF), _clamp(round(cadence_per_min), 0xFF))
     if stride_length_m is not None:
         data += _STRIDE.pack(_clamp(round(stride_length_m * 100), 0xFFFF))

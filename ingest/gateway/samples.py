@@ -56,8 +56,10 @@ def cadence_spm(raw: int, unit: CadenceUnit, running: bool) -> tuple[float, str 
     warning = None
     if misfit:
         other_unit = "both_feet" if unit == "per_foot" else "per_foot"
-        warning = (f"reports {raw}/min while running: {spm:.0f} spm as {unit}, {other:.0f} spm as {other_unit}; "
-                   f"set `cadence: {other_unit}` for this pod in the roster")
+        warning = (
+            f"reports {raw}/min while running: {spm:.0f} spm as {unit}, {other:.0f} spm as {other_unit}; "
+            f"set `cadence: {other_unit}` for this pod in the roster"
+        )
     if spm > MAX_SPM:
         spm = other
     return spm, warning
@@ -71,8 +73,14 @@ class Built:
     warning: str | None
 
 
-def build_sample(pod: PodConfig, measurement: RscMeasurement, ts_ms: int, state: PodState,
-                 glitch_mps: float = GLITCH_MPS, measured_ms: int | None = None) -> Built:
+def build_sample(
+    pod: PodConfig,
+    measurement: RscMeasurement,
+    ts_ms: int,
+    state: PodState,
+    glitch_mps: float = GLITCH_MPS,
+    measured_ms: int | None = None,
+) -> Built:
     """The sample for `ts_ms` (CONTRACT.md, footpod/{runner}/samples) and the pod's next state.
 
     The odometer steps by when the measurement arrived (`measured_ms`), not by the 1 Hz tick: a
@@ -80,12 +88,22 @@ def build_sample(pod: PodConfig, measurement: RscMeasurement, ts_ms: int, state:
     same measurement used twice adds nothing. The sample carries the odometer's released distance
     (`distance.release`): never a step the stream would drop as a glitch.
     """
-    odometer, _, event = advance(state.odometer, measured_ms if measured_ms is not None else ts_ms,
-                                 measurement.speed_mps, measurement.total_distance_m, glitch_mps=glitch_mps)
+    odometer, _, event = advance(
+        state.odometer,
+        measured_ms if measured_ms is not None else ts_ms,
+        measurement.speed_mps,
+        measurement.total_distance_m,
+        glitch_mps=glitch_mps,
+    )
     odometer = release(odometer, ts_ms, glitch_mps=glitch_mps)
     spm, warning = cadence_spm(measurement.cadence_per_min, pod.cadence, is_running(measurement))
-    sample = {"ts": ts_ms, "device_id": pod.address, "cadence_spm": spm,
-              "distance_m": round(odometer.published_m, 2), "seq": state.next_seq}
+    sample = {
+        "ts": ts_ms,
+        "device_id": pod.address,
+        "cadence_spm": spm,
+        "distance_m": round(odometer.published_m, 2),
+        "seq": state.next_seq,
+    }
     if measurement.speed_mps <= MAX_SPEED_MPS:
         sample["speed_mps"] = round(measurement.speed_mps, 3)
     return Built(sample, PodState(state.next_seq + 1, odometer), event, warning)

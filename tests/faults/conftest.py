@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.stack import Stack
-from tests.faults.fault_ledger import RESULTS, KafkaTail
 from monitor import servers
+from tests.faults.fault_ledger import RESULTS, KafkaTail
+from tests.integration.stack import Stack
 
 HERE = Path(__file__).parent
 
@@ -32,8 +32,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for r in RESULTS:
         p99 = f"{r.p99_ms:.0f}" if r.p99_ms is not None else "-"
         notes = ", ".join(f"{k}={v}" for k, v in r.notes.items())
-        write(f"{r.row:<34} {r.sent:>7} {r.lost:>5} {r.double:>6} {r.redelivered:>7} {p99:>8}  "
-              f"{'yes' if r.passed else 'NO':<4}  {notes}")
+        write(
+            f"{r.row:<34} {r.sent:>7} {r.lost:>5} {r.double:>6} {r.redelivered:>7} {p99:>8}  "
+            f"{'yes' if r.passed else 'NO':<4}  {notes}"
+        )
 
 
 class IngestStack(Stack):

@@ -19,7 +19,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from aiokafka import AIOKafkaConsumer
 
-RESULTS: list["Result"] = []  # read by the conftest's terminal summary
+RESULTS: list[Result] = []  # read by the conftest's terminal summary
 
 
 def now_ms() -> int:
@@ -57,13 +57,13 @@ class Ledger:
         with self.lock:
             self.sent[(device, ts)] = published_ms
 
-    def settle(self, arrivals: "KafkaTail", timeout_s: float = 60) -> None:
+    def settle(self, arrivals: KafkaTail, timeout_s: float = 60) -> None:
         """Wait until every sent sample has arrived, or the timeout."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not set(self.sent) <= arrivals.keys():
             time.sleep(0.25)
 
-    def result(self, arrivals: "KafkaTail", *, since_ms: int | None = None, **notes) -> Result:
+    def result(self, arrivals: KafkaTail, *, since_ms: int | None = None, **notes) -> Result:
         """The numbers; p99 hand-off latency over samples published at or after `since_ms`."""
         with self.lock:
             sent = dict(self.sent)
@@ -71,13 +71,21 @@ class Ledger:
         lost = sum(1 for key in sent if key not in seen)
         double = sum(1 for key, copies in seen.items() if key in sent and len(set(c[1] for c in copies)) > 1)
         redelivered = sum(len(copies) - 1 for key, copies in seen.items() if key in sent)
-        latencies = [seen[key][0][0] - published for key, published in sent.items()
-                     if key in seen and (since_ms is None or published >= since_ms)]
+        latencies = [
+            seen[key][0][0] - published
+            for key, published in sent.items()
+            if key in seen and (since_ms is None or published >= since_ms)
+        ]
         result = Result(self.row, len(sent), lost, double, redelivered, p99(latencies), notes=notes)
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / "ledger.json").write_text(json.dumps(
-            [{"device": d, "ts": ts, "published_ms": ms, "arrived": (d, ts) in seen}
-             for (d, ts), ms in sorted(sent.items())]))
+        (self.directory / "ledger.json").write_text(
+            json.dumps(
+                [
+                    {"device": d, "ts": ts, "published_ms": ms, "arrived": (d, ts) in seen}
+                    for (d, ts), ms in sorted(sent.items())
+                ]
+            )
+        )
         return result
 
     def publish_result(self, result: Result) -> Result:
@@ -90,12 +98,14 @@ class Publisher(threading.Thread):
     """`runners` runners sending one QoS 1 sample each per second for `seconds`, as phones do:
     a persistent session, so what is in flight survives a broker restart."""
 
-    def __init__(self, port: int, ledger: Ledger, runners: int, seconds: float, rate_hz: float = 1.0,
-                 prefix: str = "r"):
+    def __init__(
+        self, port: int, ledger: Ledger, runners: int, seconds: float, rate_hz: float = 1.0, prefix: str = "r"
+    ):
         super().__init__(daemon=True)
         self.ledger, self.runners, self.seconds, self.rate_hz, self.prefix = ledger, runners, seconds, rate_hz, prefix
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:12]}",
-                                  clean_session=False)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:12]}", clean_session=False
+        )
         self.client.max_inflight_messages_set(200)
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=1)
         # PUBACKs counted here: a message published while disconnected says "no connection" in
@@ -118,8 +128,7 @@ class Publisher(threading.Thread):
             ts = base + int(tick * 1000 / self.rate_hz)
             for i in range(self.runners):
                 runner = f"{self.prefix}{i}"
-                sample = {"ts": ts, "device_id": f"pod-{runner}", "cadence_spm": 170.0,
-                          "distance_m": tick * 3.0}
+                sample = {"ts": ts, "device_id": f"pod-{runner}", "cadence_spm": 170.0, "distance_m": tick * 3.0}
                 self.ledger.record(f"pod-{runner}", ts, now_ms())
                 self.infos.append(self.client.publish(f"footpod/{runner}/samples", json.dumps(sample), qos=1))
             tick += 1
@@ -156,8 +165,13 @@ class KafkaTail(threading.Thread):
         asyncio.run(self._read())
 
     async def _read(self) -> None:
-        consumer = AIOKafkaConsumer("footpod.samples", "footpod.deadletter", bootstrap_servers=self.bootstrap,
-                                    auto_offset_reset="earliest", group_id=None)
+        consumer = AIOKafkaConsumer(
+            "footpod.samples",
+            "footpod.deadletter",
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
         await consumer.start()
         self.ready.set()
         try:

@@ -60,10 +60,13 @@ class FaultStack(Stack):
 
     def start_server(self, name: str) -> None:
         """The server again, on the same port and data directory."""
-        make = {"mqtt": lambda: servers.mosquitto(self.data_dir / "mosquitto", port=self.mqtt_port,
-                                                  autosave_interval_s=self.mqtt_autosave_s),
-                "kafka": lambda: servers.tansu(self.data_dir, port=self.kafka_port),
-                "influx": lambda: servers.influxdb(self.data_dir / "influxdb", port=self.influx_port)}[name]
+        make = {
+            "mqtt": lambda: servers.mosquitto(
+                self.data_dir / "mosquitto", port=self.mqtt_port, autosave_interval_s=self.mqtt_autosave_s
+            ),
+            "kafka": lambda: servers.tansu(self.data_dir, port=self.kafka_port),
+            "influx": lambda: servers.influxdb(self.data_dir / "influxdb", port=self.influx_port),
+        }[name]
         self.running[name] = make().start()
 
     def stop_all(self) -> None:
@@ -74,8 +77,9 @@ class FaultStack(Stack):
     # --- what the store holds ---------------------------------------------------------------------
 
     def query(self, influxql: str) -> list[dict]:
-        response = httpx.post(f"{self.influx_url}/query", params={"db": "footpod", "epoch": "ms"},
-                              data={"q": influxql}, timeout=30)
+        response = httpx.post(
+            f"{self.influx_url}/query", params={"db": "footpod", "epoch": "ms"}, data={"q": influxql}, timeout=30
+        )
         response.raise_for_status()
         rows = []
         for result in response.json().get("results", []):
@@ -100,8 +104,14 @@ def start_pipeline(data_dir: Path, roster: str, **extra_env: str) -> FaultStack:
         running["mqtt"] = servers.mosquitto(data_dir / "mosquitto", port=servers.free_port()).start()
         running["kafka"] = servers.tansu(data_dir, port=servers.free_port()).start()
         running["influx"] = servers.influxdb(data_dir / "influxdb", port=servers.free_port()).start()
-        stack = FaultStack(data_dir, running["mqtt"].port, running["kafka"].port, running["influx"].port,
-                           running=running, extra_env=dict(extra_env))
+        stack = FaultStack(
+            data_dir,
+            running["mqtt"].port,
+            running["kafka"].port,
+            running["influx"].port,
+            running=running,
+            extra_env=dict(extra_env),
+        )
         (data_dir / "roster.yaml").write_text(roster)
         for stage in ("bridge", "stream", "alerts"):
             stack.start_stage(stage)
@@ -128,8 +138,11 @@ class TimedWatcher(MqttWatcher):
     def since(self, ms: int, prefix: str) -> list[tuple[int, dict]]:
         """(arrival ms, payload) of the messages under `prefix` that arrived at or after `ms`."""
         with self.lock:
-            return [(at, payload) for at, (topic, payload) in zip(self.arrived, self.messages)
-                    if at >= ms and topic.startswith(prefix)]
+            return [
+                (at, payload)
+                for at, (topic, payload) in zip(self.arrived, self.messages)
+                if at >= ms and topic.startswith(prefix)
+            ]
 
 
 def watch(port: int, *topics: str) -> tuple[TimedWatcher, mqtt.Client]:
@@ -148,8 +161,9 @@ class Phone:
     sample sent is recorded in a ledger: (device, ts) -> the run it belongs to."""
 
     def __init__(self, port: int):
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"phone-{time.monotonic_ns()}",
-                                  clean_session=False)
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"phone-{time.monotonic_ns()}", clean_session=False
+        )
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=1)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()

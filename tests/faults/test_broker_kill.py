@@ -59,8 +59,10 @@ def test_row5_mosquitto_killed_9_then_a_resync_leaves_nothing_lost_or_double(tmp
         phone = Phone(stack.mqtt_port)
         for device in sent:
             stamps = sorted(ts for d, ts in ledger.sent if d == device)
-            samples = [{"ts": ts, "device_id": device, "cadence_spm": 170.0, "distance_m": (ts - stamps[0]) / 1000 * 3.0}
-                       for ts in stamps]
+            samples = [
+                {"ts": ts, "device_id": device, "cadence_spm": 170.0, "distance_m": (ts - stamps[0]) / 1000 * 3.0}
+                for ts in stamps
+            ]
             phone.sync(device.removeprefix("pod-"), samples)
         wait_until(lambda: stored_by_device(stack) == sent, 60)
         after = stored_by_device(stack)
@@ -69,9 +71,13 @@ def test_row5_mosquitto_killed_9_then_a_resync_leaves_nothing_lost_or_double(tmp
         double = sum(max(0, after[d] - sent[d]) for d in after)
         extra_runs = len(runs) - len(sent)
         km_off = sum(1 for r in runs if abs(r["km"] - (sent[r["device"]] - 1) * 3.0 / 1000) > 1e-3)
-        result = Result("5 Mosquitto kill -9, re-sync", len(ledger.sent), lost, double + max(0, extra_runs),
-                        notes={"lost_by_broker": lost_before, "unacked": unacked, "runs": len(runs),
-                               "km_off": km_off})
+        result = Result(
+            "5 Mosquitto kill -9, re-sync",
+            len(ledger.sent),
+            lost,
+            double + max(0, extra_runs),
+            notes={"lost_by_broker": lost_before, "unacked": unacked, "runs": len(runs), "km_off": km_off},
+        )
         result.passed = lost == double == extra_runs == km_off == 0
         (tmp_path / "ledger.json").write_text(json.dumps({"sent": sorted(ledger.sent), "after": after}))
         ledger.publish_result(result)

@@ -10,8 +10,8 @@ import signal
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from tests.faults.fault_ledger import Ledger, Publisher, now_ms, p99, rss_kib
 
@@ -59,10 +59,22 @@ def test_row3_a_frozen_kafka_holds_messages_back_and_recovers_live(ingest, arriv
     ledger.settle(arrivals)
     alive = ingest.bridge.poll() is None
     # live again: samples published from 10 s after SIGCONT on
-    result = ledger.result(arrivals, since_ms=resumed_ms + 10_000, rss_before_kib=rss_before,
-                           rss_peak_kib=peak, bridge_alive=alive, unacked=unacked)
-    result.passed = (result.lost == 0 and result.double == 0 and alive and unacked == 0
-                     and result.p99_ms is not None and result.p99_ms <= LIVE_P99_MS)
+    result = ledger.result(
+        arrivals,
+        since_ms=resumed_ms + 10_000,
+        rss_before_kib=rss_before,
+        rss_peak_kib=peak,
+        bridge_alive=alive,
+        unacked=unacked,
+    )
+    result.passed = (
+        result.lost == 0
+        and result.double == 0
+        and alive
+        and unacked == 0
+        and result.p99_ms is not None
+        and result.p99_ms <= LIVE_P99_MS
+    )
     ledger.publish_result(result)
     assert alive, "the bridge gave up while Kafka was frozen"
     assert (result.lost, result.double, unacked) == (0, 0, 0), result
@@ -81,7 +93,7 @@ def test_row4_a_graceful_mosquitto_restart_loses_nothing(ingest, arrivals, tmp_p
     handoffs = sorted(ms for copies in arrivals.by_key().values() for ms, _ in copies if ms >= back_ms)
     reconnect_ms = handoffs[0] - back_ms if handoffs else None
     result = ledger.result(arrivals, unacked=unacked, reconnect_ms=reconnect_ms)
-    result.passed = (result.lost == 0 and unacked == 0 and reconnect_ms is not None and reconnect_ms <= 3_000)
+    result.passed = result.lost == 0 and unacked == 0 and reconnect_ms is not None and reconnect_ms <= 3_000
     ledger.publish_result(result)
     assert (result.lost, unacked) == (0, 0), result
     # the first hand-off after the broker is back bounds the bridge's reconnect from above
@@ -187,13 +199,30 @@ def test_row13_fuzzed_payloads_are_dead_lettered_and_good_traffic_flows(ingest, 
     by_key = arrivals.by_key()
     before = [by_key[k][0][0] - ms for k, ms in ledger.sent.items() if k in by_key and ms < fuzz_from_ms]
     during = [by_key[k][0][0] - ms for k, ms in ledger.sent.items() if k in by_key and fuzz_from_ms <= ms <= fuzz_to_ms]
-    result = ledger.result(arrivals, since_ms=fuzz_from_ms, fuzz_messages=len(payloads), dead_letters=len(dead),
-                           with_reason=len(with_reason), crashes=crashes, restarts=restarts, unacked=unacked,
-                           p99_before_ms=p99(before), p99_during_ms=p99(during))
-    (tmp_path / "dead_letters.json").write_text(json.dumps([{k: d[k] for k in ("topic", "reason")} for d in dead],
-                                                           indent=1))
-    result.passed = (crashes == 0 and restarts == 0 and result.lost == 0 and unacked == 0 and len(dead) == len(payloads)
-                     and len(with_reason) == len(payloads) and (result.p99_ms or 0) <= LIVE_P99_MS)
+    result = ledger.result(
+        arrivals,
+        since_ms=fuzz_from_ms,
+        fuzz_messages=len(payloads),
+        dead_letters=len(dead),
+        with_reason=len(with_reason),
+        crashes=crashes,
+        restarts=restarts,
+        unacked=unacked,
+        p99_before_ms=p99(before),
+        p99_during_ms=p99(during),
+    )
+    (tmp_path / "dead_letters.json").write_text(
+        json.dumps([{k: d[k] for k in ("topic", "reason")} for d in dead], indent=1)
+    )
+    result.passed = (
+        crashes == 0
+        and restarts == 0
+        and result.lost == 0
+        and unacked == 0
+        and len(dead) == len(payloads)
+        and len(with_reason) == len(payloads)
+        and (result.p99_ms or 0) <= LIVE_P99_MS
+    )
     ledger.publish_result(result)
     assert (crashes, restarts) == (0, 0), result
     assert len(dead) == len(with_reason) == len(payloads), [d["reason"][:80] for d in dead]
@@ -205,8 +234,18 @@ def test_a_sync_of_5000_samples_with_long_ids_reaches_kafka_in_records_under_1_m
     ledger = Ledger("13b 5,000 samples, long ids", tmp_path)
     device, run_id = "d" * 64, "r" * 128
     start = now_ms() - 6_000_000
-    samples = [{"ts": start + i * 1000, "device_id": device, "cadence_spm": 171.5, "distance_m": i * 2.75,
-                "speed_mps": 3.1, "seq": i, "run_id": run_id} for i in range(5_000)]
+    samples = [
+        {
+            "ts": start + i * 1000,
+            "device_id": device,
+            "cadence_spm": 171.5,
+            "distance_m": i * 2.75,
+            "speed_mps": 3.1,
+            "seq": i,
+            "run_id": run_id,
+        }
+        for i in range(5_000)
+    ]
     payload = json.dumps(samples).encode()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     client.connect("127.0.0.1", ingest.mqtt_port)
@@ -230,7 +269,8 @@ def _mallory(dead_letters: list[dict]) -> list[dict]:
 
 
 def test_row15_an_intruder_with_the_bridges_public_id_gets_nothing_and_the_bridge_keeps_its_queue(
-        ingest, arrivals, tmp_path):
+    ingest, arrivals, tmp_path
+):
     ledger = Ledger("15 takeover, local (no auth)", tmp_path)
     publisher = Publisher(ingest.mqtt_port, ledger, runners=20, seconds=16)
     publisher.start()
@@ -252,8 +292,12 @@ def test_row15_an_intruder_with_the_bridges_public_id_gets_nothing_and_the_bridg
 def _intrude(port: int, client_id: str, protocol: int, resume: bool, listen_s: float = 2.5) -> list[str]:
     """Connect with a service's client id (clean, or an MQTT 5 resume of its session) and listen."""
     received: list[str] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
-                         **({} if protocol == mqtt.MQTTv5 else {"clean_session": True}))
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=protocol,
+        **({} if protocol == mqtt.MQTTv5 else {"clean_session": True}),
+    )
     client.on_message = lambda c, u, message: received.append(message.topic)
     if protocol == mqtt.MQTTv5:
         properties = Properties(PacketTypes.CONNECT)

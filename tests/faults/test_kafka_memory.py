@@ -34,8 +34,14 @@ def test_row16_the_local_kafka_restarted_empty_once_all_is_committed_loses_nothi
         time.sleep(CLUB_S / 2)
         rss_before = rss_kib(kafka.process.pid)
         started = time.monotonic()
-        done = recycle(kafka, stack.kafka_bootstrap, int(FAST["FOOTPOD_KAFKA_PARTITIONS"]), stack.stages,
-                       stack.restart_stage, drain_timeout_s=60)
+        done = recycle(
+            kafka,
+            stack.kafka_bootstrap,
+            int(FAST["FOOTPOD_KAFKA_PARTITIONS"]),
+            stack.stages,
+            stack.restart_stage,
+            drain_timeout_s=60,
+        )
         pause_s = time.monotonic() - started
         rss_after = rss_kib(kafka.process.pid)
         unacked = publisher.finish()
@@ -53,11 +59,22 @@ def test_row16_the_local_kafka_restarted_empty_once_all_is_committed_loses_nothi
         lost = sum(max(0, sent[d] - stored[d]) for d in sent)
         double = sum(max(0, stored[d] - sent[d]) for d in stored)
         runs = Counter(r["device"] for r in stack.final_runs())
-        result = Result("16 Tansu recycled mid-flood", len(ledger.sent), lost, double,
-                        notes={"recycled": done, "pause_s": round(pause_s, 1), "unacked": unacked,
-                               "rss_start_mib": round(rss_start / 1024), "rss_before_mib": round(rss_before / 1024),
-                               "rss_after_mib": round(rss_after / 1024), "rss_end_mib": round(rss_end / 1024),
-                               "runs_split": sum(1 for n in runs.values() if n > 1)})
+        result = Result(
+            "16 Tansu recycled mid-flood",
+            len(ledger.sent),
+            lost,
+            double,
+            notes={
+                "recycled": done,
+                "pause_s": round(pause_s, 1),
+                "unacked": unacked,
+                "rss_start_mib": round(rss_start / 1024),
+                "rss_before_mib": round(rss_before / 1024),
+                "rss_after_mib": round(rss_after / 1024),
+                "rss_end_mib": round(rss_end / 1024),
+                "runs_split": sum(1 for n in runs.values() if n > 1),
+            },
+        )
         result.passed = done and lost == double == 0 and rss_after < rss_before
         (tmp_path / "ledger.json").write_text(json.dumps({"sent": sorted(ledger.sent), "stored": stored}))
         ledger.publish_result(result)

@@ -14,11 +14,11 @@ import sys
 import time
 from collections import Counter
 
+from monitor import servers
 from tests.faults.fault_ledger import Ledger, Result
 from tests.faults.pipeline import FAST, FaultStack, Phone, wait_until, watch
 from tests.integration.stack import ROSTER
 from tests.integration.training import daily_runs, monday_weeks_ago, trailing_km
-from monitor import servers
 
 RUNNERS = ("alice", "bob", "frank", "hank")
 WEEKS_KM = {"alice": [21.0, 28.0], "bob": [14.0, 28.0], "frank": [21.0, 21.0], "hank": [28.0, 42.0]}
@@ -30,15 +30,19 @@ class LocalStack:
     def __init__(self, data_dir):
         self.data_dir = data_dir
         self.ports = {name: servers.free_port() for name in ("mqtt", "kafka", "influx")}
-        self.env = {**os.environ, **FAST, "FOOTPOD_DATA_DIR": str(data_dir),
-                    "FOOTPOD_ROSTER": str(data_dir / "roster.yaml"),
-                    "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{self.ports['mqtt']}",
-                    "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{self.ports['kafka']}",
-                    "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{self.ports['influx']}",
-                    "FOOTPOD_NOTIFY_DAILY_HOUR_UTC": "0",
-                    # statuses as of now (and today's midnight load point) every 5 s, not every hour,
-                    # so the snapshot before the restart says what the one after it must say
-                    "FOOTPOD_STATUS_EVERY_S": "5"}
+        self.env = {
+            **os.environ,
+            **FAST,
+            "FOOTPOD_DATA_DIR": str(data_dir),
+            "FOOTPOD_ROSTER": str(data_dir / "roster.yaml"),
+            "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{self.ports['mqtt']}",
+            "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{self.ports['kafka']}",
+            "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{self.ports['influx']}",
+            "FOOTPOD_NOTIFY_DAILY_HOUR_UTC": "0",
+            # statuses as of now (and today's midnight load point) every 5 s, not every hour,
+            # so the snapshot before the restart says what the one after it must say
+            "FOOTPOD_STATUS_EVERY_S": "5",
+        }
         self.process: subprocess.Popen | None = None
         # read-backs through the helpers of the fault stack (no stage of its own is started)
         self.view = FaultStack(data_dir, self.ports["mqtt"], self.ports["kafka"], self.ports["influx"])
@@ -48,10 +52,17 @@ class LocalStack:
         for stale in run_dir.glob("*.ready") if run_dir.exists() else ():
             stale.unlink()
         log = (self.data_dir / "up.log").open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "up", "--no-view"], env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT)
-        ready = wait_until(lambda: all((run_dir / f"{s}.ready").exists() for s in ("bridge", "stream", "alerts"))
-                           or self.process.poll() is not None, 120, 0.3)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "up", "--no-view"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        ready = wait_until(
+            lambda: (
+                all((run_dir / f"{s}.ready").exists() for s in ("bridge", "stream", "alerts"))
+                or self.process.poll() is not None
+            ),
+            120,
+            0.3,
+        )
         assert ready and self.process.poll() is None, (self.data_dir / "up.log").read_text()[-3000:]
 
     def down(self) -> None:
@@ -67,8 +78,10 @@ def snapshot(local: LocalStack) -> dict:
     client.loop_stop()
     client.disconnect()
     statuses = {s["runner"]: {k: v for k, v in s.items() if k != "as_of"} for s in watcher.on("status/")}
-    loads = sorted((p["runner"], p["time"], p["week_km"], p["gate"])
-                   for p in local.view.points("load", '"week_km", "gate", "runner"'))
+    loads = sorted(
+        (p["runner"], p["time"], p["week_km"], p["gate"])
+        for p in local.view.points("load", '"week_km", "gate", "runner"')
+    )
     alerts = sorted((p["runner"], p["time"], p["id"]) for p in local.view.points("alert", '"id", "runner"'))
     return {"status": statuses, "load": loads, "alert": alerts}
 
@@ -89,8 +102,13 @@ def test_row11_the_local_stack_restarted_between_two_weeks_keeps_history_and_doe
         # a pain report in the first week: a pain-gate alert in the history
         phone.pain("bob", {"ts": week1["bob"][3][-1]["ts"] + 60_000, "score": 6, "timing": "after"})
         ends = {(r, rs[-1][-1]["ts"]) for r, rs in week1.items()}
-        wait_until(lambda: ends <= {(p["runner"], p["time"]) for p in local.view.points("load", '"week_km", "runner"')}
-                   and any(a["rule"] == "pain_gate" for a in watcher.on("alerts/")), 90)
+        wait_until(
+            lambda: (
+                ends <= {(p["runner"], p["time"]) for p in local.view.points("load", '"week_km", "runner"')}
+                and any(a["rule"] == "pain_gate" for a in watcher.on("alerts/"))
+            ),
+            90,
+        )
         time.sleep(float(FAST["FOOTPOD_PAIN_SETTLE_MAX_S"]) + 5)  # a round of statuses as of now
         before = snapshot(local)
         alerts_before = [a["id"] for a in watcher.on("alerts/")]
@@ -113,20 +131,35 @@ def test_row11_the_local_stack_restarted_between_two_weeks_keeps_history_and_doe
             for samples in rs:
                 phone.sync(runner, samples)
         ends2 = {(r, rs[-1][-1]["ts"]) for r, rs in week2.items()}
-        wait_until(lambda: ends2 <= {(p["runner"], p["time"]) for p in local.view.points("load", '"week_km", "runner"')},
-                   90)
+        wait_until(
+            lambda: ends2 <= {(p["runner"], p["time"]) for p in local.view.points("load", '"week_km", "runner"')}, 90
+        )
         time.sleep(3)
         loads = {(p["runner"], p["time"]): p["week_km"] for p in local.view.points("load", '"week_km", "runner"')}
-        load_wrong = sum(1 for r, rs in runs.items() for s in rs
-                         if abs(loads.get((r, s[-1]["ts"]), -1) - trailing_km(rs, s[-1]["ts"], 7, 0)) > 0.01)
+        load_wrong = sum(
+            1
+            for r, rs in runs.items()
+            for s in rs
+            if abs(loads.get((r, s[-1]["ts"]), -1) - trailing_km(rs, s[-1]["ts"], 7, 0)) > 0.01
+        )
         all_ids = Counter([*alerts_before, *(a["id"] for a in watcher.on("alerts/"))])
         repeated = sum(1 for n in all_ids.values() if n > 1)
         changed = {part: before[part] != after[part] for part in ("status", "load", "alert")}
-        result = Result("11 local stack restarted", sum(len(s) for rs in runs.values() for s in rs), 0, repeated,
-                        notes={"status_changed": changed["status"], "load_changed": changed["load"],
-                               "alerts_changed": changed["alert"], "alerts_before": len(alerts_before),
-                               "realerted": len(realerted), "load_wrong": load_wrong,
-                               "alerts_total": len(all_ids)})
+        result = Result(
+            "11 local stack restarted",
+            sum(len(s) for rs in runs.values() for s in rs),
+            0,
+            repeated,
+            notes={
+                "status_changed": changed["status"],
+                "load_changed": changed["load"],
+                "alerts_changed": changed["alert"],
+                "alerts_before": len(alerts_before),
+                "realerted": len(realerted),
+                "load_wrong": load_wrong,
+                "alerts_total": len(all_ids),
+            },
+        )
         result.passed = not any(changed.values()) and not realerted and repeated == 0 and load_wrong == 0
         (tmp_path / "ledger.json").write_text(json.dumps({"before": before, "after": after}, default=str))
         Ledger(result.row, tmp_path).publish_result(result)

@@ -32,6 +32,7 @@ EVERY_S = float(os.environ.get("FOOTPOD_FAULTS_REBALANCE_EVERY_S", "16"))
 def lag(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """Records of each partition the group has not committed yet. The end of each partition is read,
     not asked for: Tansu's ListOffsets answers the base offset of the last batch plus one."""
+
     async def read() -> dict[int, int]:
         partitions = [TopicPartition(topic, p) for p in range(int(FAST["FOOTPOD_KAFKA_PARTITIONS"]))]
         reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
@@ -75,8 +76,12 @@ def test_row10_a_stream_worker_joining_and_leaving_during_a_flood_counts_once_wi
         while at < FLOOD_S - EVERY_S / 2:
             time.sleep(max(0.0, publisher.started_ms / 1000 + at - time.time()))
             if second is None:
-                second = subprocess.Popen([sys.executable, "-m", "monitor.cli", "-l", "info", "stream"],
-                                          env=stack.env, stdout=second_log.open("ab"), stderr=subprocess.STDOUT)
+                second = subprocess.Popen(
+                    [sys.executable, "-m", "monitor.cli", "-l", "info", "stream"],
+                    env=stack.env,
+                    stdout=second_log.open("ab"),
+                    stderr=subprocess.STDOUT,
+                )
             else:
                 second.terminate()  # a graceful leave: the group rebalances at once
                 second.wait(30)
@@ -102,12 +107,27 @@ def test_row10_a_stream_worker_joining_and_leaving_during_a_flood_counts_once_wi
         km_off = sum(1 for r in runs if abs(r["km"] - (sent[r["device"]] - 1) * 3.0 / 1000) > 1e-3)
         behind = lag(stack.kafka_bootstrap, "footpod-stream", "footpod.samples")
         served_by_second = assigned(second_log.read_text(errors="replace"))
-        result = Result("10 stream worker joins/leaves", len(ledger.sent), lost, double,
-                        notes={"changes": changes, "gaps": gaps, "km_off": km_off, "unacked": unacked,
-                               "uncommitted": sum(behind.values()), "partitions": len(behind),
-                               "second_served": sorted(served_by_second)})
-        result.passed = (lost == double == gaps == km_off == 0 and len(behind) > 1
-                         and not any(behind.values()) and bool(served_by_second))
+        result = Result(
+            "10 stream worker joins/leaves",
+            len(ledger.sent),
+            lost,
+            double,
+            notes={
+                "changes": changes,
+                "gaps": gaps,
+                "km_off": km_off,
+                "unacked": unacked,
+                "uncommitted": sum(behind.values()),
+                "partitions": len(behind),
+                "second_served": sorted(served_by_second),
+            },
+        )
+        result.passed = (
+            lost == double == gaps == km_off == 0
+            and len(behind) > 1
+            and not any(behind.values())
+            and bool(served_by_second)
+        )
         (tmp_path / "ledger.json").write_text(json.dumps({"sent": sorted(ledger.sent), "stored": stored}))
         ledger.publish_result(result)
         assert (lost, double, gaps, km_off) == (0, 0, 0, 0), result

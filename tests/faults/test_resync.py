@@ -25,16 +25,25 @@ def test_row12_a_week_synced_twice_redelivered_late_and_out_of_order_is_counted_
     phone = Phone(stack.mqtt_port)
     rng = random.Random(12)
     today = now_ms() // DAY_MS * DAY_MS
-    runs = {f"w{i}": [run(f"pod-w{i}", today - day * DAY_MS + (6 + i) * 3_600_000, rng.choice([3.0, 5.0, 8.0]))
-                      for day in range(DAYS, 0, -1)] for i in range(RUNNERS)}
+    runs = {
+        f"w{i}": [
+            run(f"pod-w{i}", today - day * DAY_MS + (6 + i) * 3_600_000, rng.choice([3.0, 5.0, 8.0]))
+            for day in range(DAYS, 0, -1)
+        ]
+        for i in range(RUNNERS)
+    }
     try:
         first = [(runner, samples) for runner, rs in runs.items() for samples in rs]
         rng.shuffle(first)  # out of order: a runner's days, and the runners, mixed
         for runner, samples in first:
             phone.sync(runner, samples)
             phone.sync(runner, samples)  # an MQTT redelivery: the same message again
-        second = [(runner, piece) for runner, rs in runs.items() for samples in rs
-                  for piece in (samples[: len(samples) // 3], samples[len(samples) // 3:])]
+        second = [
+            (runner, piece)
+            for runner, rs in runs.items()
+            for samples in rs
+            for piece in (samples[: len(samples) // 3], samples[len(samples) // 3 :])
+        ]
         rng.shuffle(second)  # the same week again, cut in other pieces
         for runner, piece in second:
             phone.sync(runner, piece)
@@ -45,8 +54,12 @@ def test_row12_a_week_synced_twice_redelivered_late_and_out_of_order_is_counted_
         def loads_wrong() -> int:
             """Load points at run ends that are missing or not the ledger's trailing 7 days (yet)."""
             loads = {(p["runner"], p["time"]): p["week_km"] for p in stack.points("load", '"week_km", "runner"')}
-            return sum(1 for runner, rs in runs.items() for s in rs
-                       if abs(loads.get((runner, s[-1]["ts"]), -1) - trailing_km(rs, s[-1]["ts"], 7, 0)) > 0.01)
+            return sum(
+                1
+                for runner, rs in runs.items()
+                for s in rs
+                if abs(loads.get((runner, s[-1]["ts"]), -1) - trailing_km(rs, s[-1]["ts"], 7, 0)) > 0.01
+            )
 
         wait_until(lambda: loads_wrong() == 0, 60)  # late runs re-touch the later runs' loads
         stored = stack.final_runs()
@@ -67,18 +80,36 @@ def test_row12_a_week_synced_twice_redelivered_late_and_out_of_order_is_counted_
         alert_ids = Counter(a["id"] for a in watcher.on("alerts/"))
         alerts_twice = sum(1 for n in alert_ids.values() if n > 1)
         finals = {r: [s for s in watcher.on(f"status/{r}") if not s["live"]] for r in runs}
-        status_wrong = sum(1 for r, rs in runs.items()
-                           if not finals[r] or finals[r][-1]["last_run"]["end"] != iso(rs[-1][-1]["ts"]))
-        result = Result("12 synced twice, redelivered, late", sent_samples, lost, double + max(0, extra_runs),
-                        redelivered=2 * len(first) + len(second) - len(first),
-                        notes={"runs": len(stored), "km_off": km_off, "load_wrong": load_wrong,
-                               "cadence_outside_runs": misplaced, "alerts": len(alert_ids),
-                               "alerts_twice": alerts_twice, "status_wrong": status_wrong})
-        result.passed = (lost == double == extra_runs == km_off == load_wrong == misplaced == alerts_twice
-                         == status_wrong == 0)
-        (tmp_path / "ledger.json").write_text(json.dumps(
-            {"sent": {f"{r}|{s[0]['ts']}": len(s) for r, rs in runs.items() for s in rs},
-             "stored": {f"{r['runner']}|{r['time']}": r["samples"] for r in stored}}))
+        status_wrong = sum(
+            1 for r, rs in runs.items() if not finals[r] or finals[r][-1]["last_run"]["end"] != iso(rs[-1][-1]["ts"])
+        )
+        result = Result(
+            "12 synced twice, redelivered, late",
+            sent_samples,
+            lost,
+            double + max(0, extra_runs),
+            redelivered=2 * len(first) + len(second) - len(first),
+            notes={
+                "runs": len(stored),
+                "km_off": km_off,
+                "load_wrong": load_wrong,
+                "cadence_outside_runs": misplaced,
+                "alerts": len(alert_ids),
+                "alerts_twice": alerts_twice,
+                "status_wrong": status_wrong,
+            },
+        )
+        result.passed = (
+            lost == double == extra_runs == km_off == load_wrong == misplaced == alerts_twice == status_wrong == 0
+        )
+        (tmp_path / "ledger.json").write_text(
+            json.dumps(
+                {
+                    "sent": {f"{r}|{s[0]['ts']}": len(s) for r, rs in runs.items() for s in rs},
+                    "stored": {f"{r['runner']}|{r['time']}": r["samples"] for r in stored},
+                }
+            )
+        )
         Ledger(result.row, tmp_path).publish_result(result)
         assert (lost, double, extra_runs, km_off) == (0, 0, 0, 0), result
         assert (load_wrong, misplaced, alerts_twice, status_wrong) == (0, 0, 0, 0), result

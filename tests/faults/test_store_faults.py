@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.faults.fault_ledger import Ledger, Result
-from monitor import servers
 from footpod.settings import Settings
 from footpod.timeseries import V1Api, V2Api, Writer
+from monitor import servers
+from tests.faults.fault_ledger import Ledger, Result
 
 POINTS = 1_000
 # more refusals than influxdb-client's batching mode would take (5 tries), each asking for 1 s
@@ -68,8 +68,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-encoding",
-                                                                            "authorization")}
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() in ("content-type", "content-encoding", "authorization")
+        }
         answer = httpx.post(f"{self.server.upstream}{self.path}", content=body, headers=headers)
         if writing:
             with self.server.lock:
@@ -106,8 +107,11 @@ def honoured(attempts: list[tuple[float, int]]) -> tuple[int, float]:
 
 
 def influx_keys(url: str, measurement: str) -> list[tuple[str, int]]:
-    document = httpx.post(f"{url}/query", params={"db": "footpod", "epoch": "ms"},
-                          data={"q": f'SELECT "v", "runner" FROM "{measurement}"'}).json()
+    document = httpx.post(
+        f"{url}/query",
+        params={"db": "footpod", "epoch": "ms"},
+        data={"q": f'SELECT "v", "runner" FROM "{measurement}"'},
+    ).json()
     series = document["results"][0].get("series", [])
     return [(row[2], row[0]) for s in series for row in s["values"]]
 
@@ -117,14 +121,16 @@ def lines_for(measurement: str, start_ms: int) -> tuple[list[str], list[tuple[st
     return [f"{measurement},runner={runner} v={i}.5 {ts}" for i, (runner, ts) in enumerate(keys)], keys
 
 
-def compare(row: str, tmp_path, sent: list[tuple[str, int]], stored: list[tuple[str, int]],
-            **notes) -> tuple[Ledger, Result]:
+def compare(
+    row: str, tmp_path, sent: list[tuple[str, int]], stored: list[tuple[str, int]], **notes
+) -> tuple[Ledger, Result]:
     """The numbers, with the ledger (points sent, points stored) written next to the test."""
     ledger = Ledger(row, tmp_path)
     (tmp_path / "ledger.json").write_text(json.dumps({"sent": sent, "stored": stored}))
     distinct = set(stored)
-    return ledger, Result(row, len(sent), lost=len(set(sent) - distinct), double=len(stored) - len(distinct),
-                          notes=notes)
+    return ledger, Result(
+        row, len(sent), lost=len(set(sent) - distinct), double=len(stored) - len(distinct), notes=notes
+    )
 
 
 def test_row7_v1_a_store_answering_503_and_429_gets_every_batch_after_retry_after(influx, tmp_path):
@@ -134,8 +140,15 @@ def test_row7_v1_a_store_answering_503_and_429_gets_every_batch_after_retry_afte
     asyncio.run(with_api(V1Api, settings, lines, batch_lines=250))
     proxy.shutdown()
     early, shortest = honoured(proxy.attempts)
-    ledger, result = compare("7 store 503/429 Retry-After (v1)", tmp_path, sent, influx_keys(influx, "row7v1"),
-                     refusals=len(REFUSALS), retries_too_early=early, shortest_wait_s=round(shortest, 2))
+    ledger, result = compare(
+        "7 store 503/429 Retry-After (v1)",
+        tmp_path,
+        sent,
+        influx_keys(influx, "row7v1"),
+        refusals=len(REFUSALS),
+        retries_too_early=early,
+        shortest_wait_s=round(shortest, 2),
+    )
     result.passed = result.lost == 0 and early == 0
     ledger.publish_result(result)
     assert early == 0, proxy.attempts
@@ -162,8 +175,15 @@ def test_row6_7_v2_retries_outlive_influxdb_clients_five_tries_and_honour_retry_
     asyncio.run(with_api(V2Api, settings, lines, batch_lines=250))
     proxy.shutdown()
     early, shortest = honoured(proxy.attempts)
-    ledger, result = compare("6/7 store 503/429, 7 tries (v2)", tmp_path, sent, vm_keys(victoria, "row7v2_v", POINTS),
-                     refusals=len(REFUSALS), retries_too_early=early, shortest_wait_s=round(shortest, 2))
+    ledger, result = compare(
+        "6/7 store 503/429, 7 tries (v2)",
+        tmp_path,
+        sent,
+        vm_keys(victoria, "row7v2_v", POINTS),
+        refusals=len(REFUSALS),
+        retries_too_early=early,
+        shortest_wait_s=round(shortest, 2),
+    )
     result.passed = result.lost == 0 and early == 0
     ledger.publish_result(result)
     assert early == 0, proxy.attempts
@@ -177,8 +197,14 @@ def test_row8_one_bad_point_is_dead_lettered_and_the_good_points_of_its_batch_st
     lines.insert(POINTS // 2, bad)
     writer = asyncio.run(with_api(V1Api, settings, lines, batch_lines=5_000))  # one batch
     dead = [json.loads(line) for line in (tmp_path / "deadletter" / "store.jsonl").read_text().splitlines()]
-    ledger, result = compare("8 one bad point in a batch", tmp_path, sent, influx_keys(influx, "row8"),
-                     dead_lettered=len(dead), rejected=writer.rejected_points)
+    ledger, result = compare(
+        "8 one bad point in a batch",
+        tmp_path,
+        sent,
+        influx_keys(influx, "row8"),
+        dead_lettered=len(dead),
+        rejected=writer.rejected_points,
+    )
     result.passed = result.lost == 0 and [d["line"] for d in dead] == [bad] and "conflict" in dead[0]["reason"]
     ledger.publish_result(result)
     assert [d["line"] for d in dead] == [bad]

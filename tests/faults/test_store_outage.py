@@ -43,8 +43,9 @@ def test_row6_a_store_down_under_load_loses_no_point_and_alerts_and_status_keep_
         time.sleep(8)
         reports = {f"s{i}": now_ms() for i in range(PAINED)}
         for runner, ts in reports.items():
-            client.publish(f"footpod/{runner}/pain", f'{{"ts": {ts}, "score": 6, "timing": "after"}}',
-                           qos=1).wait_for_publish(10)
+            client.publish(
+                f"footpod/{runner}/pain", f'{{"ts": {ts}, "score": 6, "timing": "after"}}', qos=1
+            ).wait_for_publish(10)
         second.finish()
         # runs judged whole, alerts out, while the store is still down
         alerted = wait_until(lambda: {a["runner"] for a in watcher.on("alerts/")} >= set(reports), 30)
@@ -87,11 +88,23 @@ def test_row6_a_store_down_under_load_loses_no_point_and_alerts_and_status_keep_
         loads = {(p["runner"], p["time"]) for p in stack.points("load", '"week_km", "runner"')}
         pains = {(p["runner"], p["time"]) for p in stack.points("pain", '"score", "runner"')}
         alert_ids = {p["id"] for p in stack.points("alert", '"id"')}
-        result = ledger.publish_result(Result(
-            f"6 store down {OUTAGE_S:.0f} s, alerts -9", len(ledger.sent), lost, double,
-            notes={"runs": len(runs), "load_lost": len(ends - loads), "pain_lost": len(set(reports.items()) - pains),
-                   "alert_points_lost": len(alerts_during - alert_ids), "alerts_during": len(alerts_during),
-                   "statuses_during": statuses_during, "catch_up_s": round(catch_up_s, 1)}))
+        result = ledger.publish_result(
+            Result(
+                f"6 store down {OUTAGE_S:.0f} s, alerts -9",
+                len(ledger.sent),
+                lost,
+                double,
+                notes={
+                    "runs": len(runs),
+                    "load_lost": len(ends - loads),
+                    "pain_lost": len(set(reports.items()) - pains),
+                    "alert_points_lost": len(alerts_during - alert_ids),
+                    "alerts_during": len(alerts_during),
+                    "statuses_during": statuses_during,
+                    "catch_up_s": round(catch_up_s, 1),
+                },
+            )
+        )
         result.passed = bool(done) and lost == 0 and double == 0
         (tmp_path / "ledger.json").write_text(json.dumps({"sent": sorted(ledger.sent), "stored": stored}))
         assert alerted, "no pain-gate alert while the store was down"
@@ -103,4 +116,3 @@ def test_row6_a_store_down_under_load_loses_no_point_and_alerts_and_status_keep_
         client.loop_stop()
         client.disconnect()
         stack.stop_all()
-

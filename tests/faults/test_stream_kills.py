@@ -36,8 +36,9 @@ def test_row1_a_stream_worker_killed_9_mid_sync_counts_every_sample_once(tmp_pat
     runs = {f"k{i}": daily_runs(f"pod-k{i}", monday_weeks_ago(2), WEEKS_KM) for i in range(RUNNERS)}
     try:
         live.start()
-        queue = [(runner, samples) for day in range(len(runs["k0"])) for runner, rs in runs.items()
-                 for samples in [rs[day]]]
+        queue = [
+            (runner, samples) for day in range(len(runs["k0"])) for runner, rs in runs.items() for samples in [rs[day]]
+        ]
 
         def sync():
             started = time.monotonic()
@@ -55,8 +56,15 @@ def test_row1_a_stream_worker_killed_9_mid_sync_counts_every_sample_once(tmp_pat
             stack.kill_stage("stream")
             stack.restart_stage("stream", wait=False)
             # back to live: a status of the live runner, from a sample published after the kill
-            seen = wait_until(lambda: [at_ms for at_ms, s in watcher.since(killed_ms, "status/live0")
-                                       if s["live"] and ms_of(s["as_of"]) > killed_ms], 60, 0.2)
+            seen = wait_until(
+                lambda killed_ms=killed_ms: [
+                    at_ms
+                    for at_ms, s in watcher.since(killed_ms, "status/live0")
+                    if s["live"] and ms_of(s["as_of"]) > killed_ms
+                ],
+                60,
+                0.2,
+            )
             back_to_live_ms.append(seen[0] - killed_ms if seen else None)
         syncing.join(120)
         sent_samples = sum(len(s) for rs in runs.values() for s in rs)
@@ -95,18 +103,38 @@ def test_row1_a_stream_worker_killed_9_mid_sync_counts_every_sample_once(tmp_pat
         for runner, rs in runs.items():
             final = [s for _, s in watcher.since(0, f"status/{runner}") if not s["live"]][-1]
             as_of = ms_of(final["as_of"])
-            status_wrong += (final["last_run"]["end"] != iso(rs[-1][-1]["ts"])
-                             or abs(final["week_km"] - trailing_km(rs, as_of, 7, 0)) > 0.01)
+            status_wrong += (
+                final["last_run"]["end"] != iso(rs[-1][-1]["ts"])
+                or abs(final["week_km"] - trailing_km(rs, as_of, 7, 0)) > 0.01
+            )
         live_ms = [ms for ms in back_to_live_ms if ms is not None]
-        result = Result("1 stream kill -9 x3 mid-sync", sent_samples, lost, double + max(0, extra_runs),
-                        notes={"runs": len(stored), "km_off": km_off, "load_missing": load_missing,
-                               "load_wrong": load_wrong, "status_wrong": status_wrong,
-                               "back_to_live_s": [round(ms / 1000, 1) for ms in live_ms]})
-        result.passed = (lost == double == extra_runs == km_off == load_missing == load_wrong == status_wrong == 0
-                         and len(live_ms) == len(KILL_AT_S) and max(live_ms) <= BACK_TO_LIVE_S * 1000)
-        (tmp_path / "ledger.json").write_text(json.dumps(
-            {"sent": {f"{r}|{s[0]['ts']}": len(s) for r, rs in runs.items() for s in rs},
-             "stored": {f"{r['runner']}|{r['time']}": r["samples"] for r in stored}}))
+        result = Result(
+            "1 stream kill -9 x3 mid-sync",
+            sent_samples,
+            lost,
+            double + max(0, extra_runs),
+            notes={
+                "runs": len(stored),
+                "km_off": km_off,
+                "load_missing": load_missing,
+                "load_wrong": load_wrong,
+                "status_wrong": status_wrong,
+                "back_to_live_s": [round(ms / 1000, 1) for ms in live_ms],
+            },
+        )
+        result.passed = (
+            lost == double == extra_runs == km_off == load_missing == load_wrong == status_wrong == 0
+            and len(live_ms) == len(KILL_AT_S)
+            and max(live_ms) <= BACK_TO_LIVE_S * 1000
+        )
+        (tmp_path / "ledger.json").write_text(
+            json.dumps(
+                {
+                    "sent": {f"{r}|{s[0]['ts']}": len(s) for r, rs in runs.items() for s in rs},
+                    "stored": {f"{r['runner']}|{r['time']}": r["samples"] for r in stored},
+                }
+            )
+        )
         Ledger(result.row, tmp_path).publish_result(result)
         assert (lost, double, extra_runs, km_off) == (0, 0, 0, 0), result
         assert (load_missing, load_wrong, status_wrong) == (0, 0, 0), result

@@ -32,8 +32,13 @@ def stack(tmp_path_factory) -> Stack:
         started.append(kafka_server)
         influx_server = servers.influxdb(data_dir / "influxdb", port=servers.free_port()).start()
         started.append(influx_server)
-        yield Stack(data_dir, mqtt_server.port, kafka_server.port, influx_server.port,
-                    running={"mqtt": mqtt_server, "kafka": kafka_server, "influx": influx_server})
+        yield Stack(
+            data_dir,
+            mqtt_server.port,
+            kafka_server.port,
+            influx_server.port,
+            running={"mqtt": mqtt_server, "kafka": kafka_server, "influx": influx_server},
+        )
     finally:
         for server in reversed(started):
             server.stop()

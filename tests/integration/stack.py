@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from monitor.servers import Server
 
 READY_TIMEOUT_S = 90
-RTR_START = (datetime.now(timezone.utc) - timedelta(days=3)).date()
+RTR_START = (datetime.now(UTC) - timedelta(days=3)).date()
 ROSTER = f"""runners:
   alice: {{team: harriers}}
   bob: {{team: harriers}}
@@ -50,9 +50,12 @@ class Stack:
             from monitor.servers import free_port
 
             self.metrics_ports[stage] = free_port()
-        process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "-l", "info", stage],
-                                   env={**self.env, "FOOTPOD_METRICS_PORT": str(self.metrics_ports[stage])},
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "-l", "info", stage],
+            env={**self.env, "FOOTPOD_METRICS_PORT": str(self.metrics_ports[stage])},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         self.stages[stage] = process
         return process
 

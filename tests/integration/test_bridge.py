@@ -9,8 +9,8 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.integration.stack import Stack, mqtt_connect
 from monitor import servers
+from tests.integration.stack import Stack, mqtt_connect
 
 MESSAGES = 600
 
@@ -47,8 +47,9 @@ def publish_samples(port: int, count: int, start: int = 0, pause_every: int = 0,
 
 def distinct_samples_in_kafka(bootstrap: str, expected: int, timeout_s: float = 60) -> set[int]:
     async def read() -> set[int]:
-        consumer = AIOKafkaConsumer("footpod.samples", bootstrap_servers=bootstrap,
-                                    auto_offset_reset="earliest", group_id=None)
+        consumer = AIOKafkaConsumer(
+            "footpod.samples", bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
         await consumer.start()
         seen: set[int] = set()
         deadline = time.monotonic() + timeout_s

@@ -20,16 +20,16 @@ import pytest
 from PIL import Image
 
 from alerts.rules.pain_gate import GATES
-from footpod.thresholds import GATE_FACTORS
 from dashboards import build
 from dashboards.expand import TimeRange, expand, panel_targets, template_variables
 from dashboards.serve import CSS_COLOURS, TeamSource, influx_query, make_server
-from monitor import servers
-from tests.integration.stack import wait_for
 from footpod.roster import CHECK_EVERY_S
-from monitor.simulate import Runner, history
 from footpod.settings import Settings
+from footpod.thresholds import GATE_FACTORS
+from monitor import servers
+from monitor.simulate import Runner, history
 from streams.segments import load_params
+from tests.integration.stack import wait_for
 
 TEAM = "sim-harriers"
 WEEKS = 5  # more than the 28 days ACWR needs
@@ -104,19 +104,25 @@ def season(pipeline, phone_client) -> Season:
     runs = {runner.name: history(runner, now_ms, WEEKS, rng) for runner in SQUAD}
     for runner in SQUAD:
         held_back = 1 if runner.name in (PAINED, VERSIONED) else 0
-        for samples in runs[runner.name][:len(runs[runner.name]) - held_back]:
+        for samples in runs[runner.name][: len(runs[runner.name]) - held_back]:
             phone_client(f"footpod/{runner.name}/samples", samples)
     url = pipeline.influx_url
     # a run stored in two versions: its head and tail come first (two runs, 6 min apart), the
     # middle later joins them into one; head and tail start in the same hour
     versioned = runs[VERSIONED][-1]
     cut = len(versioned) * 2 // 5
-    head, middle, tail = versioned[:cut], versioned[cut:cut + 360], versioned[cut + 360:]
+    head, middle, tail = versioned[:cut], versioned[cut : cut + 360], versioned[cut + 360 :]
     assert len(tail) > 60 and (tail[0]["ts"] - head[-1]["ts"]) / 1000 > load_params(Settings()).run_gap_ms / 1000
     for part in (head, tail):
         phone_client(f"footpod/{VERSIONED}/samples", part)
-    wait_for(lambda: count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{VERSIONED}' "
-                                  f"AND time >= {tail[0]['ts']}ms") >= 1, "the tail stored as a run of its own", timeout_s=120)
+    wait_for(
+        lambda: (
+            count(url, f'SELECT count("km") FROM "run" WHERE "runner" = \'{VERSIONED}\' AND time >= {tail[0]["ts"]}ms')
+            >= 1
+        ),
+        "the tail stored as a run of its own",
+        timeout_s=120,
+    )
     phone_client(f"footpod/{VERSIONED}/samples", middle)
     before_last = runs[PAINED][-2][-1]["ts"]
     pain = [
@@ -125,22 +131,38 @@ def season(pipeline, phone_client) -> Season:
     ]
     for report in pain:
         phone_client(f"footpod/{PAINED}/pain", report)
-    wait_for(lambda: count(url, f"SELECT count(\"score\") FROM \"pain\" WHERE \"runner\" = '{PAINED}'") >= 2,
-             "the pain reports stored", timeout_s=120)
+    wait_for(
+        lambda: count(url, f'SELECT count("score") FROM "pain" WHERE "runner" = \'{PAINED}\'') >= 2,
+        "the pain reports stored",
+        timeout_s=120,
+    )
     phone_client(f"footpod/{PAINED}/samples", runs[PAINED][-1])
 
     last_end = {name: max(run[-1]["ts"] for run in done) for name, done in runs.items()}
-    wait_for(lambda: all(
-        count(url, f"SELECT count(\"km\") FROM \"run\" WHERE \"runner\" = '{name}'") >= len(runs[name])
-        and count(url, f"SELECT count(\"week_km\") FROM \"load\" WHERE \"runner\" = '{name}' "
-                       f"AND time >= {last_end[name]}ms") >= 1
-        for name in runs
-    ) and count(url, f"SELECT count(\"message\") FROM \"alert\" WHERE \"rule\" = 'red_flag' "
-                     f"AND \"runner\" = '{PAINED}'") >= 1,
-        "every run, the load after each runner's last run, and the red-flag alert", timeout_s=120)
+    wait_for(
+        lambda: (
+            all(
+                count(url, f'SELECT count("km") FROM "run" WHERE "runner" = \'{name}\'') >= len(runs[name])
+                and count(
+                    url,
+                    f'SELECT count("week_km") FROM "load" WHERE "runner" = \'{name}\' AND time >= {last_end[name]}ms',
+                )
+                >= 1
+                for name in runs
+            )
+            and count(
+                url, f'SELECT count("message") FROM "alert" WHERE "rule" = \'red_flag\' AND "runner" = \'{PAINED}\''
+            )
+            >= 1
+        ),
+        "every run, the load after each runner's last run, and the red-flag alert",
+        timeout_s=120,
+    )
     fill_s = time.monotonic() - started
-    print(f"\nsimulated season: {sum(len(r) for r in runs.values())} runs, "
-          f"{sum(len(s) for r in runs.values() for s in r)} samples stored and evaluated in {fill_s:.1f} s")
+    print(
+        f"\nsimulated season: {sum(len(r) for r in runs.values())} runs, "
+        f"{sum(len(s) for r in runs.values() for s in r)} samples stored and evaluated in {fill_s:.1f} s"
+    )
     return Season(runs=runs, pain=pain, influx_url=url, fill_s=fill_s)
 
 
@@ -179,8 +201,7 @@ def expected_columns(query: str) -> set[str]:
 
 def panel_queries() -> list[pytest.param]:
     return [
-        pytest.param(dashboard, panel["title"], target["query"],
-                     id=f"{file_name}:{panel['title']}:{target['refId']}")
+        pytest.param(dashboard, panel["title"], target["query"], id=f"{file_name}:{panel['title']}:{target['refId']}")
         for file_name, dashboard in build.dashboards().items()
         for panel, target in panel_targets(dashboard)
     ]
@@ -202,8 +223,11 @@ def test_template_variables_list_the_simulated_team_and_its_runners(season, file
     dashboard = build.dashboards()[file_name]
     values = values_for(dashboard)
     for variable in dashboard["templating"]["list"]:
-        listed = {row[1] for s in influx_series(season.influx_url, expand(variable["query"], values, RANGE))
-                  for row in s["values"]}
+        listed = {
+            row[1]
+            for s in influx_series(season.influx_url, expand(variable["query"], values, RANGE))
+            for row in s["values"]
+        }
         wanted = {TEAM} if variable["name"] == "team" else {runner.name for runner in SQUAD}
         assert wanted <= listed, variable["name"]
 
@@ -224,7 +248,7 @@ def test_runners_table_has_one_row_per_runner_with_allowed_km_from_the_gate_in_f
     rows = runners_rows(season)
 
     assert set(rows) == {runner.name for runner in SQUAD}
-    for name, row in rows.items():
+    for row in rows.values():
         assert row["gate"] in GATES
         assert row["allowed_km"] == pytest.approx(row["prev_week_km"] * GATE_FACTORS[row["gate"]], abs=0.01)
         assert row["budget_km"] == pytest.approx(max(0.0, row["allowed_km"] - row["week_km"]), abs=0.01)
@@ -241,8 +265,9 @@ def test_cadence_panel_leaves_walking_out(season):
     variables = values_for(build.runner_detail())
 
     running = influx_series(season.influx_url, expand(query, variables, RANGE, "10s"))
-    unfiltered = influx_series(season.influx_url, expand(query.replace(f' AND "spm" >= {threshold:g}', ""),
-                                                          variables, RANGE, "10s"))
+    unfiltered = influx_series(
+        season.influx_url, expand(query.replace(f' AND "spm" >= {threshold:g}', ""), variables, RANGE, "10s")
+    )
 
     assert min(row[1] for row in running[0]["values"]) >= threshold
     assert min(row[1] for row in unfiltered[0]["values"]) < threshold
@@ -257,8 +282,12 @@ def test_km_per_day_adds_up_to_the_runs_synced_each_once(season, runner):
     series = influx_series(season.influx_url, expand(query, {"runner": [runner]}, RANGE))
 
     published_km = sum((run[-1]["distance_m"] - run[0]["distance_m"]) / 1000 for run in season.runs[runner])
-    stored_km = sum(row[1] for row in influx_series(
-        season.influx_url, f"SELECT \"km\" FROM \"run\" WHERE \"runner\" = '{runner}'")[0]["values"])
+    stored_km = sum(
+        row[1]
+        for row in influx_series(season.influx_url, f'SELECT "km" FROM "run" WHERE "runner" = \'{runner}\'')[0][
+            "values"
+        ]
+    )
     print(f"\n{runner}: {published_km:.2f} km published, {stored_km:.2f} km in all run points")
     assert sum(row[1] for row in series[0]["values"]) == pytest.approx(published_km, rel=0.02)
 
@@ -270,14 +299,23 @@ def test_pain_reports_show_flags_and_location(season):
 
     rows = [dict(zip(series["columns"], values)) for values in series["values"]]
     assert [(row["score"], row["flags"], row["location"]) for row in rows] == [
-        (3, "swelling", "front"), (4, "", "below_kneecap")]
+        (3, "swelling", "front"),
+        (4, "", "below_kneecap"),
+    ]
 
 
 # --- the local team page, in a real browser ---------------------------------------------------------
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WINDOW = (1200, 900)
 
 
@@ -286,11 +324,18 @@ def team_page_url(season, pipeline):
     """`footpod-monitor dashboards serve` as a coach starts it, on a free port."""
     port = servers.free_port()
     log = (pipeline.data_dir / "logs" / "dashboards-serve.log").open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "dashboards", "serve", "--port", str(port)],
-                               env=pipeline.env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "dashboards", "serve", "--port", str(port)],
+        env=pipeline.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        wait_for(lambda: process.poll() is not None or servers.port_open("127.0.0.1", port),
-                   "the team page to listen", timeout_s=30)
+        wait_for(
+            lambda: process.poll() is not None or servers.port_open("127.0.0.1", port),
+            "the team page to listen",
+            timeout_s=30,
+        )
         assert process.poll() is None, "dashboards serve exited"
         yield f"http://127.0.0.1:{port}/?team={TEAM}"
     finally:
@@ -300,8 +345,14 @@ def team_page_url(season, pipeline):
 
 def chromium(tmp_path: Path, *action: str, url: str) -> subprocess.CompletedProcess:
     assert Path(CHROMIUM).exists(), "Chromium is missing: apt-get install chromium (the Makefile's DEBS)"
-    argv = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}", *action, url]
+    argv = [
+        CHROMIUM,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        *action,
+        url,
+    ]
     started = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     print(f"\nchromium {action[0]}: {time.monotonic() - started:.1f} s")
@@ -318,8 +369,8 @@ def test_team_page_in_chromium_lists_each_runner_with_the_stored_gate_and_acwr(s
     rows = dict(re.findall(r'<tr data-runner="([^"]+)">(.*?)</tr>', dom))
     assert set(rows) == {runner.name for runner in SQUAD}
     for name, cells in rows.items():
-        assert f"data-band=\"gate\">{stored[name]['gate']}<" in cells
-        assert f"data-band=\"acwr\">{stored[name]['acwr']:.2f}<" in cells
+        assert f'data-band="gate">{stored[name]["gate"]}<' in cells
+        assert f'data-band="acwr">{stored[name]["acwr"]:.2f}<' in cells
         assert f"{stored[name]['week_km']:.1f} / {stored[name]['allowed_km']:.1f} km" in cells
     alerts = re.search(r'<table id="alerts">(.*?)</table>', dom)[1]
     assert "red_flag" in alerts and PAINED in alerts
@@ -335,7 +386,7 @@ def test_team_page_screenshot_shows_the_colours(team_page_url, tmp_path):
         assert image.size == WINDOW
         colours = image.convert("RGB").getcolors(maxcolors=WINDOW[0] * WINDOW[1])
     assert len(colours) > 50, "a blank or near-blank page"
-    red = tuple(int(CSS_COLOURS["red"][i:i + 2], 16) for i in (1, 3, 5))
+    red = tuple(int(CSS_COLOURS["red"][i : i + 2], 16) for i in (1, 3, 5))
     assert sum(n for n, colour in colours if colour == red) > 100, "no red pill on the page"
 
 

@@ -28,8 +28,11 @@ def pipeline(tmp_path_factory):
 def points(stack, runner: str) -> dict[str, int]:
     out = {}
     for measurement in schema.MEASUREMENTS:
-        response = httpx.post(f"{stack.influx_url}/query", params={"db": "footpod"},
-                              data={"q": schema.runner_count_query(measurement, runner)})
+        response = httpx.post(
+            f"{stack.influx_url}/query",
+            params={"db": "footpod"},
+            data={"q": schema.runner_count_query(measurement, runner)},
+        )
         series = response.json()["results"][0].get("series", [])
         out[measurement.name] = max((v for s in series for v in s["values"][0][1:] if v is not None), default=0)
     return out
@@ -50,8 +53,9 @@ def retained(stack, topic: str, wait_s: float = 3.0) -> list[bytes]:
 
 
 def cli(stack, *args):
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], env=stack.env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args], env=stack.env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_export_then_forget_a_runner(pipeline, phone, tmp_path):
@@ -70,8 +74,11 @@ def test_export_then_forget_a_runner(pipeline, phone, tmp_path):
     assert retained(pipeline, "status/paula", 1.0)
 
     outbox = Outbox(pipeline.data_dir / "notify.sqlite")
-    alert_id = httpx.post(f"{pipeline.influx_url}/query", params={"db": "footpod"},
-                          data={"q": "SELECT id FROM alert WHERE runner = 'paula'"}).json()["results"][0]["series"][0]
+    alert_id = httpx.post(
+        f"{pipeline.influx_url}/query",
+        params={"db": "footpod"},
+        data={"q": "SELECT id FROM alert WHERE runner = 'paula'"},
+    ).json()["results"][0]["series"][0]
     outbox.add(alert_id["values"][0][1], ["json://coach.example/hook", "json://paula.example"], "t", "b", "info", 0)
     outbox.add("daily:paula:2026-01-02", ["json://paula.example"], "t", "b", "info", 0)
     outbox.add("daily:quinn:2026-01-02", ["json://quinn.example"], "t", "b", "info", 0)

@@ -60,10 +60,27 @@ def start_gateway(stack, tmp_path: Path) -> subprocess.Popen:
     ready.unlink(missing_ok=True)
     log = (tmp_path / "gateway.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "monitor.cli", "-l", "info", "gateway", "--simulate", str(PODS),
-         "--speedup", str(SPEEDUP), "--outbox", str(tmp_path / "outbox.db"), "--client-id", "gateway-under-test",
-         "--no-view"],
-        env={**stack.env, "FOOTPOD_DATA_DIR": str(tmp_path)}, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "monitor.cli",
+            "-l",
+            "info",
+            "gateway",
+            "--simulate",
+            str(PODS),
+            "--speedup",
+            str(SPEEDUP),
+            "--outbox",
+            str(tmp_path / "outbox.db"),
+            "--client-id",
+            "gateway-under-test",
+            "--no-view",
+        ],
+        env={**stack.env, "FOOTPOD_DATA_DIR": str(tmp_path)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + READY_S
     while not ready.exists():
         assert process.poll() is None, (tmp_path / "gateway.log").read_text()[-3000:]
@@ -74,8 +91,10 @@ def start_gateway(stack, tmp_path: Path) -> subprocess.Popen:
 
 def store_runs(stack) -> dict[str, tuple[int, float]]:
     """(samples counted, km) per device, summed over its runs, from the `run` points."""
-    response = httpx.get(f"{stack.influx_url}/query", params={
-        "db": "footpod", "q": "SELECT samples, km, device FROM run WHERE runner =~ /^sim/"})
+    response = httpx.get(
+        f"{stack.influx_url}/query",
+        params={"db": "footpod", "q": "SELECT samples, km, device FROM run WHERE runner =~ /^sim/"},
+    )
     response.raise_for_status()
     totals: dict[str, tuple[int, float]] = {}
     for series in response.json()["results"][0].get("series", []):
@@ -130,14 +149,18 @@ def test_a_gateway_without_its_broker_and_killed_once_loses_nothing(pipeline, tm
         assert gateway.wait(30) == 0
 
         enqueued, pending = read_outbox(tmp_path / "outbox.db")
-        wait_until(lambda: all(len({s["seq"] for s in ledger.arrivals.get(d, [])}) >= n for d, n in enqueued.items()),
-                   30)
+        wait_until(
+            lambda: all(len({s["seq"] for s in ledger.arrivals.get(d, [])}) >= n for d, n in enqueued.items()), 30
+        )
         with ledger.lock:
             arrivals = {device: list(samples) for device, samples in ledger.arrivals.items()}
         expected = {device: expected_run(arrivals.get(device, [])) for device in enqueued}
-        stored = wait_until(lambda: (lambda runs: runs if all(runs.get(d, (0, 0))[0] >= n for d, (n, _) in
-                                                              expected.items()) else None)(store_runs(pipeline)),
-                            STORE_WAIT_S) or store_runs(pipeline)
+        stored = wait_until(
+            lambda: (lambda runs: runs if all(runs.get(d, (0, 0))[0] >= n for d, (n, _) in expected.items()) else None)(
+                store_runs(pipeline)
+            ),
+            STORE_WAIT_S,
+        ) or store_runs(pipeline)
     finally:
         ledger.close()
         if broker.process is None or broker.process.poll() is not None:
@@ -181,16 +204,30 @@ def build_report(enqueued, pending, arrivals, expected, stored, timeline) -> dic
             highest = max(highest, seq)
         store_samples, store_km = stored.get(device, (0, 0.0))
         devices[device] = {
-            "enqueued": count, "delivered": len(seqs), "distinct": len(first_seen),
-            "lost_at_broker": len(set(range(count)) - first_seen), "published_twice": len(seqs) - len(first_seen),
-            "out_of_order": out_of_order, "store_samples": store_samples,
+            "enqueued": count,
+            "delivered": len(seqs),
+            "distinct": len(first_seen),
+            "lost_at_broker": len(set(range(count)) - first_seen),
+            "published_twice": len(seqs) - len(first_seen),
+            "out_of_order": out_of_order,
+            "store_samples": store_samples,
             "lost_in_store": max(expected[device][0] - store_samples, 0),
             "double_in_store": max(store_samples - expected[device][0], 0),
-            "expected_km": round(expected[device][1], 4), "store_km": round(store_km, 4),
+            "expected_km": round(expected[device][1], 4),
+            "store_km": round(store_km, 4),
         }
-    totals = {key: sum(d[key] for d in devices.values()) for key in (
-        "enqueued", "delivered", "lost_at_broker", "published_twice", "out_of_order", "lost_in_store",
-        "double_in_store")}
+    totals = {
+        key: sum(d[key] for d in devices.values())
+        for key in (
+            "enqueued",
+            "delivered",
+            "lost_at_broker",
+            "published_twice",
+            "out_of_order",
+            "lost_in_store",
+            "double_in_store",
+        )
+    }
     totals["queued_at_the_end"] = pending
     totals["km_off"] = round(max((abs(d["store_km"] - d["expected_km"]) for d in devices.values()), default=0), 4)
     return {"timeline": timeline, "totals": totals, "devices": devices}

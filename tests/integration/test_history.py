@@ -22,8 +22,10 @@ def test_three_weeks_synced_85_days_late_count_as_if_lived(pipeline, watch, phon
     for samples in runs:
         phone("footpod/hugh/samples", samples)
     end = runs[-1][-1]["ts"]
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/hugh") if s["last_run"]["end"][:19] ==
-                                       _iso(end)[:19]], what="hugh's status after the last run")[-1]
+    status = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/hugh") if s["last_run"]["end"][:19] == _iso(end)[:19]],
+        what="hugh's status after the last run",
+    )[-1]
     assert abs(status["week_km"] - trailing_km(runs, end, 7, 0)) <= 0.01 * 14.0, status
     assert abs(status["prev_week_km"] - trailing_km(runs, end, 14, 7)) <= 0.01 * 10.5, status
     stored = lambda: influxql(pipeline, "SELECT sum(km), count(km) FROM run WHERE runner = 'hugh'")  # noqa: E731
@@ -40,15 +42,19 @@ def test_three_weeks_synced_85_days_late_count_as_if_lived(pipeline, watch, phon
 def test_the_live_stream_and_the_watch_file_of_one_run_count_once(pipeline, watch, phone):
     start = int(time.time() * 1000) - 2 * DAY_MS
     live = run("iris-pod", start + 60_000, 5.0)  # the gateway missed the first minute
-    watch_file = [{**s, "device_id": "iris-watch", "run_id": "fit:1:1", "distance_m": s["distance_m"] * 1.02}
-                  for s in run("iris-watch", start, 5.2)[::5]]  # every 5 s, the whole run
+    watch_file = [
+        {**s, "device_id": "iris-watch", "run_id": "fit:1:1", "distance_m": s["distance_m"] * 1.02}
+        for s in run("iris-watch", start, 5.2)[::5]
+    ]  # every 5 s, the whole run
     watcher = watch("status/iris")
     phone("footpod/iris/samples", live)
     phone("footpod/iris/samples", watch_file)
     expected = run_km(watch_file)
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/iris")
-                                       if abs(s["week_km"] - expected) < 0.01 and not s["live"]],
-                              timeout_s=90, what="iris's week with her run once")[-1]
+    status = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/iris") if abs(s["week_km"] - expected) < 0.01 and not s["live"]],
+        timeout_s=90,
+        what="iris's week with her run once",
+    )[-1]
     assert status["last_run"]["run_id"] == "fit:1:1"
     per_day = influxql(pipeline, "SELECT sum(km) FROM run WHERE runner = 'iris'")
     assert abs(per_day[0][1] - expected) < 0.01

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
-from tests.integration.stack import MqttWatcher, wait_for
-from monitor import servers
 from footpod.settings import Settings
 from ingest.importer import MqttPublisher
+from monitor import servers
+from tests.integration.stack import MqttWatcher, wait_for
 
 FIT = Path(__file__).resolve().parents[1] / "data" / "fit"
 RUNNER = "ivan"
@@ -39,8 +39,13 @@ def runs_stored(stack) -> dict[str, float]:
 
 
 def import_cli(stack, *paths: Path, runner: str = RUNNER) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", "import", "--runner", runner, "--no-progress",
-                           *map(str, paths)], env=stack.env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "import", "--runner", runner, "--no-progress", *map(str, paths)],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_imported_fit_runs_reach_the_store_with_their_distance_and_count_once(pipeline, tmp_path):
@@ -55,9 +60,14 @@ def test_imported_fit_runs_reach_the_store_with_their_distance_and_count_once(pi
     assert "2 runs" in first.stderr, first.stderr
 
     expected_km = sum(SESSIONS.values()) / 1000
-    stored = wait_for(lambda: (lambda runs: runs if len(runs) == 2 and
-                               abs(sum(runs.values()) - expected_km) <= 0.01 * expected_km else None)(
-        runs_stored(pipeline)), "both runs stored with their distance")
+    stored = wait_for(
+        lambda: (
+            lambda runs: (
+                runs if len(runs) == 2 and abs(sum(runs.values()) - expected_km) <= 0.01 * expected_km else None
+            )
+        )(runs_stored(pipeline)),
+        "both runs stored with their distance",
+    )
     assert all(run_id.startswith("fit:") for run_id in stored)
     for km in stored.values():
         assert min(abs(km - session / 1000) for session in SESSIONS.values()) <= 0.01 * km
@@ -68,8 +78,9 @@ def test_imported_fit_runs_reach_the_store_with_their_distance_and_count_once(pi
     # the stream has taken everything before it (one runner's samples stay in order)
     marker = import_cli(pipeline, FIT / MARKER)
     assert marker.returncode == 0, marker.stdout + marker.stderr
-    after = wait_for(lambda: (lambda runs: runs if len(runs) == 3 else None)(runs_stored(pipeline)),
-                     "the marker run stored")
+    after = wait_for(
+        lambda: (lambda runs: runs if len(runs) == 3 else None)(runs_stored(pipeline)), "the marker run stored"
+    )
     assert {run_id: km for run_id, km in after.items() if run_id in stored} == stored
 
 
@@ -80,8 +91,9 @@ def test_a_folder_with_a_rejected_file_exits_1_and_publishes_none_of_it(pipeline
     assert "rejected" in result.stdout and "7471" in result.stdout
     marker = import_cli(pipeline, FIT / MARKER, runner="judy")  # stored after anything published before it
     assert marker.returncode == 0, marker.stdout + marker.stderr
-    stored = wait_for(lambda: influxql(pipeline, "SELECT run_id, km FROM run WHERE runner = 'judy'"),
-                      "the marker run stored")
+    stored = wait_for(
+        lambda: influxql(pipeline, "SELECT run_id, km FROM run WHERE runner = 'judy'"), "the marker run stored"
+    )
     assert len(stored) == 1 and stored[0][2] < 0.2  # only the 158 m marker: nothing of the Strava file
 
 
@@ -107,8 +119,9 @@ def test_the_publisher_waits_for_every_ack_and_loses_nothing_past_its_window(sta
         publisher.deliver("fit-window/test", [json.dumps({"n": n}).encode() for n in range(500)])
     finally:
         publisher.close()
-    received = watcher.wait_for(lambda: (lambda got: got if len(got) >= 500 else None)(watcher.on("fit-window/")),
-                                what="500 messages")
+    received = watcher.wait_for(
+        lambda: (lambda got: got if len(got) >= 500 else None)(watcher.on("fit-window/")), what="500 messages"
+    )
     listener.loop_stop()
     listener.disconnect()
     assert sorted(message["n"] for message in received) == list(range(500))
@@ -138,8 +151,11 @@ def test_a_broker_restart_mid_file_loses_no_message(tmp_path):
         broker = servers.mosquitto(tmp_path / "mosquitto", port=port).start()
         sender.join(120)
         assert not sender.is_alive() and not failure, failure
-        watcher.wait_for(lambda: {m["n"] for m in watcher.on("fit-restart/")} >= set(range(total)),
-                         timeout_s=60, what="every message")
+        watcher.wait_for(
+            lambda: {m["n"] for m in watcher.on("fit-restart/")} >= set(range(total)),
+            timeout_s=60,
+            what="every message",
+        )
     finally:
         publisher.close()
         listener.loop_stop()
@@ -153,6 +169,11 @@ def test_a_broker_restart_mid_file_loses_no_message(tmp_path):
 
 def test_an_unreachable_broker_exits_2_with_a_reason(tmp_path):
     env = {**os.environ, "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{servers.free_port()}"}
-    result = subprocess.run([sys.executable, "-m", "monitor.cli", "import", "--runner", "kim", "--no-progress",
-                             str(FIT / MARKER)], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "import", "--runner", "kim", "--no-progress", str(FIT / MARKER)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "cannot reach the MQTT broker" in result.stderr, result.stderr

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import garmin_fit_sdk  # the `test` extra
@@ -49,17 +49,46 @@ def fit_run(start: datetime, km: float) -> tuple[bytes, RunSummary]:
     step_m = SPEED_MPS * RECORD_S
     end = start + timedelta(seconds=RECORD_S * (count - 1))
     encoder = garmin_fit_sdk.Encoder()
-    encoder.write_mesg({"mesg_num": MESG["FILE_ID"], "type": "activity", "manufacturer": "garmin", "product": 1,
-                        "serial_number": SERIAL, "time_created": start})
+    encoder.write_mesg(
+        {
+            "mesg_num": MESG["FILE_ID"],
+            "type": "activity",
+            "manufacturer": "garmin",
+            "product": 1,
+            "serial_number": SERIAL,
+            "time_created": start,
+        }
+    )
     for i in range(count):
-        encoder.write_mesg({"mesg_num": MESG["RECORD"], "timestamp": start + timedelta(seconds=RECORD_S * i),
-                            "distance": step_m * i, "cadence": 86, "fractional_cadence": 0.0, "speed": SPEED_MPS})
-    encoder.write_mesg({"mesg_num": MESG["SESSION"], "sport": "running", "start_time": start, "timestamp": end,
-                        "total_distance": step_m * (count - 1)})
+        encoder.write_mesg(
+            {
+                "mesg_num": MESG["RECORD"],
+                "timestamp": start + timedelta(seconds=RECORD_S * i),
+                "distance": step_m * i,
+                "cadence": 86,
+                "fractional_cadence": 0.0,
+                "speed": SPEED_MPS,
+            }
+        )
+    encoder.write_mesg(
+        {
+            "mesg_num": MESG["SESSION"],
+            "sport": "running",
+            "start_time": start,
+            "timestamp": end,
+            "total_distance": step_m * (count - 1),
+        }
+    )
     start_ms = int(start.timestamp() * 1000)
-    summary = RunSummary(run_id=f"fit:{SERIAL}:{start_ms // 1000}", device_id=str(SERIAL), start_ms=start_ms,
-                         end_ms=int(end.timestamp() * 1000), km=step_m * (count - 1) / 1000, samples=count,
-                         cadence_spm=172.0)
+    summary = RunSummary(
+        run_id=f"fit:{SERIAL}:{start_ms // 1000}",
+        device_id=str(SERIAL),
+        start_ms=start_ms,
+        end_ms=int(end.timestamp() * 1000),
+        km=step_m * (count - 1) / 1000,
+        samples=count,
+        cadence_spm=172.0,
+    )
     return encoder.close(), summary
 
 
@@ -71,8 +100,13 @@ def influxql(stack, query: str) -> list[list]:
 
 
 def import_cli(stack, *paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "monitor.cli", "import", "--runner", RUNNER, "--no-progress",
-                           *map(str, paths)], env=stack.env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "import", "--runner", RUNNER, "--no-progress", *map(str, paths)],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def wait_for(condition, what: str, timeout_s: float = 180.0):
@@ -92,8 +126,9 @@ def final_runs(stack) -> dict[str, float]:
 
 def daily_loads(stack) -> dict[int, tuple]:
     """The `load` points at midnight (the others are at runs' ends)."""
-    rows = influxql(stack, "SELECT week_km, prev_week_km, chronic_week_km, acwr, acwr_ewma FROM load "
-                           f"WHERE runner = '{RUNNER}'")
+    rows = influxql(
+        stack, f"SELECT week_km, prev_week_km, chronic_week_km, acwr, acwr_ewma FROM load WHERE runner = '{RUNNER}'"
+    )
     return {int(row[0]): tuple(row[1:]) for row in rows if int(row[0]) % DAY_MS == 0}
 
 
@@ -110,18 +145,25 @@ def close(value, expected) -> bool:
 
 def reference(runs: list[RunSummary], midnights: list[int]) -> dict[int, tuple]:
     first_seen = runs[0].start_ms
-    return {day: (lambda load: (load.week_km, load.prev_week_km, load.chronic_week_km, load.acwr,
-                                load.acwr_ewma))(load_at(runs, day, first_seen)) for day in midnights}
+    return {
+        day: (lambda load: (load.week_km, load.prev_week_km, load.chronic_week_km, load.acwr, load.acwr_ewma))(
+            load_at(runs, day, first_seen)
+        )
+        for day in midnights
+    }
 
 
 def matches(stored: dict[int, tuple], expected: dict[int, tuple]) -> list[int]:
     """The midnights where the stored load differs from the reference (or is missing)."""
-    return [day for day, values in expected.items()
-            if day not in stored or not all(close(a, b) for a, b in zip(stored[day], values, strict=True))]
+    return [
+        day
+        for day, values in expected.items()
+        if day not in stored or not all(close(a, b) for a, b in zip(stored[day], values, strict=True))
+    ]
 
 
 def test_a_year_imported_at_once_fills_the_daily_load_and_pushes_only_this_weeks_alerts(pipeline, watch, tmp_path):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     folder = tmp_path / "year"
     folder.mkdir()
     ledger: list[RunSummary] = []
@@ -137,14 +179,18 @@ def test_a_year_imported_at_once_fills_the_daily_load_and_pushes_only_this_weeks
     imported_s = time.perf_counter() - began
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"{len(ledger)} runs" in first.stderr, first.stderr
-    stored = wait_for(lambda: (lambda runs: runs if len(runs) == len(ledger) else None)(final_runs(pipeline)),
-                      "every run stored and judged whole")
+    stored = wait_for(
+        lambda: (lambda runs: runs if len(runs) == len(ledger) else None)(final_runs(pipeline)),
+        "every run stored and judged whole",
+    )
     counted_s = time.perf_counter() - began
-    print(f"\nimport of a year: {len(ledger)} runs, {samples} samples ({RECORD_S} s recording): "
-          f"`import` {imported_s:.1f} s = {len(ledger) / imported_s:.1f} runs/s, "
-          f"{samples / imported_s:,.0f} samples/s; "
-          f"every run stored and judged whole after {counted_s:.1f} s "
-          f"= {len(ledger) / counted_s:.1f} runs/s, {samples / counted_s:,.0f} samples/s")
+    print(
+        f"\nimport of a year: {len(ledger)} runs, {samples} samples ({RECORD_S} s recording): "
+        f"`import` {imported_s:.1f} s = {len(ledger) / imported_s:.1f} runs/s, "
+        f"{samples / imported_s:,.0f} samples/s; "
+        f"every run stored and judged whole after {counted_s:.1f} s "
+        f"= {len(ledger) / counted_s:.1f} runs/s, {samples / counted_s:,.0f} samples/s"
+    )
     assert sorted(stored) == sorted(run.run_id for run in ledger)
     assert abs(sum(stored.values()) - sum(run.km for run in ledger)) <= 0.01 * sum(run.km for run in ledger)
 
@@ -156,13 +202,18 @@ def test_a_year_imported_at_once_fills_the_daily_load_and_pushes_only_this_weeks
     loads = daily_loads(pipeline)
     assert set(loads) == set(midnights), "a midnight without a load point, or one before the first run"
     assert not matches(loads, expected)
-    spike_km = sum(run.km for run in ledger[-3 * SPIKE_WEEK - 3:-3 * SPIKE_WEEK])
+    spike_km = sum(run.km for run in ledger[-3 * SPIKE_WEEK - 3 : -3 * SPIKE_WEEK])
     assert close(max(load[0] for load in loads.values()), spike_km)  # the spring spike is in the series
 
     # (b) the retained status counts the runs once, as the ledger gives them at its instant
-    status = watcher.wait_for(lambda: [s for s in watcher.on(f"status/{RUNNER}")
-                                       if s["last_run"] and s["last_run"]["run_id"] == ledger[-1].run_id
-                                       and not s["live"]], what="the status after the last run")[-1]
+    status = watcher.wait_for(
+        lambda: [
+            s
+            for s in watcher.on(f"status/{RUNNER}")
+            if s["last_run"] and s["last_run"]["run_id"] == ledger[-1].run_id and not s["live"]
+        ],
+        what="the status after the last run",
+    )[-1]
     load = load_at(ledger, epoch_ms(status["as_of"]), ledger[0].start_ms)
     assert close(status["week_km"], load.week_km) and close(status["prev_week_km"], load.prev_week_km), status
     assert close(status["acwr"], load.acwr), status
@@ -170,8 +221,10 @@ def test_a_year_imported_at_once_fills_the_daily_load_and_pushes_only_this_weeks
 
     # (c) alerts of last spring are stored, not published; this week's are published
     week_ago = int(now.timestamp() * 1000) - 7 * DAY_MS
-    alerts = wait_for(lambda: (lambda got: got if any(ts >= week_ago for ts, _ in got.values()) else None)(
-        stored_alerts(pipeline)), "this week's alert stored")
+    alerts = wait_for(
+        lambda: (lambda got: got if any(ts >= week_ago for ts, _ in got.values()) else None)(stored_alerts(pipeline)),
+        "this week's alert stored",
+    )
     spring = {alert_id for alert_id, (ts, _) in alerts.items() if ts < week_ago}
     spike_end = ledger[-3 * SPIKE_WEEK - 1].end_ms  # the spike week's last run
     assert any(rule == "progression" and spike_end - 7 * DAY_MS < ts <= spike_end for ts, rule in alerts.values())
@@ -193,7 +246,8 @@ def test_a_year_imported_at_once_fills_the_daily_load_and_pushes_only_this_weeks
     runs_after = {run_id: km for run_id, km in final_runs(pipeline).items() if run_id != marker.run_id}
     assert runs_after == settled[0]
     assert daily_loads(pipeline) == settled[1]  # the marker ends after today's midnight
-    alerts_after = {alert_id: value for alert_id, value in stored_alerts(pipeline).items()
-                    if value[0] < marker.start_ms}
+    alerts_after = {
+        alert_id: value for alert_id, value in stored_alerts(pipeline).items() if value[0] < marker.start_ms
+    }
     assert alerts_after == settled[2]
     assert {a["id"] for a in watcher.on(f"alerts/unassigned/{RUNNER}")} <= set(stored_alerts(pipeline))

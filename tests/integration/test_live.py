@@ -18,11 +18,15 @@ def test_a_live_run_that_passes_the_weekly_budget_raises_budget_reached(pipeline
     shift = now - live[-1]["ts"]
     for sample in live:
         phone("footpod/erin/samples", {**sample, "ts": sample["ts"] + shift})
-    alert = watcher.wait_for(lambda: [a for a in watcher.on("alerts/") if a["rule"] == "budget_reached"],
-                             timeout_s=30, what="budget_reached")[0]
+    alert = watcher.wait_for(
+        lambda: [a for a in watcher.on("alerts/") if a["rule"] == "budget_reached"], timeout_s=30, what="budget_reached"
+    )[0]
     assert alert["action"] == "end_run" and alert["severity"] == "info"
     assert alert["details"]["allowed_week_km"] == 11.0
     # the run's latest status, published with the alert, shows the budget used up
-    watcher.wait_for(lambda: [s for s in watcher.on("status/erin") if s["live"] and s["budget_km"] == 0.0],
-                     timeout_s=15, what="a live status with no budget left")
+    watcher.wait_for(
+        lambda: [s for s in watcher.on("status/erin") if s["live"] and s["budget_km"] == 0.0],
+        timeout_s=15,
+        what="a live status with no budget left",
+    )
     assert len([a for a in watcher.on("alerts/") if a["rule"] == "budget_reached"]) == 1

@@ -31,20 +31,29 @@ def scrape(stack, stage: str) -> dict[tuple[str, tuple], float]:
     response = httpx.get(f"http://127.0.0.1:{stack.metrics_ports[stage]}/metrics", timeout=5)
     response.raise_for_status()
     assert response.headers["content-type"].startswith("text/plain")
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(response.text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
 
 
 def total(samples: dict, name: str, **labels) -> float:
     """Sum of a metric's samples whose labels include `labels`."""
-    return sum(value for (sample, sample_labels), value in samples.items()
-               if sample == name and set(labels.items()) <= set(sample_labels))
+    return sum(
+        value
+        for (sample, sample_labels), value in samples.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
 
 
 def lag_of(samples: dict) -> list[float]:
     """The stream's consumer lag on footpod.samples, one value per partition it reported."""
-    return [value for (name, labels), value in samples.items()
-            if name == "footpod_consumer_lag_records" and ("topic", "footpod.samples") in labels]
+    return [
+        value
+        for (name, labels), value in samples.items()
+        if name == "footpod_consumer_lag_records" and ("topic", "footpod.samples") in labels
+    ]
 
 
 def test_every_stage_is_healthy_and_answers_json(pipeline):
@@ -58,16 +67,20 @@ def test_a_simulated_team_shows_in_every_stages_counters(pipeline, watch, phone)
     before = {stage: scrape(pipeline, stage) for stage in STAGES}
     watcher = watch("alerts/unassigned/#")
     first_monday = monday_weeks_ago(3)
-    team = {"mira": daily_runs("mira-pod", first_monday, [30.0, 30.0, 36.0]),  # +20 %: a progression alert
-            "omar": daily_runs("omar-pod", first_monday, [20.0, 20.0, 20.0])}
+    team = {
+        "mira": daily_runs("mira-pod", first_monday, [30.0, 30.0, 36.0]),  # +20 %: a progression alert
+        "omar": daily_runs("omar-pod", first_monday, [20.0, 20.0, 20.0]),
+    }
     sent = 0
     for name, runs in team.items():
         for run in runs:
             phone(f"footpod/{name}/samples", run)
             sent += len(run)
     phone("footpod/omar/samples", b"[1, 2")  # one dead letter
-    watcher.wait_for(lambda: [a for a in watcher.on("alerts/unassigned/mira") if a["rule"] == "progression"],
-                     what="mira's progression alert")
+    watcher.wait_for(
+        lambda: [a for a in watcher.on("alerts/unassigned/mira") if a["rule"] == "progression"],
+        what="mira's progression alert",
+    )
 
     def delta(stage: str, name: str, **labels) -> float:
         return total(after[stage], name, **labels) - total(before[stage], name, **labels)
@@ -75,21 +88,26 @@ def test_a_simulated_team_shows_in_every_stages_counters(pipeline, watch, phone)
     deadline = time.monotonic() + 60
     while True:
         after = {stage: scrape(pipeline, stage) for stage in STAGES}
-        settled = (delta("bridge", "footpod_samples_in_total") >= sent
-                   and delta("stream", "footpod_samples_in_total") >= sent
-                   and delta("alerts", "footpod_alerts_published_total", rule="progression") >= 1
-                   and total(after["stream"], "footpod_store_backlog_points") == 0
-                   and total(after["alerts"], "footpod_store_backlog_points") == 0
-                   and lag_of(after["stream"]) and sum(lag_of(after["stream"])) == 0)
+        settled = (
+            delta("bridge", "footpod_samples_in_total") >= sent
+            and delta("stream", "footpod_samples_in_total") >= sent
+            and delta("alerts", "footpod_alerts_published_total", rule="progression") >= 1
+            and total(after["stream"], "footpod_store_backlog_points") == 0
+            and total(after["alerts"], "footpod_store_backlog_points") == 0
+            and lag_of(after["stream"])
+            and sum(lag_of(after["stream"])) == 0
+        )
         if settled or time.monotonic() > deadline:
             break
         time.sleep(0.5)
 
-    print(f"sent {sent} samples; bridge in {delta('bridge', 'footpod_samples_in_total'):.0f}, "
-          f"stream in {delta('stream', 'footpod_samples_in_total'):.0f}, "
-          f"stream points written {delta('stream', 'footpod_store_points_written_total'):.0f}, "
-          f"alerts points written {delta('alerts', 'footpod_store_points_written_total'):.0f}, "
-          f"progression alerts {delta('alerts', 'footpod_alerts_published_total', rule='progression'):.0f}")
+    print(
+        f"sent {sent} samples; bridge in {delta('bridge', 'footpod_samples_in_total'):.0f}, "
+        f"stream in {delta('stream', 'footpod_samples_in_total'):.0f}, "
+        f"stream points written {delta('stream', 'footpod_store_points_written_total'):.0f}, "
+        f"alerts points written {delta('alerts', 'footpod_store_points_written_total'):.0f}, "
+        f"progression alerts {delta('alerts', 'footpod_alerts_published_total', rule='progression'):.0f}"
+    )
     assert delta("bridge", "footpod_samples_in_total") == sent  # each sample once, none lost
     assert delta("bridge", "footpod_dead_letters_total", reason="not JSON") == 1
     assert delta("stream", "footpod_samples_in_total") >= sent

@@ -84,8 +84,9 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content)
-        text = next(part.get_payload(decode=True).decode() for part in message.walk()
-                    if part.get_content_type() == "text/plain")
+        text = next(
+            part.get_payload(decode=True).decode() for part in message.walk() if part.get_content_type() == "text/plain"
+        )
         self.mails.append((envelope.rcpt_tos, message["Subject"], text))
         return "250 OK"
 
@@ -133,12 +134,13 @@ def wait_delivered(webhook: Webhook, expected: Counter, timeout_s: float = 90) -
     time.sleep(QUIET_S)
 
 
-def test_alerts_reach_the_runners_webhook_and_the_coachs_mail_once_each(pipeline, watch, phone, webhook, smtp,
-                                                                        roster):
+def test_alerts_reach_the_runners_webhook_and_the_coachs_mail_once_each(pipeline, watch, phone, webhook, smtp, roster):
     # 458 km on the shoes: the 480 km mark falls on the run of 5 days ago, within the 7 days whose
     # alerts are published (RULES.md §7: older history is stored, not pushed)
-    roster("  nora: {team: nightjars, shoes: {nora-pod: 458}, notify: [\"%s\"]}\n" % webhook.url("nora"),
-           "  nightjars: {notify: [{url: \"%s\"}]}\n" % smtp.url)
+    roster(
+        '  nora: {team: nightjars, shoes: {nora-pod: 458}, notify: ["' + webhook.url("nora") + '"]}\n',
+        '  nightjars: {notify: [{url: "' + smtp.url + '"}]}\n',
+    )
     watcher = watch("alerts/+/nora")
     now = int(time.time() * 1000)
     started = time.monotonic()
@@ -169,24 +171,35 @@ def test_alerts_reach_the_runners_webhook_and_the_coachs_mail_once_each(pipeline
         time.sleep(0.2)
     time.sleep(1)
     assert sorted(subject for _, subject, _ in smtp.mails) == sorted(
-        {"pain_gate": "Knee pain: training changed", "red_flag": "Knee red flag: see a clinician",
-         "progression": "Weekly distance up too fast", "see_physio": "Knee pain not settling: see a physio"}
-        .get(a["rule"], a["rule"]) for a in coach)
-    for recipients, subject, text in smtp.mails:
+        {
+            "pain_gate": "Knee pain: training changed",
+            "red_flag": "Knee red flag: see a clinician",
+            "progression": "Weekly distance up too fast",
+            "see_physio": "Knee pain not settling: see a physio",
+        }.get(a["rule"], a["rule"])
+        for a in coach
+    )
+    for recipients, _subject, text in smtp.mails:
         assert recipients == ["coach@example.org"]
         alert = next(a for a in coach if text.startswith(a["message"]))
         assert "nora (nightjars)" in text, text
         assert alert["severity"] != "info"
 
 
-def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(pipeline, watch, phone, webhook,
-                                                                                roster):
+def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
+    pipeline, watch, phone, webhook, roster
+):
     base = [f"fa{n}" for n in range(16, 24)]  # their alerts come while the webhook is up: the latency to compare
     first, second = [f"fa{n}" for n in range(8)], [f"fa{n}" for n in range(8, 16)]
-    daily = f"{{url: \"{webhook.url('daily')}\", min_severity: critical, daily_status: true}}"  # no alerts
-    roster("".join(f"  {r}: {{team: faulters, shoes: {{{r}-pod: 470}}, notify: [\"{webhook.url(r)}\""
-                   f"{', ' + daily if r == 'fa0' else ''}]}}\n" for r in base + first + second),
-           f"  faulters: {{notify: [{{url: \"{webhook.url('coach')}\", min_severity: info}}]}}\n")
+    daily = f'{{url: "{webhook.url("daily")}", min_severity: critical, daily_status: true}}'  # no alerts
+    roster(
+        "".join(
+            f'  {r}: {{team: faulters, shoes: {{{r}-pod: 470}}, notify: ["{webhook.url(r)}"'
+            f"{', ' + daily if r == 'fa0' else ''}]}}\n"
+            for r in base + first + second
+        ),
+        f'  faulters: {{notify: [{{url: "{webhook.url("coach")}", min_severity: info}}]}}\n',
+    )
     watcher = watch("alerts/faulters/+", "status/fa0")
     now = int(time.time() * 1000)
 
@@ -201,8 +214,10 @@ def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
     up_s = alerts_after_runs(base)
     webhook.answer = 500
     down_s = alerts_after_runs(first)
-    print(f"\nalerts of {len(base)} runners on MQTT {up_s:.1f} s after their runs with the webhook up, "
-          f"{down_s:.1f} s with it answering 500")
+    print(
+        f"\nalerts of {len(base)} runners on MQTT {up_s:.1f} s after their runs with the webhook up, "
+        f"{down_s:.1f} s with it answering 500"
+    )
     watcher.wait_for(lambda: webhook.refused >= 2, what="the webhook refusing")
 
     alerts_stage = pipeline.stages["alerts"]
@@ -214,11 +229,16 @@ def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
     pipeline.wait_ready("alerts")
     for r in second:
         phone(f"footpod/{r}/samples", run(f"{r}-pod", now - DAY_MS, 12.0))
-    watcher.wait_for(lambda: {a["runner"] for a in watcher.on("alerts/")} >= set(base + first + second), timeout_s=120,
-                     what="the alerts after the restart")
+    watcher.wait_for(
+        lambda: {a["runner"] for a in watcher.on("alerts/")} >= set(base + first + second),
+        timeout_s=120,
+        what="the alerts after the restart",
+    )
     # a status as of now for a runner the restarted worker knows only from the store
-    watcher.wait_for(lambda: [s for s in watcher.on("status/fa0") if _epoch_s(s["as_of"]) >= restarted_at],
-                     what="fa0's status as of now after the restart")
+    watcher.wait_for(
+        lambda: [s for s in watcher.on("status/fa0") if _epoch_s(s["as_of"]) >= restarted_at],
+        what="fa0's status as of now after the restart",
+    )
     # and the day's midnight load point for every known runner, fa0 included, though it has not run today
     midnight = int(restarted_at * 1000) // DAY_MS * DAY_MS
     fa0_end = next(a for a in watcher.on("alerts/") if a["runner"] == "fa0")["ts"]
@@ -242,16 +262,21 @@ def test_a_target_down_and_a_killed_worker_lose_no_notification_and_double_none(
     # the restarted worker's first round sent fa0's day, once, to its daily-status target only
     dailies = {key: count for key, count in ledger.items() if key[0] == "daily"}
     assert len(dailies) == 1 and list(dailies.values()) == [1], dailies
-    (_, line), = dailies
-    assert re.fullmatch(r"\w+day: \d+\.\d of \d+\.\d km left this week; knee gate: progress"
-                        r"|\w+day: 12\.0 km in the last 7 days; knee gate: progress", line), line
+    ((_, line),) = dailies
+    assert re.fullmatch(
+        r"\w+day: \d+\.\d of \d+\.\d km left this week; knee gate: progress"
+        r"|\w+day: 12\.0 km in the last 7 days; knee gate: progress",
+        line,
+    ), line
     ledger = ledger - Counter(dailies)
     lost = sum((expected - ledger).values())
     double = sum(count - 1 for count in ledger.values() if count > 1)
     unexpected = sum((ledger - expected).values()) - double
-    print(f"{len(alerts)} alerts, {sum(expected.values())} deliveries expected; {refused_before_up} tries answered "
-          f"500 around the kill; all delivered {time.monotonic() - back_at - QUIET_S:.1f} s after the webhook "
-          f"came back; lost {lost}, double {double}, unexpected {unexpected}")
+    print(
+        f"{len(alerts)} alerts, {sum(expected.values())} deliveries expected; {refused_before_up} tries answered "
+        f"500 around the kill; all delivered {time.monotonic() - back_at - QUIET_S:.1f} s after the webhook "
+        f"came back; lost {lost}, double {double}, unexpected {unexpected}"
+    )
     assert (lost, double, unexpected) == (0, 0, 0), (expected, ledger)
 
 
@@ -280,8 +305,13 @@ def test_notify_test_sends_to_each_target_and_fails_when_one_does(tmp_path, webh
     env = {**os.environ, "FOOTPOD_ROSTER": str(roster), "COLUMNS": "200"}
 
     def notify_test():
-        return subprocess.run([sys.executable, "-m", "monitor.cli", "notify-test", "alice"], env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "notify-test", "alice"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     roster.write_text(f'runners:\n  alice: {{team: harriers, notify: ["{webhook.url("alice")}"]}}\n')
     result = notify_test()

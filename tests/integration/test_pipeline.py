@@ -30,8 +30,9 @@ def influxql(stack, query: str) -> list[list]:
 
 def read_deadletters(stack) -> list[dict]:
     async def read():
-        consumer = AIOKafkaConsumer("footpod.deadletter", bootstrap_servers=stack.kafka_bootstrap,
-                                    auto_offset_reset="earliest", group_id=None)
+        consumer = AIOKafkaConsumer(
+            "footpod.deadletter", bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+        )
         await consumer.start()
         try:
             batches = await consumer.getmany(timeout_ms=3000)
@@ -57,8 +58,11 @@ def test_three_weeks_of_synced_runs_give_status_alerts_and_series(pipeline, watc
     last_end = {name: runs[-1][-1]["ts"] for name, runs in (("alice", alice), ("bob", bob))}
     for name, runs in (("alice", alice), ("bob", bob)):
         status = watcher.wait_for(
-            lambda: [s for s in watcher.on(f"status/{name}") if s["last_run"]["end"][:19] ==
-                     _iso(last_end[name])[:19]], what=f"{name}'s status after the last run")[-1]
+            lambda name=name: [
+                s for s in watcher.on(f"status/{name}") if s["last_run"]["end"][:19] == _iso(last_end[name])[:19]
+            ],
+            what=f"{name}'s status after the last run",
+        )[-1]
         week = trailing_km(runs, last_end[name], 7, 0)
         prev = trailing_km(runs, last_end[name], 14, 7)
         assert abs(status["week_km"] - week) <= 0.01 * week, (status, week)
@@ -66,8 +70,11 @@ def test_three_weeks_of_synced_runs_give_status_alerts_and_series(pipeline, watc
         assert status["team"] == "harriers" and status["gate"] == "progress"
 
     # run rules judge whole runs: the verdicts come once nothing of the runs has arrived for 30 s
-    watcher.wait_for(lambda: [a for a in watcher.on("alerts/") if a["rule"] == "progression"],
-                     timeout_s=90, what="bob's progression alert")
+    watcher.wait_for(
+        lambda: [a for a in watcher.on("alerts/") if a["rule"] == "progression"],
+        timeout_s=90,
+        what="bob's progression alert",
+    )
     alerts = watcher.on("alerts/")
     progression = [a for a in alerts if a["rule"] == "progression"]
     assert [a["runner"] for a in progression] == ["bob"], alerts
@@ -94,8 +101,10 @@ def test_syncing_the_same_runs_again_changes_nothing(pipeline, watch, phone):
         phone("footpod/carol/samples", samples)
     watcher = watch("status/carol")
     end = runs[-1][-1]["ts"]
-    watcher.wait_for(lambda: [s for s in watcher.on("status/carol") if s["last_run"]["end"][:19] == _iso(end)[:19]],
-                     what="carol's status")
+    watcher.wait_for(
+        lambda: [s for s in watcher.on("status/carol") if s["last_run"]["end"][:19] == _iso(end)[:19]],
+        what="carol's status",
+    )
     for samples in runs[-3:]:
         phone("footpod/carol/samples", samples)
     phone("footpod/carol/samples", runs[0][:100])

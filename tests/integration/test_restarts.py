@@ -12,8 +12,10 @@ def test_a_killed_stream_worker_restarts_with_the_runs_it_had_counted(pipeline, 
     for samples in runs:
         phone("footpod/dave/samples", samples)
     last = runs[-1][-1]["ts"]
-    watcher.wait_for(lambda: any(s["last_run"]["end"].startswith(_minute(last)) for s in watcher.on("status/dave")),
-                     what="dave's status before the kill")
+    watcher.wait_for(
+        lambda: any(s["last_run"]["end"].startswith(_minute(last)) for s in watcher.on("status/dave")),
+        what="dave's status before the kill",
+    )
     stream = pipeline.stages["stream"]
     stream.send_signal(signal.SIGKILL)
     stream.wait(10)
@@ -25,7 +27,9 @@ def test_a_killed_stream_worker_restarts_with_the_runs_it_had_counted(pipeline, 
     end = extra[-1]["ts"]
     status = watcher.wait_for(
         lambda: [s for s in watcher.on("status/dave") if s["last_run"]["end"].startswith(_minute(end))],
-        timeout_s=90, what="dave's status after the restart")[-1]
+        timeout_s=90,
+        what="dave's status after the restart",
+    )[-1]
     expected = trailing_km([*runs, extra], end, 7, 0)
     assert abs(status["week_km"] - expected) <= 0.01 * expected, (status, expected)
     assert abs(status["prev_week_km"] - trailing_km(runs, end, 14, 7)) <= 0.3
@@ -52,6 +56,9 @@ def test_a_run_open_when_the_stream_was_killed_is_concluded_after_the_restart(pi
     stream.wait(10)
     pipeline.start_stage("stream")
     pipeline.wait_ready("stream")
-    final = watcher.wait_for(lambda: [s for s in watcher.on("status/gina") if not s["live"]],
-                             timeout_s=120, what="gina's status once her run is over")[-1]
+    final = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/gina") if not s["live"]],
+        timeout_s=120,
+        what="gina's status once her run is over",
+    )[-1]
     assert abs(final["last_run"]["km"] - 2.0) < 0.01

@@ -18,8 +18,9 @@ def wait_alert(watcher, rule: str, timeout_s: float = 90) -> dict:  # pain waits
 
 
 def cli(pipeline, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "monitor.cli", *args], env=pipeline.env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args], env=pipeline.env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -33,16 +34,22 @@ def test_pain_reports_set_the_gate_the_budget_and_red_flags(pipeline, watch, pho
     phone("footpod/ivy/pain", {"ts": now - 20 * HOUR_MS, "score": 4})  # after the last run: maintain
     alert = wait_alert(watcher, "pain_gate")
     assert (alert["action"], alert["severity"]) == ("maintain", "warning")
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "maintain"],
-                              timeout_s=90, what="status with gate maintain")[-1]
+    status = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "maintain"],
+        timeout_s=90,
+        what="status with gate maintain",
+    )[-1]
     assert status["budget_km"] == round(max(0.0, status["prev_week_km"] - status["week_km"]), 2)
 
     cli(pipeline, "pain", "ivy", "2", "--flag", "swelling")
     red = wait_alert(watcher, "red_flag")
     assert (red["action"], red["severity"]) == ("see_clinician", "critical")
     assert "swelling" in red["message"]
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "see_clinician"],
-                              timeout_s=90, what="status with gate see_clinician")[-1]
+    status = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/ivy") if s["gate"] == "see_clinician"],
+        timeout_s=90,
+        what="status with gate see_clinician",
+    )[-1]
     assert status["budget_km"] == 0.0
 
     told = cli(pipeline, "status", "ivy")
@@ -62,12 +69,16 @@ def test_a_pain_report_sent_before_its_run_gets_the_decision_it_gets_after_it(pi
     phone("footpod/lena/samples", run_today)  # … then the run it follows
     alert = wait_alert(watcher, "pain_gate")
     assert (alert["action"], alert["severity"], alert["details"]["timing"]) == ("continue_no_increase", "info", "after")
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/lena") if s["gate"] != "progress"],
-                              timeout_s=60, what="status with the gate set")[-1]
+    status = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/lena") if s["gate"] != "progress"],
+        timeout_s=60,
+        what="status with the gate set",
+    )[-1]
     assert status["gate"] == "continue_no_increase"
     time.sleep(5)  # anything else the report could raise would come with it, not later
     assert [(a["rule"], a["action"]) for a in watcher.on("alerts/") if a["rule"] in ("pain_gate", "red_flag")] == [
-        ("pain_gate", "continue_no_increase")]
+        ("pain_gate", "continue_no_increase")
+    ]
 
 
 def test_cadence_low_and_drop_against_the_baseline(pipeline, watch, phone):
@@ -135,9 +146,15 @@ def test_a_gate_lifts_by_itself_after_7_days_and_says_so(pipeline, watch, phone)
     wait_alert(watcher, "pain_gate")
     first = alerts_of(watcher, "pain_gate")[0]  # the lift may follow soon after on a busy machine
     assert first["action"] == "continue_no_increase"
-    lifted = watcher.wait_for(lambda: [a for a in alerts_of(watcher, "pain_gate") if a["action"] == "progress"],
-                              timeout_s=180, what="the lifting alert")[-1]
+    lifted = watcher.wait_for(
+        lambda: [a for a in alerts_of(watcher, "pain_gate") if a["action"] == "progress"],
+        timeout_s=180,
+        what="the lifting alert",
+    )[-1]
     assert lifted["severity"] == "info" and "10 % again" in lifted["message"]
-    status = watcher.wait_for(lambda: [s for s in watcher.on("status/mona") if s["gate"] == "progress"
-                                       and s["gate_since"]], timeout_s=30, what="status with the gate lifted")[-1]
+    status = watcher.wait_for(
+        lambda: [s for s in watcher.on("status/mona") if s["gate"] == "progress" and s["gate_since"]],
+        timeout_s=30,
+        what="status with the gate lifted",
+    )[-1]
     assert status["gate_since"] == lifted["ts"]

@@ -28,14 +28,30 @@ def written_and_read(settings: Settings, lines: list[str], read):
             await asyncio.wait_for(writer.write(lines), 30)
             task.cancel()
             return await read(api.query)
+
     return asyncio.run(go())
 
 
 def run_of(runner: str, run_id: str, start_ms: int, km: float) -> tuple[RunSummary, str]:
-    run = RunSummary(run_id=run_id, device_id="pod", start_ms=start_ms, end_ms=start_ms + HOUR_MS, km=km,
-                     samples=3600, cadence_spm=171.5)
-    load = LoadSnapshot(as_of_ms=run.end_ms, week_km=km, prev_week_km=0.0, change_pct=None, chronic_week_km=km / 4,
-                        acwr=None, acwr_ewma=None, history_days=1.0)
+    run = RunSummary(
+        run_id=run_id,
+        device_id="pod",
+        start_ms=start_ms,
+        end_ms=start_ms + HOUR_MS,
+        km=km,
+        samples=3600,
+        cadence_spm=171.5,
+    )
+    load = LoadSnapshot(
+        as_of_ms=run.end_ms,
+        week_km=km,
+        prev_week_km=0.0,
+        change_pct=None,
+        chronic_week_km=km / 4,
+        acwr=None,
+        acwr_ewma=None,
+        history_days=1.0,
+    )
     evaluation = RunEvaluation(run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=False)
     return run, run_point(runner, "harriers", evaluation, [])
 
@@ -46,30 +62,51 @@ def test_runs_read_back_as_written_newest_version_of_each(stack):
     first, first_line = run_of(runner, "a", now - 48 * HOUR_MS, 5.0)
     first_longer, longer_line = run_of(runner, "a", now - 48 * HOUR_MS, 6.5)  # the same run, more of it
     second, second_line = run_of(runner, "b", now - 24 * HOUR_MS, 8.0)
-    runs = written_and_read(Settings(influx_url=stack.influx_url), [first_line, second_line, longer_line],
-                            lambda query: schema.read_runs(query, runner, days=80))
+    runs = written_and_read(
+        Settings(influx_url=stack.influx_url),
+        [first_line, second_line, longer_line],
+        lambda query: schema.read_runs(query, runner, days=80),
+    )
     assert runs == (first_longer, second)
 
 
 def test_reports_read_back_as_written(stack):
     runner = f"probe-pain-{time.time_ns()}"
     now = int(time.time() * 1000)
-    reports = [PainReport.model_validate({"ts": now - i * HOUR_MS, "score": i, "flags": ["swelling"] if i else [],
-                                          "location": "outside"}) for i in range(3)]
+    reports = [
+        PainReport.model_validate(
+            {"ts": now - i * HOUR_MS, "score": i, "flags": ["swelling"] if i else [], "location": "outside"}
+        )
+        for i in range(3)
+    ]
     lines = [pain_point(runner, "harriers", report, "after", "progress", None) for report in reports]
-    read = written_and_read(Settings(influx_url=stack.influx_url), lines,
-                            lambda query: schema.read_reports(query, runner, days=80))
+    read = written_and_read(
+        Settings(influx_url=stack.influx_url), lines, lambda query: schema.read_reports(query, runner, days=80)
+    )
     assert sorted(read, key=lambda r: r.ts) == sorted(reports, key=lambda r: r.ts)
 
 
 def test_alert_ids_read_back_and_the_status_command_finds_the_alerts(stack):
     runner = f"probe-alert-{time.time_ns()}"
     now = int(time.time() * 1000)
-    alerts = [Alert(id=f"id-{i}", runner=runner, team="harriers", ts=iso(now - i * HOUR_MS), rule="progression",
-                    severity="warning", action="hold", message=f"message {i}", details={}) for i in range(3)]
+    alerts = [
+        Alert(
+            id=f"id-{i}",
+            runner=runner,
+            team="harriers",
+            ts=iso(now - i * HOUR_MS),
+            rule="progression",
+            severity="warning",
+            action="hold",
+            message=f"message {i}",
+            details={},
+        )
+        for i in range(3)
+    ]
     settings = Settings(influx_url=stack.influx_url)
-    ids = written_and_read(settings, [alert_point(a) for a in alerts],
-                           lambda query: schema.read_alert_ids(query, runner, days=80))
+    ids = written_and_read(
+        settings, [alert_point(a) for a in alerts], lambda query: schema.read_alert_ids(query, runner, days=80)
+    )
     assert ids == {"id-0", "id-1", "id-2"}
     recent = query_now(settings, schema.recent_alerts_query(runner, days=7, limit=2))
     assert [row["message"] for row in recent] == ["message 0", "message 1"]
@@ -79,12 +116,24 @@ def test_alert_ids_read_back_and_the_status_command_finds_the_alerts(stack):
 def test_alerts_of_older_history_are_found_apart_from_the_recent_ones(stack):
     runner = f"probe-history-{time.time_ns()}"
     now = int(time.time() * 1000)
-    alerts = [Alert(id=f"id-{days}", runner=runner, team="harriers", ts=iso(now - days * 24 * HOUR_MS),
-                    rule="progression", severity="warning", action="hold", message=f"{days} days ago", details={})
-              for days in (1, 8, 200, 210)]
+    alerts = [
+        Alert(
+            id=f"id-{days}",
+            runner=runner,
+            team="harriers",
+            ts=iso(now - days * 24 * HOUR_MS),
+            rule="progression",
+            severity="warning",
+            action="hold",
+            message=f"{days} days ago",
+            details={},
+        )
+        for days in (1, 8, 200, 210)
+    ]
     settings = Settings(influx_url=stack.influx_url)
-    written_and_read(settings, [alert_point(a) for a in alerts],
-                     lambda query: schema.read_alert_ids(query, runner, days=400))
+    written_and_read(
+        settings, [alert_point(a) for a in alerts], lambda query: schema.read_alert_ids(query, runner, days=400)
+    )
     earlier = query_now(settings, schema.earlier_alerts_query(runner, days=7, limit=2))
     assert [row["message"] for row in earlier] == ["8 days ago", "200 days ago"]
     recent = query_now(settings, schema.recent_alerts_query(runner, days=7, limit=10))
@@ -96,8 +145,11 @@ def test_the_report_that_set_a_gate_is_found_at_its_time(stack):
     now = int(time.time() * 1000)
     report = PainReport.model_validate({"ts": now - HOUR_MS, "score": 6, "flags": ["locking"]})
     settings = Settings(influx_url=stack.influx_url)
-    written_and_read(settings, [pain_point(runner, "harriers", report, "next_day", "see_clinician", None)],
-                     lambda query: schema.read_reports(query, runner, days=80))
+    written_and_read(
+        settings,
+        [pain_point(runner, "harriers", report, "next_day", "see_clinician", None)],
+        lambda query: schema.read_reports(query, runner, days=80),
+    )
     (row,) = query_now(settings, schema.report_at_query(runner, report.ts))
     assert (row["score"], row["timing"], row["flags"]) == (6, "next_day", "locking")
 
@@ -112,6 +164,7 @@ def test_a_read_back_from_a_store_that_is_not_there_raises(stack):
     async def go():
         async with httpx.AsyncClient() as client:
             return await schema.read_runs(V1Api(client, settings).query, "alice", 80)
+
     with pytest.raises(StoreReadError):
         asyncio.run(go())
 
@@ -122,23 +175,49 @@ def test_the_streams_seed_reads_back_a_runners_segments_and_finds_runs_left_open
 
     runner = f"probe-seed-{time.time_ns()}"
     now = int(time.time() * 1000)
-    run = RunSummary(run_id="s1", device_id="pod", start_ms=now - 2 * HOUR_MS, end_ms=now - HOUR_MS, km=9.0,
-                     samples=3600, cadence_spm=170.0)
-    load = LoadSnapshot(as_of_ms=run.end_ms, week_km=9.0, prev_week_km=0.0, change_pct=None, chronic_week_km=2.25,
-                        acwr=None, acwr_ewma=None, history_days=1.0)
-    open_run = RunEvaluation(run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=False,
-                             final=False)
-    segment = Segment(start_ms=run.start_ms, end_ms=run.end_ms, first_m=0.0, last_m=9000.0, meters=9000.0,
-                      samples=3600, running_samples=3600, running_spm_sum=3600 * 170.0)
+    run = RunSummary(
+        run_id="s1",
+        device_id="pod",
+        start_ms=now - 2 * HOUR_MS,
+        end_ms=now - HOUR_MS,
+        km=9.0,
+        samples=3600,
+        cadence_spm=170.0,
+    )
+    load = LoadSnapshot(
+        as_of_ms=run.end_ms,
+        week_km=9.0,
+        prev_week_km=0.0,
+        change_pct=None,
+        chronic_week_km=2.25,
+        acwr=None,
+        acwr_ewma=None,
+        history_days=1.0,
+    )
+    open_run = RunEvaluation(
+        run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=False, final=False
+    )
+    segment = Segment(
+        start_ms=run.start_ms,
+        end_ms=run.end_ms,
+        first_m=0.0,
+        last_m=9000.0,
+        meters=9000.0,
+        samples=3600,
+        running_samples=3600,
+        running_spm_sum=3600 * 170.0,
+    )
 
     async def read(query):
         return None
+
     written_and_read(Settings(influx_url=stack.influx_url), [run_point(runner, "harriers", open_run, [segment])], read)
 
     async def seed():
         async with httpx.AsyncClient() as client:
             api = await open_api(Settings(influx_url=stack.influx_url), client)
             return await seed_state(api, runner), await runners_with_open_runs(api)
+
     state, open_runners = asyncio.run(seed())
     assert state.devices["pod"] == (segment,)
     assert runner in open_runners

@@ -4,8 +4,8 @@ import threading
 
 import httpx
 
-from tests.integration.stack import mqtt_connect
 from monitor import servers
+from tests.integration.stack import mqtt_connect
 
 
 def test_mosquitto_keeps_retained_messages_across_a_restart(tmp_path):

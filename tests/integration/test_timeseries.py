@@ -7,9 +7,9 @@ import time
 import httpx
 import pytest
 
-from monitor import servers
 from footpod.settings import Settings
 from footpod.timeseries import V1Api, V2Api, Writer, open_api
+from monitor import servers
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,10 @@ def exported(url: str, name: str, expected_values: int, timeout_s: float = 20) -
 
 def test_points_reach_a_v2_server_through_influxdb_client(victoria):
     now = int(time.time() * 1000)
-    lines = [f"load,runner=alice,team=harriers week_km={10 + i}.5,prev_week_km=9.0 {now - 3_600_000 - i * 60_000}" for i in range(7)]
+    lines = [
+        f"load,runner=alice,team=harriers week_km={10 + i}.5,prev_week_km=9.0 {now - 3_600_000 - i * 60_000}"
+        for i in range(7)
+    ]
     # an hour old: VictoriaMetrics hides the last 30 s from queries
     api_type, writer = asyncio.run(write_lines(Settings(influx_url=victoria, influx_token="t"), lines))
     assert api_type is V2Api  # its /ping carries no 1.x version
@@ -62,7 +65,8 @@ def test_one_bad_point_is_refused_and_the_rest_of_its_batch_stored(stack):
     lines.insert(2, f'typed,runner=r0 value="not a number" {now + 1}')  # a string where floats live
     api_type, writer = asyncio.run(write_lines(settings, lines))
     assert api_type is V1Api
-    rows = httpx.get(f"{stack.influx_url}/query",
-                     params={"db": "footpod", "q": "SELECT count(value) FROM typed"}).json()
+    rows = httpx.get(
+        f"{stack.influx_url}/query", params={"db": "footpod", "q": "SELECT count(value) FROM typed"}
+    ).json()
     assert rows["results"][0]["series"][0]["values"][0][1] == 5
     assert writer.rejected_points == 1

@@ -13,19 +13,25 @@ from monitor import servers
 
 
 def stack_env(tmp_path, **ports):
-    return {**os.environ,
-            "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{ports['mqtt']}",
-            "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{ports['kafka']}",
-            "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{ports['influx']}",
-            "FOOTPOD_DATA_DIR": str(tmp_path / "data")}
+    return {
+        **os.environ,
+        "FOOTPOD_MQTT_URL": f"mqtt://127.0.0.1:{ports['mqtt']}",
+        "FOOTPOD_KAFKA_URL": f"kafka://127.0.0.1:{ports['kafka']}",
+        "FOOTPOD_INFLUX_URL": f"http://127.0.0.1:{ports['influx']}",
+        "FOOTPOD_DATA_DIR": str(tmp_path / "data"),
+    }
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "kill"])
 def test_up_starts_everything_says_ready_runs_a_team_and_stops_it_all(tmp_path, stop_signal):
     ports = {name: servers.free_port() for name in ("mqtt", "kafka", "influx")}
-    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "up", "--no-view", "--simulate", "2"],
-                               env=stack_env(tmp_path, **ports), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "up", "--no-view", "--simulate", "2"],
+        env=stack_env(tmp_path, **ports),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         deadline = time.monotonic() + 120
@@ -48,8 +54,13 @@ def test_a_port_taken_by_something_else_is_one_clear_line(tmp_path):
     squatter.listen()
     ports = {"mqtt": servers.free_port(), "kafka": servers.free_port(), "influx": squatter.getsockname()[1]}
     try:
-        result = subprocess.run([sys.executable, "-m", "monitor.cli", "up", "--no-view"],
-                                env=stack_env(tmp_path, **ports), capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "up", "--no-view"],
+            env=stack_env(tmp_path, **ports),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         squatter.close()
     assert result.returncode == 2

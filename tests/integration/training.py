@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 DAY_MS = 86_400_000
 SPEED_MPS = 3.0
@@ -10,7 +10,7 @@ SPEED_MPS = 3.0
 
 def monday_weeks_ago(weeks: int) -> int:
     """Epoch ms of Monday 00:00 UTC, `weeks` ISO weeks before the current one."""
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     monday = today - timedelta(days=today.weekday(), weeks=weeks)
     return int(monday.timestamp() * 1000)
 
@@ -18,8 +18,16 @@ def monday_weeks_ago(weeks: int) -> int:
 def run(device: str, start_ms: int, km: float, cadence: float = 172.0) -> list[dict]:
     """A steady run at 1 Hz: 3 m a second."""
     count = int(km * 1000 / SPEED_MPS) + 1
-    return [{"ts": start_ms + i * 1000, "device_id": device, "cadence_spm": cadence,
-             "distance_m": i * SPEED_MPS, "speed_mps": SPEED_MPS} for i in range(count)]
+    return [
+        {
+            "ts": start_ms + i * 1000,
+            "device_id": device,
+            "cadence_spm": cadence,
+            "distance_m": i * SPEED_MPS,
+            "speed_mps": SPEED_MPS,
+        }
+        for i in range(count)
+    ]
 
 
 def run_km(samples: list[dict]) -> float:
@@ -38,5 +46,6 @@ def daily_runs(device: str, first_monday_ms: int, weekly_km: list[float], hour: 
 
 def trailing_km(runs: list[list[dict]], as_of_ms: int, days_back_from: int, days_back_to: int) -> float:
     """Ledger distance of runs ending in (as_of - from days, as_of - to days]."""
-    return sum(run_km(r) for r in runs
-               if as_of_ms - days_back_from * DAY_MS < r[-1]["ts"] <= as_of_ms - days_back_to * DAY_MS)
+    return sum(
+        run_km(r) for r in runs if as_of_ms - days_back_from * DAY_MS < r[-1]["ts"] <= as_of_ms - days_back_to * DAY_MS
+    )

@@ -45,13 +45,16 @@ def test_a_module_imports_only_its_own_floor_and_those_below(package, path):
     assert not upward, f"{path.relative_to(ROOT)} imports {sorted(upward)} from above its floor"
 
 
-@pytest.mark.parametrize("package, source, upward", [
-    ("footpod", "from streams.segments import Segment", {"streams"}),
-    ("alerts", "def f():\n    from streams import agents", {"streams"}),
-    ("dashboards", "import alerts.rules.cadence", {"alerts"}),
-    ("ingest", "from footpod import kafka", set()),
-    ("monitor", "from streams.agents import create_worker", set()),
-])
+@pytest.mark.parametrize(
+    "package, source, upward",
+    [
+        ("footpod", "from streams.segments import Segment", {"streams"}),
+        ("alerts", "def f():\n    from streams import agents", {"streams"}),
+        ("dashboards", "import alerts.rules.cadence", {"alerts"}),
+        ("ingest", "from footpod import kafka", set()),
+        ("monitor", "from streams.agents import create_worker", set()),
+    ],
+)
 def test_the_check_finds_an_upward_import_wherever_it_stands(package, source, upward):
     assert imported_packages(source) - allowed(package) == upward
 

@@ -74,8 +74,9 @@ def broker(tmp_path_factory):
     for _ in range(5):  # the port may be taken between picking and binding
         port = free_port()
         (tmp / "mosquitto.conf").write_text(local_conf(tmp, port))
-        proc = subprocess.Popen([mosquitto, "-c", str(tmp / "mosquitto.conf")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [mosquitto, "-c", str(tmp / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 5
         while proc.poll() is None and time.monotonic() < deadline:
             try:
@@ -100,8 +101,12 @@ class Client:
     """A paho client on its own thread that records what it is told."""
 
     def __init__(self, broker, user=None, protocol=mqtt.MQTTv5, password=None):
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
-                             protocol=protocol, reconnect_on_failure=False)
+        self.c = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"t-{uuid.uuid4().hex[:8]}",
+            protocol=protocol,
+            reconnect_on_failure=False,
+        )
         self.user = user
         if user:
             self.c.username_pw_set(user, password or USERS[user])
@@ -146,8 +151,9 @@ class Client:
 
     def wait_for(self, topic, timeout=5):
         with self.got:
-            assert self.got.wait_for(lambda: topic in self.topics(), timeout), \
+            assert self.got.wait_for(lambda: topic in self.topics(), timeout), (
                 f"{topic} never arrived; got {self.messages}"
+            )
         time.sleep(QUIET)  # anything that should not arrive has had time to
         return self.topics()
 

@@ -1,6 +1,6 @@
 """Alert identity and deduplication: one alert per (runner, rule, window, action) (RULES.md §7)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -16,17 +16,21 @@ DAY_MS = 86_400_000
 
 def ms(text):
     """Epoch milliseconds of an ISO 8601 time in UTC."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 MONDAY = ms("2026-11-23T00:00:00")  # ISO week 2026-W48 starts
 
 
-def evaluation(as_of=MONDAY, week=12.0, prev=10.0, acwr=None, history_days=60.0, cadence=175.0, live=False,
-               run_id=None):
+def evaluation(
+    as_of=MONDAY, week=12.0, prev=10.0, acwr=None, history_days=60.0, cadence=175.0, live=False, run_id=None
+):
     """A run ending at `as_of`; by default a +20 % week (a progression) at a good cadence."""
-    return an_evaluation(a_run(as_of, cadence=cadence, run_id=run_id or f"run-{as_of}"),
-                         a_load(as_of, week, prev, acwr=acwr, history_days=history_days), live=live)
+    return an_evaluation(
+        a_run(as_of, cadence=cadence, run_id=run_id or f"run-{as_of}"),
+        a_load(as_of, week, prev, acwr=acwr, history_days=history_days),
+        live=live,
+    )
 
 
 def update(touched, latest=None, runner="ana", team="red"):
@@ -50,8 +54,13 @@ def decision(ts_ms, rule="progression", action="hold"):
         (("ana", "progression", "2026-W49", "hold"), False),  # another window
         (("bob", "progression", "2026-W48", "hold"), False),  # another runner
     ],
-    ids=["same_runner_rule_window_action", "different_action", "different_rule", "different_window",
-         "different_runner"],
+    ids=[
+        "same_runner_rule_window_action",
+        "different_action",
+        "different_rule",
+        "different_window",
+        "different_runner",
+    ],
 )
 def test_alert_id_is_the_same_exactly_for_the_same_runner_rule_window_and_action(other, same):
     assert (alert_id("ana", "progression", "2026-W48", "hold") == alert_id(*other)) is same
@@ -71,8 +80,9 @@ def test_alert_id_is_the_same_exactly_for_the_same_runner_rule_window_and_action
     ],
     ids=["same_iso_week", "next_iso_week", "same_iso_week_across_new_year", "iso_year_boundary"],
 )
-def test_two_event_times_share_an_alert_id_exactly_when_they_share_an_iso_week(first, second, first_window,
-                                                                                second_window):
+def test_two_event_times_share_an_alert_id_exactly_when_they_share_an_iso_week(
+    first, second, first_window, second_window
+):
     assert (window_of(ms(first)), window_of(ms(second))) == (first_window, second_window)
     a, b = (to_alert(decision(ms(t)), "ana", "red") for t in (first, second))
     assert (a.id == b.id) is (first_window == second_window)
@@ -132,8 +142,11 @@ evaluations = st.builds(
 )
 
 
-@given(st.lists(evaluations, min_size=1, max_size=8).flatmap(
-    lambda touched: st.tuples(st.just(touched), st.permutations(touched))))
+@given(
+    st.lists(evaluations, min_size=1, max_size=8).flatmap(
+        lambda touched: st.tuples(st.just(touched), st.permutations(touched))
+    )
+)
 def test_alerts_for_gives_the_same_ids_whatever_the_order_of_touched_runs(orders):
     touched, shuffled = orders
     latest = touched[0]

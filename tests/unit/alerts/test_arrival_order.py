@@ -7,7 +7,7 @@ latest run evaluated with every run known), pain reports wait until the runner's
 (`pain_gate.settled`) and are then decided against everything known.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,28 +15,41 @@ from hypothesis import strategies as st
 from alerts.decide import RunnerFacts, alerts_for, pain_decisions, status_of, to_alerts
 from alerts.rules.pain_gate import settle_at
 from footpod.contract import RED_FLAGS, PainReport
+from footpod.load import load_at
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from footpod.roster import ReturnToRun, RunnerEntry
-from footpod.load import load_at
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
-T0 = int(datetime(2026, 11, 2, 6, tzinfo=timezone.utc).timestamp() * 1000)  # a Monday, 06:00
+T0 = int(datetime(2026, 11, 2, 6, tzinfo=UTC).timestamp() * 1000)  # a Monday, 06:00
 FIRST_SEEN = T0 - 60 * DAY_MS
-ENTRY = RunnerEntry(return_to_run=ReturnToRun(start=datetime(2026, 10, 26).date(), normal_week_km=30.0),
-                    shoes={"pod-1": 470.0})
+ENTRY = RunnerEntry(
+    return_to_run=ReturnToRun(start=datetime(2026, 10, 26).date(), normal_week_km=30.0), shoes={"pod-1": 470.0}
+)
 PAIN_RULES = {"pain_gate", "red_flag", "see_physio", "pain_mile"}
 
 
 def update_for(runs: list[RunSummary], touched: RunSummary) -> RunnerUpdate:
     """What the stream sends when `touched` arrives: it and the latest run, evaluated with every run known."""
+
     def evaluate(run):
-        return RunEvaluation(run=run, load=load_at(runs, run.end_ms, FIRST_SEEN), cadence_baseline_spm=None,
-                             cadence_dev_pct=None, live=False, device_km=sum(r.km for r in runs
-                                                                              if r.end_ms <= run.end_ms))
+        return RunEvaluation(
+            run=run,
+            load=load_at(runs, run.end_ms, FIRST_SEEN),
+            cadence_baseline_spm=None,
+            cadence_dev_pct=None,
+            live=False,
+            device_km=sum(r.km for r in runs if r.end_ms <= run.end_ms),
+        )
+
     latest = max(runs, key=lambda r: (r.end_ms, r.run_id))
-    return RunnerUpdate(runner="ana", team="red", touched=(evaluate(touched),), latest=evaluate(latest),
-                        recent=tuple(sorted(runs, key=lambda r: r.end_ms)))
+    return RunnerUpdate(
+        runner="ana",
+        team="red",
+        touched=(evaluate(touched),),
+        latest=evaluate(latest),
+        recent=tuple(sorted(runs, key=lambda r: r.end_ms)),
+    )
 
 
 def replay(arrivals: list[tuple[int, RunSummary | PainReport]]):
@@ -76,16 +89,30 @@ def replay(arrivals: list[tuple[int, RunSummary | PainReport]]):
 
 def run(day, km=6.0):
     start = T0 + day * DAY_MS
-    return RunSummary(run_id=f"run-{day}", device_id="pod-1", start_ms=start, end_ms=start + HOUR_MS, km=km,
-                      samples=3600, cadence_spm=172.0)
+    return RunSummary(
+        run_id=f"run-{day}",
+        device_id="pod-1",
+        start_ms=start,
+        end_ms=start + HOUR_MS,
+        km=km,
+        samples=3600,
+        cadence_spm=172.0,
+    )
 
 
 reports_on = st.builds(
     lambda day, hours, score, timing, worsening, flags, distance: PainReport(
-        ts=T0 + day * DAY_MS + round(hours * HOUR_MS), score=score, timing=timing, worsening=worsening,
-        flags=flags, distance_m=distance),
-    day=st.integers(0, 20), hours=st.sampled_from([0.5, 1.5, 3.0, 22.0, 25.0]),
-    score=st.one_of(st.just(0), st.integers(0, 8)), timing=st.sampled_from([None, None, "during", "next_day"]),
+        ts=T0 + day * DAY_MS + round(hours * HOUR_MS),
+        score=score,
+        timing=timing,
+        worsening=worsening,
+        flags=flags,
+        distance_m=distance,
+    ),
+    day=st.integers(0, 20),
+    hours=st.sampled_from([0.5, 1.5, 3.0, 22.0, 25.0]),
+    score=st.one_of(st.just(0), st.integers(0, 8)),
+    timing=st.sampled_from([None, None, "during", "next_day"]),
     worsening=st.sampled_from([False, False, False, True]),
     flags=st.one_of(st.just(()), st.just(()), st.tuples(st.sampled_from(RED_FLAGS))),
     distance=st.sampled_from([None, 2900.0, 3000.0, 3300.0]),

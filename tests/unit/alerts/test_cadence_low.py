@@ -12,8 +12,9 @@ NOW = 1_764_000_000_000  # 2025-11-24T16:00:00Z
 
 def evaluation(cadence=165.0, baseline=None, live=False, as_of=NOW):
     """A 5 km run ending at `as_of`, with an unremarkable load."""
-    return an_evaluation(a_run(as_of, minutes=30, cadence=cadence), a_load(as_of, 20.0, 20.0, acwr=1.0),
-                         baseline=baseline, live=live)
+    return an_evaluation(
+        a_run(as_of, minutes=30, cadence=cadence), a_load(as_of, 20.0, 20.0, acwr=1.0), baseline=baseline, live=live
+    )
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,8 @@ def evaluation(cadence=165.0, baseline=None, live=False, as_of=NOW):
 def test_cadence_low_suggests_raising_cadence_on_finished_runs_below_170(cadence, live, fires):
     decisions = cadence_low(evaluation(cadence=cadence, live=live))
     assert [(d.rule, d.severity, d.action) for d in decisions] == (
-        [("cadence_low", "info", "raise_cadence")] if fires else [])
+        [("cadence_low", "info", "raise_cadence")] if fires else []
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """`cadence_drop` and `cadence_target` (RULES.md §4), and who counts as retraining cadence."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -12,15 +12,20 @@ from tests.unit.builders import a_load, a_run, an_evaluation
 
 DAY_MS = 86_400_000
 START = date(2026, 11, 2)  # a Monday: the return-to-run protocol starts
-START_MS = int(datetime(2026, 11, 2, tzinfo=timezone.utc).timestamp() * 1000)
+START_MS = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp() * 1000)
 BASELINE = 170.0
 
 
 def evaluation(dev_pct=-5.0, live=False, as_of=START_MS + 15 * DAY_MS):
     """A finished 5 km run (by default in week 3) whose cadence is `dev_pct` % off a 170 spm baseline."""
     cadence = None if dev_pct is None else BASELINE * (1 + dev_pct / 100)
-    return an_evaluation(a_run(as_of, minutes=30, cadence=cadence), a_load(as_of, 10.0, 10.0, acwr=1.0),
-                         baseline=BASELINE, dev_pct=dev_pct, live=live)
+    return an_evaluation(
+        a_run(as_of, minutes=30, cadence=cadence),
+        a_load(as_of, 10.0, 10.0, acwr=1.0),
+        baseline=BASELINE,
+        dev_pct=dev_pct,
+        live=live,
+    )
 
 
 def rules(decisions):
@@ -44,13 +49,18 @@ def rules(decisions):
 )
 def test_cadence_drop_warns_on_finished_runs_5_percent_or_more_below_baseline(dev_pct, live, fires):
     assert rules(cadence_drop(evaluation(dev_pct, live=live))) == (
-        [("cadence_drop", "warning", "check_form")] if fires else [])
+        [("cadence_drop", "warning", "check_form")] if fires else []
+    )
 
 
 def test_cadence_drop_carries_the_run_the_deviation_and_the_baseline():
     (decision,) = cadence_drop(evaluation(-10.0))
-    assert decision.details == {"cadence_spm": 153.0, "cadence_dev_pct": -10.0, "baseline_spm": 170.0,
-                                "run_id": "run-1"}
+    assert decision.details == {
+        "cadence_spm": 153.0,
+        "cadence_dev_pct": -10.0,
+        "baseline_spm": 170.0,
+        "run_id": "run-1",
+    }
     assert "153 spm" in decision.message and "10 %" in decision.message and "170 spm" in decision.message
 
 
@@ -69,13 +79,23 @@ def test_cadence_drop_carries_the_run_the_deviation_and_the_baseline():
         (7.5, True, True, False),  # a live run: decided when it has ended
         (None, True, False, False),  # no baseline yet
     ],
-    ids=["exactly_plus_5pct", "plus_7.5pct", "exactly_plus_10pct", "plus_4.9pct", "plus_10.1pct",
-         "not_retraining", "live_run", "no_deviation"],
+    ids=[
+        "exactly_plus_5pct",
+        "plus_7.5pct",
+        "exactly_plus_10pct",
+        "plus_4.9pct",
+        "plus_10.1pct",
+        "not_retraining",
+        "live_run",
+        "no_deviation",
+    ],
 )
-def test_cadence_target_is_on_target_only_for_retraining_runners_within_plus_5_to_10_percent(dev_pct, retraining,
-                                                                                              live, fires):
+def test_cadence_target_is_on_target_only_for_retraining_runners_within_plus_5_to_10_percent(
+    dev_pct, retraining, live, fires
+):
     assert rules(cadence_target(evaluation(dev_pct, live=live), retraining)) == (
-        [("cadence_target", "info", "on_target")] if fires else [])
+        [("cadence_target", "info", "on_target")] if fires else []
+    )
 
 
 # --- who is retraining (decide.run_decisions) ---------------------------------------------------
@@ -83,8 +103,9 @@ def test_cadence_target_is_on_target_only_for_retraining_runners_within_plus_5_t
 
 def facts(cadence_retraining=False, rtr=True):
     plan = ReturnToRun(start=START, normal_week_km=40.0) if rtr else None
-    return RunnerFacts(runner="ana", team="red",
-                       entry=RunnerEntry(cadence_retraining=cadence_retraining, return_to_run=plan))
+    return RunnerFacts(
+        runner="ana", team="red", entry=RunnerEntry(cadence_retraining=cadence_retraining, return_to_run=plan)
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,9 +121,17 @@ def facts(cadence_retraining=False, rtr=True):
         (15, False, False, False),  # not on the protocol, not retraining by the roster
         (15, True, False, True),  # retraining by the roster alone
     ],
-    ids=["rtr_phase_3", "rtr_day_6_phase_1", "rtr_day_7_phase_3_begins", "rtr_day_28_phase_3_with_phase_4",
-         "rtr_day_41_last_day", "rtr_day_42_over", "rtr_over_roster_retraining",
-         "no_rtr_no_retraining", "roster_retraining"],
+    ids=[
+        "rtr_phase_3",
+        "rtr_day_6_phase_1",
+        "rtr_day_7_phase_3_begins",
+        "rtr_day_28_phase_3_with_phase_4",
+        "rtr_day_41_last_day",
+        "rtr_day_42_over",
+        "rtr_over_roster_retraining",
+        "no_rtr_no_retraining",
+        "roster_retraining",
+    ],
 )
 def test_a_runner_in_return_to_run_phase_3_counts_as_retraining_cadence(day, cadence_retraining, rtr, fires):
     decisions = run_decisions(evaluation(7.0, as_of=START_MS + day * DAY_MS), facts(cadence_retraining, rtr))
@@ -114,8 +143,15 @@ def test_a_runner_in_return_to_run_phase_3_counts_as_retraining_cadence(day, cad
 
 def cadence_run(day, cadence):
     start = START_MS + day * DAY_MS
-    return RunSummary(run_id=f"r{day}", device_id="pod-1", start_ms=start, end_ms=start + 1_800_000, km=5.0,
-                      samples=1800, cadence_spm=cadence)
+    return RunSummary(
+        run_id=f"r{day}",
+        device_id="pod-1",
+        start_ms=start,
+        end_ms=start + 1_800_000,
+        km=5.0,
+        samples=1800,
+        cadence_spm=cadence,
+    )
 
 
 # 160 spm before the start date (the frozen baseline), then the runner rises to 168-172 spm
@@ -141,8 +177,16 @@ def test_cadence_target_measures_against_the_baseline_frozen_at_the_start_date(e
     latest = cadence_run(28, 172.0)
     runs = (*BEFORE, *AFTER, latest)
     rolling = 172.0  # what the stream's 28-day median has drifted to
-    load = LoadSnapshot(as_of_ms=latest.end_ms, week_km=10.0, prev_week_km=10.0, change_pct=0.0,
-                        chronic_week_km=10.0, acwr=1.0, acwr_ewma=1.0, history_days=60.0)
+    load = LoadSnapshot(
+        as_of_ms=latest.end_ms,
+        week_km=10.0,
+        prev_week_km=10.0,
+        change_pct=0.0,
+        chronic_week_km=10.0,
+        acwr=1.0,
+        acwr_ewma=1.0,
+        history_days=60.0,
+    )
     evaluation_ = RunEvaluation(run=latest, load=load, cadence_baseline_spm=rolling, cadence_dev_pct=0.0, live=False)
     facts_ = RunnerFacts(runner="ana", team="red", entry=entry, runs=runs)
     targets = [d for d in run_decisions(evaluation_, facts_) if d.rule == "cadence_target"]

@@ -1,6 +1,6 @@
 """A status that is true today (`alerts.daily.status_now`): the load and gate as of now, rest days included."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,15 +14,22 @@ DAY_MS = 86_400_000
 
 
 def ms(text):
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 TUESDAY = ms("2026-11-24T07:00:00")  # the end of the last run
 
 
 def run(end_ms, km):
-    return RunSummary(run_id=f"run-{end_ms}", device_id="pod-1", start_ms=end_ms - HOUR_MS, end_ms=end_ms, km=km,
-                      samples=3600, cadence_spm=172.0)
+    return RunSummary(
+        run_id=f"run-{end_ms}",
+        device_id="pod-1",
+        start_ms=end_ms - HOUR_MS,
+        end_ms=end_ms,
+        km=km,
+        samples=3600,
+        cadence_spm=172.0,
+    )
 
 
 # 10 km a week for three weeks before, then 6 km on Tuesday: the last run
@@ -33,13 +40,16 @@ def facts(runs=RUNS, reports=()):
     return RunnerFacts(runner="ana", team="red", runs=tuple(runs), reports=tuple(reports))
 
 
-@pytest.mark.parametrize("as_of, week_km, prev_week_km", [
-    (TUESDAY, 6.0, 10.0),  # just after the run: the 6 km count; the week before ends exactly 7 days ago
-    (TUESDAY + 6 * DAY_MS, 6.0, 10.0),  # six days later, a rest week: still in the window
-    (TUESDAY + 7 * DAY_MS - 1, 6.0, 10.0),  # the last millisecond of the window
-    (TUESDAY + 7 * DAY_MS, 0.0, 6.0),  # 7 days after its end the run has left this week for the week before
-    (TUESDAY + 14 * DAY_MS, 0.0, 0.0),  # and then that one too
-])
+@pytest.mark.parametrize(
+    "as_of, week_km, prev_week_km",
+    [
+        (TUESDAY, 6.0, 10.0),  # just after the run: the 6 km count; the week before ends exactly 7 days ago
+        (TUESDAY + 6 * DAY_MS, 6.0, 10.0),  # six days later, a rest week: still in the window
+        (TUESDAY + 7 * DAY_MS - 1, 6.0, 10.0),  # the last millisecond of the window
+        (TUESDAY + 7 * DAY_MS, 0.0, 6.0),  # 7 days after its end the run has left this week for the week before
+        (TUESDAY + 14 * DAY_MS, 0.0, 0.0),  # and then that one too
+    ],
+)
 def test_a_run_leaves_week_km_on_the_day_it_leaves_the_window(as_of, week_km, prev_week_km):
     status, _ = status_now(facts(), as_of)
     assert (status.week_km, status.prev_week_km) == (week_km, prev_week_km)

@@ -1,6 +1,6 @@
 """A runner's status and alerts from everything known of them (`alerts.decide`, RULES.md §3, §5, §7)."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
@@ -19,7 +19,7 @@ WEEK_MS = 7 * DAY_MS
 
 def ms(text):
     """Epoch milliseconds of an ISO 8601 time in UTC."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 MONDAY = ms("2026-11-23T06:00:00")  # ISO week 2026-W48; a run 06:00–07:00
@@ -27,8 +27,15 @@ END = MONDAY + HOUR_MS
 
 
 def run(start=MONDAY, km=5.0, run_id=None):
-    return RunSummary(run_id=run_id or f"run-{start}", device_id="pod-1", start_ms=start, end_ms=start + HOUR_MS,
-                      km=km, samples=3600, cadence_spm=175.0)
+    return RunSummary(
+        run_id=run_id or f"run-{start}",
+        device_id="pod-1",
+        start_ms=start,
+        end_ms=start + HOUR_MS,
+        km=km,
+        samples=3600,
+        cadence_spm=175.0,
+    )
 
 
 RUN = run()
@@ -45,8 +52,7 @@ def update(latest=None, runs=(RUN,)):
 
 
 def facts(reports=(), runs=(RUN,), entry=None):
-    return RunnerFacts(runner="ana", team="red", entry=entry or RunnerEntry(), runs=tuple(runs),
-                       reports=tuple(reports))
+    return RunnerFacts(runner="ana", team="red", entry=entry or RunnerEntry(), runs=tuple(runs), reports=tuple(reports))
 
 
 def pain(hours_after_run, score, **fields):
@@ -78,12 +84,19 @@ def pain(hours_after_run, score, **fields):
         # pain 2 reported two days before this run is still in force at the run's end
         ([pain(-48, 2, timing="after")], "continue_no_increase", -48, 0, 15.0),
     ],
-    ids=["no_reports_progress", "continue_after_pain_2", "maintain_after_pain_4", "reduce_after_pain_6",
-         "reduce_after_next_day_pain", "continue_kept_after_clear_check", "reduce_not_cleared_within_7_days",
-         "see_clinician_budget_0", "earlier_report_still_in_force"],
+    ids=[
+        "no_reports_progress",
+        "continue_after_pain_2",
+        "maintain_after_pain_4",
+        "reduce_after_pain_6",
+        "reduce_after_next_day_pain",
+        "continue_kept_after_clear_check",
+        "reduce_not_cleared_within_7_days",
+        "see_clinician_budget_0",
+        "earlier_report_still_in_force",
+    ],
 )
-def test_status_shows_the_gate_in_force_at_the_latest_event_with_its_budget(reports, gate, since_h, as_of_h,
-                                                                             budget):
+def test_status_shows_the_gate_in_force_at_the_latest_event_with_its_budget(reports, gate, since_h, as_of_h, budget):
     # 20 km in the 7 days before any of these gates: 15 km last Friday and this run's 5 km
     runs = [run(start=MONDAY - 3 * DAY_MS, km=15.0), RUN]
     status = status_of(update(runs=runs), facts(reports, runs))
@@ -121,8 +134,17 @@ def weekly_runs(km_, weeks=3):
         (date(2026, 9, 21), [RUN, *weekly_runs(40.0)], [], "complete"),  # three weeks at normal, pain-free
         (date(2026, 9, 21), [RUN, *weekly_runs(40.0)], [pain(-48, 1)], "5"),  # … but pain 1 two days ago
     ],
-    ids=["no_protocol", "before_start", "phase_1", "phase_3", "phase_4_day_21", "phase_4", "phase_5", "complete",
-         "phase_5_with_pain"],
+    ids=[
+        "no_protocol",
+        "before_start",
+        "phase_1",
+        "phase_3",
+        "phase_4_day_21",
+        "phase_4",
+        "phase_5",
+        "complete",
+        "phase_5_with_pain",
+    ],
 )
 def test_status_shows_the_return_to_run_phase_or_complete(plan_start, runs, reports, expected):
     plan = None if plan_start is None else ReturnToRun(start=plan_start, normal_week_km=40.0)
@@ -146,24 +168,37 @@ def pain_alerts(reports):
     "reports, expected",
     [
         # pain 2 on Monday and pain 4 on Wednesday: maintain is more severe, a new alert (RULES §7)
-        ([pain(2, 2), pain(50, 4)],
-         [("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS)),
-          ("pain_gate", "maintain", iso(END + 50 * HOUR_MS))]),
+        (
+            [pain(2, 2), pain(50, 4)],
+            [
+                ("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS)),
+                ("pain_gate", "maintain", iso(END + 50 * HOUR_MS)),
+            ],
+        ),
         # pain 2 on Monday and pain 3 on Wednesday: the same action in the same week, one alert
         ([pain(2, 2), pain(50, 3)], [("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS))]),
         # pain 2 on Monday and again next Monday just as the first lifts: the gate never changes, one alert
         # (RULES changed: alerts follow the gate in force)
         ([pain(2, 2), pain(2 + 7 * 24, 2)], [("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS))]),
         # … an hour later: the first lifted (progress) and the new pain sets continue again
-        ([pain(2, 2), pain(3 + 7 * 24, 2)],
-         [("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS)),
-          ("pain_gate", "progress", iso(END + (2 + 7 * 24) * HOUR_MS)),
-          ("pain_gate", "continue_no_increase", iso(END + (3 + 7 * 24) * HOUR_MS))]),
+        (
+            [pain(2, 2), pain(3 + 7 * 24, 2)],
+            [
+                ("pain_gate", "continue_no_increase", iso(END + 2 * HOUR_MS)),
+                ("pain_gate", "progress", iso(END + (2 + 7 * 24) * HOUR_MS)),
+                ("pain_gate", "continue_no_increase", iso(END + (3 + 7 * 24) * HOUR_MS)),
+            ],
+        ),
         # a pain-free report publishes nothing
         ([pain(2, 0)], []),
     ],
-    ids=["more_severe_action_same_week_new_alert", "same_action_same_week_one_alert",
-         "renewed_as_it_lifts_one_alert", "lift_then_new_pain_next_week", "pain_free_nothing"],
+    ids=[
+        "more_severe_action_same_week_new_alert",
+        "same_action_same_week_one_alert",
+        "renewed_as_it_lifts_one_alert",
+        "lift_then_new_pain_next_week",
+        "pain_free_nothing",
+    ],
 )
 def test_alerts_for_publishes_one_pain_alert_per_action_and_week(reports, expected):
     assert pain_alerts(reports) == expected
@@ -181,8 +216,11 @@ def test_alerts_for_publishes_red_flags_and_see_physio_with_the_pain_rules():
     # does not count; the milder pain 2 under reduce publishes nothing)
     reports = [pain(-15 * 24, 6), pain(-14 * 24, 2), pain(-7 * 24, 2), pain(-0.5, 1, flags=("giving_way",))]
     rules = {(a.rule, a.severity, a.action) for a in alerts_for(update(), facts(reports))}
-    assert rules == {("red_flag", "critical", "see_clinician"), ("pain_gate", "warning", "reduce_volume"),
-                     ("see_physio", "warning", "see_physio")}
+    assert rules == {
+        ("red_flag", "critical", "see_clinician"),
+        ("pain_gate", "warning", "reduce_volume"),
+        ("see_physio", "warning", "see_physio"),
+    }
 
 
 def test_simultaneous_reports_with_one_alert_id_publish_the_same_alert_in_either_order():
@@ -244,8 +282,13 @@ def test_under_reduce_the_budget_is_one_cut_of_the_week_before_the_gate_as_of_no
     runs = [run(start=MONDAY + d * DAY_MS, km=2.0 if d < 0 else 1.0, run_id=f"d{d}") for d in days]
     report = PainReport(ts=MONDAY + 2 * HOUR_MS, score=6)
     last = runs[-1]
-    latest = RunEvaluation(run=last, load=load_at(runs, last.end_ms, MONDAY - 30 * DAY_MS),
-                           cadence_baseline_spm=None, cadence_dev_pct=None, live=False)
+    latest = RunEvaluation(
+        run=last,
+        load=load_at(runs, last.end_ms, MONDAY - 30 * DAY_MS),
+        cadence_baseline_spm=None,
+        cadence_dev_pct=None,
+        live=False,
+    )
     known = facts([report], runs)
     # the 7 days before the gate: six runs of 2 km (days −6 … −1) = 12 km, so 8.4 km allowed
     # day 8, 08:00: days 2 … 7 in the window, 6 km; 8.4 − 6 = 2.4 (0.7 × last week's 11 km would be 1.7)

@@ -14,8 +14,9 @@ WARNING = ("shoe_wear", "warning", "replace_shoes")
 
 def evaluation(device_km=482.0, run_km=5.0, live=False, device="pod-1"):
     """A run of `run_km` that brings the footpod's lifetime distance to `device_km`."""
-    return an_evaluation(a_run(NOW, km=run_km, device=device), a_load(NOW, 20.0, 20.0, acwr=1.0), live=live,
-                         device_km=device_km)
+    return an_evaluation(
+        a_run(NOW, km=run_km, device=device), a_load(NOW, 20.0, 20.0, acwr=1.0), live=live, device_km=device_km
+    )
 
 
 @pytest.mark.parametrize(
@@ -35,12 +36,25 @@ def evaluation(device_km=482.0, run_km=5.0, live=False, device="pod-1"):
         (482.0, 5.0, 0.0, True, []),  # a live run: decided when it has ended
         (None, 5.0, 0.0, False, []),  # lifetime distance unknown
     ],
-    ids=["crossing_480", "reaching_exactly_480", "short_of_480", "starting_at_480", "entirely_past_480",
-         "crossing_800", "entirely_past_800", "both_in_one_run", "start_km_crossing_480", "start_km_crossing_800",
-         "new_shoe", "live_run", "unknown_lifetime"],
+    ids=[
+        "crossing_480",
+        "reaching_exactly_480",
+        "short_of_480",
+        "starting_at_480",
+        "entirely_past_480",
+        "crossing_800",
+        "entirely_past_800",
+        "both_in_one_run",
+        "start_km_crossing_480",
+        "start_km_crossing_800",
+        "new_shoe",
+        "live_run",
+        "unknown_lifetime",
+    ],
 )
-def test_shoe_wear_is_raised_by_the_run_that_takes_the_shoe_past_480_or_800_km(device_km, run_km, start_km, live,
-                                                                               expected):
+def test_shoe_wear_is_raised_by_the_run_that_takes_the_shoe_past_480_or_800_km(
+    device_km, run_km, start_km, live, expected
+):
     decisions = shoe_wear(evaluation(device_km, run_km, live), start_km)
     assert [(d.rule, d.severity, d.action) for d in decisions] == expected
 

@@ -6,8 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.notify import (TITLES, Answer, Notifier, Outbox, backoff_s, body_of, daily_key, daily_line,
-                           send_test, title_of)
+from alerts.notify import (
+    TITLES,
+    Answer,
+    Notifier,
+    Outbox,
+    backoff_s,
+    body_of,
+    daily_key,
+    daily_line,
+    send_test,
+    title_of,
+)
 from footpod.contract import Alert, Status
 from footpod.roster import Roster, RosterFile
 from footpod.settings import Settings
@@ -19,17 +29,26 @@ HOOK = "json://hooks.example.org/harriers"
 
 
 def alert(rule="budget_reached", severity="info", runner="alice", team="harriers", id_="a1"):
-    return Alert(id=id_, runner=runner, team=team, ts="2026-11-24T07:41:00Z", rule=rule, severity=severity,
-                 action="end_run", message="You have run 11.7 km in the last 7 days, past this week's limit of "
-                                           "11.0 km. Ease off and finish this run now.",
-                 details={"week_km": 11.7, "allowed_week_km": 11.0})
+    return Alert(
+        id=id_,
+        runner=runner,
+        team=team,
+        ts="2026-11-24T07:41:00Z",
+        rule=rule,
+        severity=severity,
+        action="end_run",
+        message="You have run 11.7 km in the last 7 days, past this week's limit of "
+        "11.0 km. Ease off and finish this run now.",
+        details={"week_km": 11.7, "allowed_week_km": 11.0},
+    )
 
 
-ROSTER = Roster.model_validate({
-    "teams": {"harriers": {"notify": [COACH, {"url": HOOK, "min_severity": "critical"}]}},
-    "runners": {"alice": {"team": "harriers", "notify": [ALICE, {"url": COACH}]},
-                "bob": {"team": "harriers"}},
-})
+ROSTER = Roster.model_validate(
+    {
+        "teams": {"harriers": {"notify": [COACH, {"url": HOOK, "min_severity": "critical"}]}},
+        "runners": {"alice": {"team": "harriers", "notify": [ALICE, {"url": COACH}]}, "bob": {"team": "harriers"}},
+    }
+)
 
 
 class FixedRoster(RosterFile):
@@ -69,8 +88,13 @@ class Target:
 
 
 def notifier(tmp_path, send, clock=None, roster=ROSTER, **settings):
-    values = {"notify_outbox": tmp_path / "outbox.sqlite", "notify_backoff_s": 5.0, "notify_backoff_max_s": 60.0,
-              "notify_retry_for_s": 3600.0, **settings}
+    values = {
+        "notify_outbox": tmp_path / "outbox.sqlite",
+        "notify_backoff_s": 5.0,
+        "notify_backoff_max_s": 60.0,
+        "notify_retry_for_s": 3600.0,
+        **settings,
+    }
     return Notifier(Settings(**values), FixedRoster(roster), send=send, clock=clock or Clock())
 
 
@@ -88,10 +112,26 @@ def test_a_rule_without_a_title_reads_as_its_name():
 
 def test_every_rule_in_rules_md_has_a_title():
     text = RULES_MD.read_text()
-    missing = [rule for rule in ("progression", "acwr_elevated", "acwr_high", "budget_reached", "pain_gate",
-                                 "red_flag", "see_physio", "cadence_low", "cadence_drop", "cadence_target",
-                                 "rtr_over_limit", "rtr_complete", "shoe_wear", "pain_mile")
-               if f"`{rule}`" in text and rule not in TITLES]
+    missing = [
+        rule
+        for rule in (
+            "progression",
+            "acwr_elevated",
+            "acwr_high",
+            "budget_reached",
+            "pain_gate",
+            "red_flag",
+            "see_physio",
+            "cadence_low",
+            "cadence_drop",
+            "cadence_target",
+            "rtr_over_limit",
+            "rtr_complete",
+            "shoe_wear",
+            "pain_mile",
+        )
+        if f"`{rule}`" in text and rule not in TITLES
+    ]
     assert missing == []
 
 
@@ -101,15 +141,28 @@ def test_the_body_is_the_message_with_its_numbers_then_whose_and_when():
     assert lines[1] == "alice (harriers), Tue 24 Nov 07:41 UTC"
 
 
-@pytest.mark.parametrize("budget, allowed, expected", [
-    (12.4, 23.0, "Tuesday: 12.4 of 23.0 km left this week; knee gate: progress"),
-    (0.0, 11.0, "Tuesday: 0.0 of 11.0 km left this week; knee gate: progress"),  # used up
-    (None, None, "Tuesday: 10.6 km in the last 7 days; knee gate: progress"),  # too little history for a budget
-])
+@pytest.mark.parametrize(
+    "budget, allowed, expected",
+    [
+        (12.4, 23.0, "Tuesday: 12.4 of 23.0 km left this week; knee gate: progress"),
+        (0.0, 11.0, "Tuesday: 0.0 of 11.0 km left this week; knee gate: progress"),  # used up
+        (None, None, "Tuesday: 10.6 km in the last 7 days; knee gate: progress"),  # too little history for a budget
+    ],
+)
 def test_the_daily_line_says_what_is_left_of_the_week(budget, allowed, expected):
-    status = Status(runner="alice", team="harriers", as_of="2026-11-24T06:00:00Z", week_km=10.6, prev_week_km=20.9,
-                    change_pct=None, acwr=None, budget_km=budget, gate="progress", cadence_baseline_spm=None,
-                    last_run=None)
+    status = Status(
+        runner="alice",
+        team="harriers",
+        as_of="2026-11-24T06:00:00Z",
+        week_km=10.6,
+        prev_week_km=20.9,
+        change_pct=None,
+        acwr=None,
+        budget_km=budget,
+        gate="progress",
+        cadence_baseline_spm=None,
+        last_run=None,
+    )
     assert daily_line(status, allowed) == expected
 
 
@@ -123,11 +176,14 @@ def test_the_daily_message_has_one_key_a_day_from_its_hour():
 # --- who gets what --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("severity, expected", [
-    ("info", [ALICE, COACH]),  # the runner's targets default to info; the coach's URL is listed by alice too
-    ("warning", [ALICE, COACH]),
-    ("critical", [ALICE, COACH, HOOK]),  # the team hook only takes critical
-])
+@pytest.mark.parametrize(
+    "severity, expected",
+    [
+        ("info", [ALICE, COACH]),  # the runner's targets default to info; the coach's URL is listed by alice too
+        ("warning", [ALICE, COACH]),
+        ("critical", [ALICE, COACH, HOOK]),  # the team hook only takes critical
+    ],
+)
 def test_an_alert_goes_to_the_targets_that_take_its_severity_once_per_url(tmp_path, severity, expected):
     outbox = tmp_path / "outbox.sqlite"
     notify = notifier(tmp_path, Target())
@@ -149,7 +205,10 @@ def test_the_test_message_goes_to_every_target_and_reports_each_answer():
     target = Target([True, False, True])
     results = send_test(ROSTER, "alice", send=target)
     assert [(owner, answer.ok) for owner, _, _, answer in results] == [
-        ("alice", True), ("alice", False), ("team harriers", True)]
+        ("alice", True),
+        ("alice", False),
+        ("team harriers", True),
+    ]
     assert "secret" not in " ".join(url for _, url, _, _ in results)  # secrets masked for the table
 
 
@@ -262,18 +321,27 @@ def test_an_outbox_that_fails_is_logged_and_never_raised_into_the_pipeline(tmp_p
 
 SEVERITIES = ("info", "warning", "critical")
 urls_st = st.sampled_from([ALICE, COACH, HOOK, "tgram://bot/chat"])
-target_st = st.one_of(urls_st, st.builds(lambda url, sev: {"url": url, "min_severity": sev}, urls_st,
-                                         st.sampled_from(SEVERITIES)))
+target_st = st.one_of(
+    urls_st, st.builds(lambda url, sev: {"url": url, "min_severity": sev}, urls_st, st.sampled_from(SEVERITIES))
+)
 
 
-@given(runner_targets=st.lists(target_st, max_size=4), team_targets=st.lists(target_st, max_size=4),
-       severity=st.sampled_from(SEVERITIES))
+@given(
+    runner_targets=st.lists(target_st, max_size=4),
+    team_targets=st.lists(target_st, max_size=4),
+    severity=st.sampled_from(SEVERITIES),
+)
 def test_an_alert_reaches_each_url_at_most_once_and_only_where_its_severity_is_taken(
-        runner_targets, team_targets, severity):
+    runner_targets, team_targets, severity
+):
     from alerts.notify import alert_targets
 
-    roster = Roster.model_validate({"teams": {"harriers": {"notify": team_targets}},
-                                    "runners": {"alice": {"team": "harriers", "notify": runner_targets}}})
+    roster = Roster.model_validate(
+        {
+            "teams": {"harriers": {"notify": team_targets}},
+            "runners": {"alice": {"team": "harriers", "notify": runner_targets}},
+        }
+    )
     urls = alert_targets(roster, alert(severity=severity))
     assert len(urls) == len(set(urls))
     # the first listing of a URL decides (the runner's before the team's), with the owner's default
@@ -282,8 +350,9 @@ def test_an_alert_reaches_each_url_at_most_once_and_only_where_its_severity_is_t
         for target in targets:
             url, min_sev = (target, default) if isinstance(target, str) else (target["url"], target["min_severity"])
             first.setdefault(url, min_sev)
-    assert set(urls) == {url for url, min_sev in first.items()
-                         if SEVERITIES.index(severity) >= SEVERITIES.index(min_sev)}
+    assert set(urls) == {
+        url for url, min_sev in first.items() if SEVERITIES.index(severity) >= SEVERITIES.index(min_sev)
+    }
 
 
 def test_delivered_rows_are_forgotten_after_their_keep_time_pending_and_dead_ones_never(tmp_path):

@@ -1,16 +1,26 @@
 """The live-status pace, against a clock value."""
 
-from footpod.contract import LastRun, Status
 from alerts.pacing import StatusPace
+from footpod.contract import LastRun, Status
 
 INTERVAL = 10.0
 
 
 def status(live: bool, km: float = 1.0) -> Status:
-    return Status(runner="alice", team="t", as_of="2025-10-01T10:00:00.000Z", live=live, week_km=km,
-                  prev_week_km=0.0, change_pct=None, acwr=None, budget_km=None, gate="progress",
-                  cadence_baseline_spm=None,
-                  last_run=LastRun(run_id="r", end="2025-10-01T10:00:00.000Z", km=km, cadence_spm=None))
+    return Status(
+        runner="alice",
+        team="t",
+        as_of="2025-10-01T10:00:00.000Z",
+        live=live,
+        week_km=km,
+        prev_week_km=0.0,
+        change_pct=None,
+        acwr=None,
+        budget_km=None,
+        gate="progress",
+        cadence_baseline_spm=None,
+        last_run=LastRun(run_id="r", end="2025-10-01T10:00:00.000Z", km=km, cadence_spm=None),
+    )
 
 
 def test_the_first_live_status_goes_at_once():
@@ -47,4 +57,3 @@ def test_a_live_status_with_a_new_alert_goes_at_once():
     pace, _ = StatusPace().offer(status(True), now_s=100.0, interval_s=INTERVAL)
     _, published = pace.offer(status(True, 7.0), now_s=101.0, interval_s=INTERVAL, urgent=True)
     assert published.week_km == 7.0
-

@@ -1,36 +1,64 @@
 """The pain gate (the 24-hour rule), how a gate lifts, red flags and `see_physio` (RULES.md §3)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.rules.pain_gate import (gate_at, gate_decisions, history, pain_under_a_gate, rank, see_physio, settle_at,
-                                    settled, timing_of, run_of)
+from alerts.rules.pain_gate import (
+    gate_at,
+    gate_decisions,
+    history,
+    pain_under_a_gate,
+    rank,
+    run_of,
+    see_physio,
+    settle_at,
+    settled,
+    timing_of,
+)
 from alerts.rules.progression import budget_km
-from footpod.thresholds import GATE_FACTORS, GATES
 from footpod.contract import RED_FLAGS, PainReport
 from footpod.records import LoadSnapshot, RunSummary
+from footpod.thresholds import GATE_FACTORS, GATES
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 # RULES.md §3 see_clinician: 000's and 004's red flags; the last four are new (RULES changed)
-FLAGS = ("swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain", "deformity",
-         "trauma", "worse_at_rest", "systemic", "sharp_pain")
+FLAGS = (
+    "swelling",
+    "locking",
+    "giving_way",
+    "instability",
+    "cannot_bear_weight",
+    "night_pain",
+    "deformity",
+    "trauma",
+    "worse_at_rest",
+    "systemic",
+    "sharp_pain",
+)
 
 
 def ms(text):
     """Epoch milliseconds of an ISO 8601 time in UTC."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 T0 = ms("2026-11-23T06:00:00")  # a Monday morning run starts
 
 
 def run(run_id="run-1", start=T0, minutes=60, device="pod-1"):
-    return RunSummary(run_id=run_id, device_id=device, start_ms=start, end_ms=start + minutes * 60_000, km=8.0,
-                      samples=minutes * 60, cadence_spm=172.0)
+    return RunSummary(
+        run_id=run_id,
+        device_id=device,
+        start_ms=start,
+        end_ms=start + minutes * 60_000,
+        km=8.0,
+        samples=minutes * 60,
+        cadence_spm=172.0,
+    )
 
 
 RUN = run()
@@ -76,10 +104,18 @@ def gate(reports, as_of, runs=(RUN,)):
         ([after(-0.5, 3, worsening=True)], ("pain_gate", "critical", "stop_run")),  # it got worse while running
         *[([after(1, 1, flags=(flag,))], ("red_flag", "critical", "see_clinician")) for flag in FLAGS],  # a red flag
     ],
-    ids=["progress_no_reports", "progress_pain_free_report", "continue_no_increase_after",
-         "continue_no_increase_during", "continue_no_increase_next_day_zero", "maintain_pain_4",
-         "reduce_volume_next_day_check", "reduce_volume_score_5", "stop_run_worsening",
-         *[f"see_clinician_{flag}" for flag in FLAGS]],
+    ids=[
+        "progress_no_reports",
+        "progress_pain_free_report",
+        "continue_no_increase_after",
+        "continue_no_increase_during",
+        "continue_no_increase_next_day_zero",
+        "maintain_pain_4",
+        "reduce_volume_next_day_check",
+        "reduce_volume_score_5",
+        "stop_run_worsening",
+        *[f"see_clinician_{flag}" for flag in FLAGS],
+    ],
 )
 def test_each_report_is_published_with_the_rule_severity_and_action_of_its_table_row(reports, expected):
     published = decided(reports)
@@ -97,8 +133,15 @@ def test_each_report_is_published_with_the_rule_severity_and_action_of_its_table
         ([after(-0.5, 3, worsening=True)], "stop_run"),  # worse while running
         *[([after(1, 0, flags=(flag,))], "see_clinician") for flag in FLAGS],  # a red flag, even without pain
     ],
-    ids=["progress", "continue_no_increase", "maintain", "reduce_volume_next_day_check", "reduce_volume_score_5",
-         "stop_run", *[f"see_clinician_{flag}" for flag in FLAGS]],
+    ids=[
+        "progress",
+        "continue_no_increase",
+        "maintain",
+        "reduce_volume_next_day_check",
+        "reduce_volume_score_5",
+        "stop_run",
+        *[f"see_clinician_{flag}" for flag in FLAGS],
+    ],
 )
 def test_the_gate_an_hour_after_the_last_report_is_the_decision_of_its_table_row(reports, action):
     last = max((r.ts for r in reports), default=END)
@@ -127,8 +170,7 @@ def test_the_contract_red_flags_are_the_rules_red_flags():
 
 def test_the_most_severe_row_wins_when_a_report_matches_several():
     # pain 6 that got worse, with swelling: the red flag is the most severe row
-    assert decided([after(-0.5, 6, worsening=True, flags=("swelling",))]) == [
-        ("red_flag", "critical", "see_clinician")]
+    assert decided([after(-0.5, 6, worsening=True, flags=("swelling",))]) == [("red_flag", "critical", "see_clinician")]
 
 
 # --- timing: the 20 h check and explicit timing -------------------------------------------------
@@ -191,8 +233,13 @@ TODAY = run("run-today", start=T0 + 2 * HOUR_MS)  # 08:00–09:00
         # naming a run not known: as if it named none
         (report(T0 + 4 * HOUR_MS, 2, run_id="run-unknown"), "run-today", "after"),
     ],
-    ids=["matched_by_run_id", "matched_by_run_under_way", "matched_by_latest_run_ended_before",
-         "matched_between_runs", "unknown_run_id_falls_back"],
+    ids=[
+        "matched_by_run_id",
+        "matched_by_run_under_way",
+        "matched_by_latest_run_ended_before",
+        "matched_between_runs",
+        "unknown_run_id_falls_back",
+    ],
 )
 def test_a_report_belongs_to_the_run_it_names_the_run_under_way_or_the_latest_run_before(report_, run_id, timing):
     runs = [TODAY, YESTERDAY]
@@ -273,19 +320,41 @@ SET = END + HOUR_MS  # the report after(1, …) that sets the gate
         # a report after the instant asked about is not known yet
         ([after(1, 6)], END, "progress"),
     ],
-    ids=["continue_in_force", "continue_kept_7_days_after_clear_check", "continue_progress_after_7_days",
-         "continue_last_ms_of_7_days", "continue_lifts_at_day_7_exactly", "continue_lifts_by_time",
-         "maintain_keeps_7_days", "maintain_lifts_at_day_7_exactly", "continue_renewed_on_day_5",
-         "renewed_continue_lifts_7_days_after_renewal",
-         "worsening_0_is_not_clear", "flagged_0_is_not_clear", "reduce_holds_7_days_after_clear",
-         "reduce_last_ms_of_7_days", "reduce_steps_down_at_day_7_after_clear_at_24h_exactly",
-         "stepped_down_continue_last_ms", "stepped_down_continue_lifts_by_time", "clear_under_24h_does_not_count",
-         "reduce_in_force_without_clear", "reduce_in_force_after_pain_3", "reduce_waits_for_late_clear",
-         "reduce_steps_down_when_late_clear_arrives", "late_step_down_lifts_by_time",
-         "clear_before_reduce_does_not_lift", "stop_run_holds_7_days", "stop_run_sticky_without_clear",
-         "stop_run_steps_down_after_clear", "see_clinician_sticky", "see_clinician_steps_down_after_clear",
-         "most_severe_maintain_over_continue", "later_continue_after_maintain_lifts",
-         "most_severe_reduce_over_continue", "future_report_unknown"],
+    ids=[
+        "continue_in_force",
+        "continue_kept_7_days_after_clear_check",
+        "continue_progress_after_7_days",
+        "continue_last_ms_of_7_days",
+        "continue_lifts_at_day_7_exactly",
+        "continue_lifts_by_time",
+        "maintain_keeps_7_days",
+        "maintain_lifts_at_day_7_exactly",
+        "continue_renewed_on_day_5",
+        "renewed_continue_lifts_7_days_after_renewal",
+        "worsening_0_is_not_clear",
+        "flagged_0_is_not_clear",
+        "reduce_holds_7_days_after_clear",
+        "reduce_last_ms_of_7_days",
+        "reduce_steps_down_at_day_7_after_clear_at_24h_exactly",
+        "stepped_down_continue_last_ms",
+        "stepped_down_continue_lifts_by_time",
+        "clear_under_24h_does_not_count",
+        "reduce_in_force_without_clear",
+        "reduce_in_force_after_pain_3",
+        "reduce_waits_for_late_clear",
+        "reduce_steps_down_when_late_clear_arrives",
+        "late_step_down_lifts_by_time",
+        "clear_before_reduce_does_not_lift",
+        "stop_run_holds_7_days",
+        "stop_run_sticky_without_clear",
+        "stop_run_steps_down_after_clear",
+        "see_clinician_sticky",
+        "see_clinician_steps_down_after_clear",
+        "most_severe_maintain_over_continue",
+        "later_continue_after_maintain_lifts",
+        "most_severe_reduce_over_continue",
+        "future_report_unknown",
+    ],
 )
 def test_the_gate_in_force_is_the_most_severe_decision_still_holding(reports, as_of, action):
     assert gate(reports, as_of) == action
@@ -308,36 +377,79 @@ def published(reports, as_of, runs=(RUN,)):
         # pain 6 then pain 2 the next hour: the milder report under reduce publishes nothing (RULES changed)
         ([after(1, 6), after(2, 2)], END + 30 * DAY_MS, [("reduce_volume", SET)]),
         # pain 2 then pain 6: more severe, a new alert
-        ([after(1, 2), after(2, 6)], END + 2 * DAY_MS, [("continue_no_increase", SET),
-                                                        ("reduce_volume", END + 2 * HOUR_MS)]),
+        (
+            [after(1, 2), after(2, 6)],
+            END + 2 * DAY_MS,
+            [("continue_no_increase", SET), ("reduce_volume", END + 2 * HOUR_MS)],
+        ),
         # a renewal of the same gate is no change: one alert, one lift 7 days after the renewal
-        ([after(1, 2), after(1 + 5 * 24, 2, timing="after")], SET + 12 * DAY_MS, [("continue_no_increase", SET),
-                                                                  ("progress", SET + 12 * DAY_MS)]),
+        (
+            [after(1, 2), after(1 + 5 * 24, 2, timing="after")],
+            SET + 12 * DAY_MS,
+            [("continue_no_increase", SET), ("progress", SET + 12 * DAY_MS)],
+        ),
         # reduce, clear 24 h later: the step down to continue publishes nothing; the lift does
         ([after(1, 6), after(25, 0)], SET + 14 * DAY_MS, [("reduce_volume", SET), ("progress", SET + 14 * DAY_MS)]),
         # a red flag under reduce is more severe: published as see_clinician
-        ([after(1, 6), after(30, 1, flags=("trauma",))], END + 3 * DAY_MS,
-         [("reduce_volume", SET), ("see_clinician", END + 30 * HOUR_MS)]),
+        (
+            [after(1, 6), after(30, 1, flags=("trauma",))],
+            END + 3 * DAY_MS,
+            [("reduce_volume", SET), ("see_clinician", END + 30 * HOUR_MS)],
+        ),
         # a second red flag under see_clinician: nothing new
-        ([after(1, 1, flags=("trauma",)), after(30, 1, flags=("sharp_pain",))], END + 3 * DAY_MS,
-         [("see_clinician", SET)]),
+        (
+            [after(1, 1, flags=("trauma",)), after(30, 1, flags=("sharp_pain",))],
+            END + 3 * DAY_MS,
+            [("see_clinician", SET)],
+        ),
     ],
-    ids=["continue_then_lift_at_day_7", "no_lift_before_day_7", "milder_under_reduce_silent", "escalation_published",
-         "renewal_silent_lift_later", "step_down_silent_lift_published", "red_flag_over_reduce",
-         "second_red_flag_silent"],
+    ids=[
+        "continue_then_lift_at_day_7",
+        "no_lift_before_day_7",
+        "milder_under_reduce_silent",
+        "escalation_published",
+        "renewal_silent_lift_later",
+        "step_down_silent_lift_published",
+        "red_flag_over_reduce",
+        "second_red_flag_silent",
+    ],
 )
 def test_alerts_are_published_when_the_gate_gets_more_severe_or_lifts(reports, as_of, expected):
     assert published(reports, as_of) == expected
 
 
-@pytest.mark.parametrize("reports", [
-    [after(1, 2)], [after(1, 4)], [after(1, 6)], [after(22, 1)], [after(-0.5, 3, worsening=True)],
-    [after(1, 0, flags=("systemic",))], [after(1, 6), after(2, 2)], [after(1, 6), after(25, 0)],
-], ids=["continue", "maintain", "reduce", "reduce_next_day", "stop", "see_clinician", "reduce_then_milder",
-        "reduce_step_down_lift"])
+@pytest.mark.parametrize(
+    "reports",
+    [
+        [after(1, 2)],
+        [after(1, 4)],
+        [after(1, 6)],
+        [after(22, 1)],
+        [after(-0.5, 3, worsening=True)],
+        [after(1, 0, flags=("systemic",))],
+        [after(1, 6), after(2, 2)],
+        [after(1, 6), after(25, 0)],
+    ],
+    ids=[
+        "continue",
+        "maintain",
+        "reduce",
+        "reduce_next_day",
+        "stop",
+        "see_clinician",
+        "reduce_then_milder",
+        "reduce_step_down_lift",
+    ],
+)
 def test_every_pain_message_names_the_gate_in_force(reports):
-    words = {"progress": "'progress'", "continue_no_increase": "'continue, no increase'", "maintain": "'maintain'",
-             "reduce_volume": "'reduce volume'", "stop_run": "'stop running'", "see_clinician": "'see a clinician'"}
+    words = {
+        "progress": "'progress'",
+        "continue_no_increase": "'continue, no increase'",
+        "maintain": "'maintain'",
+        "reduce_volume": "'reduce volume'",
+        "stop_run": "'stop running'",
+        "see_clinician": "'see a clinician'",
+    }
     for decision in gate_decisions(reports, [RUN], END + 60 * DAY_MS):
         assert decision.details["gate"] == decision.action
         assert words[decision.action] in decision.message
@@ -359,7 +471,10 @@ def test_messages_take_their_numbers_from_the_thresholds():
 def test_the_history_lists_each_change_once_in_time_order():
     changes = history([after(1, 6), after(2, 2), after(25, 0)], [RUN])
     assert [(c.action, c.since_ms) for c in changes] == [
-        ("reduce_volume", SET), ("continue_no_increase", SET + 7 * DAY_MS), ("progress", SET + 14 * DAY_MS)]
+        ("reduce_volume", SET),
+        ("continue_no_increase", SET + 7 * DAY_MS),
+        ("progress", SET + 14 * DAY_MS),
+    ]
 
 
 def test_the_gate_names_the_report_and_run_that_set_it():
@@ -373,8 +488,14 @@ def test_the_gate_names_the_report_and_run_that_set_it():
 def test_report_decisions_carry_the_report_time_and_its_inputs():
     (decision,) = report_decisions([after(1, 2, flags=("swelling", "night_pain"))], [RUN])
     assert decision.ts_ms == END + HOUR_MS
-    assert decision.details == {"gate": "see_clinician", "score": 2, "timing": "after", "flags": "swelling,night_pain",
-                                "worsening": False, "run_id": "run-1"}
+    assert decision.details == {
+        "gate": "see_clinician",
+        "score": 2,
+        "timing": "after",
+        "flags": "swelling,night_pain",
+        "worsening": False,
+        "run_id": "run-1",
+    }
     assert "2/10" in decision.message and "swelling" in decision.message and "clinician" in decision.message
 
 
@@ -410,14 +531,23 @@ REDUCE_DAY_0 = report(T0, 6)  # pain 6 on day 0: reduce_volume until a clear rep
         # a pain-free report is not a pain day
         ([REDUCE_DAY_0, *on_days(1, 15), *on_days(8, score=0)], None),
     ],
-    ids=["reduce_days_1_8_15", "reduce_days_1_8_14", "weekly_pain_gates_lifted", "renewed_continue_14_days",
-         "renewed_continue_10_days", "same_day_counts_once", "day_28_before_outside", "day_27_before_inside",
-         "pain_free_day_not_counted"],
+    ids=[
+        "reduce_days_1_8_15",
+        "reduce_days_1_8_14",
+        "weekly_pain_gates_lifted",
+        "renewed_continue_14_days",
+        "renewed_continue_10_days",
+        "same_day_counts_once",
+        "day_28_before_outside",
+        "day_27_before_inside",
+        "pain_free_day_not_counted",
+    ],
 )
 def test_see_physio_needs_pain_on_3_days_14_days_apart_while_a_gate_held(reports, alert_day):
     decisions = see_physio(reports, [])
     assert [(d.rule, d.severity, d.action, d.ts_ms) for d in decisions] == (
-        [("see_physio", "warning", "see_physio", T0 + alert_day * DAY_MS)] if alert_day is not None else [])
+        [("see_physio", "warning", "see_physio", T0 + alert_day * DAY_MS)] if alert_day is not None else []
+    )
 
 
 def test_see_physio_says_how_many_days_over_how_long():
@@ -443,8 +573,16 @@ R = 1_000_000  # when the report arrived (ms)
         (R + 100_000, R + 120_000, True),  # … but at most 2 min after the report
         (R + 119_000, R + 120_000, True),  # even with a sample a second ago
     ],
-    ids=["quiet_29.999s", "quiet_30s_exactly", "old_sample_30s", "sample_after_report_39.999s",
-         "sample_after_report_40s", "busy_119.999s", "cap_2min_exactly", "cap_2min_busy"],
+    ids=[
+        "quiet_29.999s",
+        "quiet_30s_exactly",
+        "old_sample_30s",
+        "sample_after_report_39.999s",
+        "sample_after_report_40s",
+        "busy_119.999s",
+        "cap_2min_exactly",
+        "cap_2min_busy",
+    ],
 )
 def test_a_report_is_decided_once_the_runner_has_been_quiet_30_s_or_2_min_have_passed(last_arrival, now, done):
     assert settled(R, last_arrival, now) is done
@@ -461,9 +599,14 @@ HORIZON_H = 24 * 24  # everything happens within 24 days of T0
 def runs_st(draw):
     """Up to 4 runs of one runner, on an hourly grid, possibly overlapping (two footpods)."""
     count = draw(st.integers(min_value=0, max_value=len(RUN_IDS)))
-    return [run(RUN_IDS[i], start=T0 + draw(st.integers(0, HORIZON_H)) * HOUR_MS,
-                minutes=draw(st.sampled_from([30, 60, 90, 180])))
-            for i in range(count)]
+    return [
+        run(
+            RUN_IDS[i],
+            start=T0 + draw(st.integers(0, HORIZON_H)) * HOUR_MS,
+            minutes=draw(st.sampled_from([30, 60, 90, 180])),
+        )
+        for i in range(count)
+    ]
 
 
 reports_st = st.builds(
@@ -500,7 +643,7 @@ def test_a_more_severe_report_never_makes_the_gate_less_severe_at_any_instant(ru
     index = data.draw(st.integers(0, len(reports) - 1))
     how = data.draw(st.sampled_from(["score", "flag", "worsening"]))
     more = data.draw(st.integers(1, 10))
-    worsened = [*reports[:index], worse(reports[index], how, more), *reports[index + 1:]]
+    worsened = [*reports[:index], worse(reports[index], how, more), *reports[index + 1 :]]
     for as_of in instants(reports):
         assert rank(gate(worsened, as_of, runs)) >= rank(gate(reports, as_of, runs)), as_of
 
@@ -526,15 +669,24 @@ def shown(gate_):
 
 
 @given(
-    runs=runs_st(), reports=st.lists(reports_st, max_size=6),
+    runs=runs_st(),
+    reports=st.lists(reports_st, max_size=6),
     as_of_h=st.integers(0, HORIZON_H + 14 * 24),
     week=st.floats(min_value=0, max_value=500, allow_nan=False),
     prev=st.one_of(st.just(0.0), st.floats(min_value=0, max_value=500, allow_nan=False)),
 )
 def test_the_budget_under_the_gate_in_force_is_never_negative(runs, reports, as_of_h, week, prev):
     as_of = T0 + as_of_h * HOUR_MS
-    load = LoadSnapshot(as_of_ms=as_of, week_km=week, prev_week_km=prev, change_pct=None, chronic_week_km=0.0,
-                        acwr=None, acwr_ewma=None, history_days=60.0)
+    load = LoadSnapshot(
+        as_of_ms=as_of,
+        week_km=week,
+        prev_week_km=prev,
+        change_pct=None,
+        chronic_week_km=0.0,
+        acwr=None,
+        acwr_ewma=None,
+        history_days=60.0,
+    )
     in_force = gate_at(reports, runs, as_of)
     assert in_force.action in GATES
     budget = budget_km(load, in_force.action)
@@ -544,6 +696,9 @@ def test_the_budget_under_the_gate_in_force_is_never_negative(runs, reports, as_
 @given(runs=runs_st(), reports=st.lists(reports_st, max_size=7))
 def test_pain_counts_for_see_physio_exactly_when_the_earlier_reports_hold_a_gate_at_it(runs, reports):
     # the definition of RULES.md §3, report by report, against the one-pass computation
-    expected = {r for r in reports if r.score >= 1
-                and gate_at([e for e in reports if e.ts < r.ts], runs, r.ts).action != "progress"}
+    expected = {
+        r
+        for r in reports
+        if r.score >= 1 and gate_at([e for e in reports if e.ts < r.ts], runs, r.ts).action != "progress"
+    }
     assert set(pain_under_a_gate(reports, runs)) == expected

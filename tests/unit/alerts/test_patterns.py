@@ -1,7 +1,7 @@
 """`pain_mile`: during-run pain starting at a similar distance in 3 runs of the trailing 28 days,
 not necessarily in a row: three onsets within ±15 % of their median (RULES.md §6)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -13,10 +13,19 @@ from footpod.records import RunSummary
 
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
-T0 = int(datetime(2026, 11, 23, 6, tzinfo=timezone.utc).timestamp() * 1000)  # a Monday, 06:00
-RUNS = [RunSummary(run_id=f"run-{day}", device_id="pod-1", start_ms=T0 + day * DAY_MS,
-                   end_ms=T0 + day * DAY_MS + 60 * MINUTE_MS, km=10.0, samples=3600, cadence_spm=172.0)
-        for day in range(40)]  # an hour's run each morning, 06:00–07:00
+T0 = int(datetime(2026, 11, 23, 6, tzinfo=UTC).timestamp() * 1000)  # a Monday, 06:00
+RUNS = [
+    RunSummary(
+        run_id=f"run-{day}",
+        device_id="pod-1",
+        start_ms=T0 + day * DAY_MS,
+        end_ms=T0 + day * DAY_MS + 60 * MINUTE_MS,
+        km=10.0,
+        samples=3600,
+        cadence_spm=172.0,
+    )
+    for day in range(40)
+]  # an hour's run each morning, 06:00–07:00
 
 
 def during(day, distance_m, minute=30, score=3, **fields):
@@ -62,16 +71,31 @@ def during(day, distance_m, minute=30, score=3, **fields):
         # onsets on days 0, 20 and 28: the first is exactly 28 days before the third, outside
         ([during(0, 3000), during(20, 3000), during(28, 3000)], False),
     ],
-    ids=["three_onsets_within_15pct", "exactly_15pct_off", "16pct_off", "two_runs_only", "same_run_counts_once",
-         "first_report_of_run_counts", "later_report_of_run_ignored", "simultaneous_reports_nearest_onset",
-         "after_report_by_age_ignored",
-         "explicit_after_ignored", "next_day_ignored", "pain_free_ignored", "no_distance_ignored",
-         "median_not_mean", "not_in_a_row", "window_27_days_in", "window_28_days_out"],
+    ids=[
+        "three_onsets_within_15pct",
+        "exactly_15pct_off",
+        "16pct_off",
+        "two_runs_only",
+        "same_run_counts_once",
+        "first_report_of_run_counts",
+        "later_report_of_run_ignored",
+        "simultaneous_reports_nearest_onset",
+        "after_report_by_age_ignored",
+        "explicit_after_ignored",
+        "next_day_ignored",
+        "pain_free_ignored",
+        "no_distance_ignored",
+        "median_not_mean",
+        "not_in_a_row",
+        "window_27_days_in",
+        "window_28_days_out",
+    ],
 )
 def test_pain_mile_needs_the_first_during_run_pain_of_3_runs_within_15_percent_of_their_median(reports, fires):
     decisions = pain_mile(reports, RUNS)
     assert {(d.rule, d.severity, d.action) for d in decisions} == (
-        {("pain_mile", "info", "review_with_coach")} if fires else set())
+        {("pain_mile", "info", "review_with_coach")} if fires else set()
+    )
 
 
 def test_pain_mile_is_raised_at_the_third_onset_with_the_distances():
@@ -81,8 +105,13 @@ def test_pain_mile_is_raised_at_the_third_onset_with_the_distances():
     assert "3.0 km" in decision.message
 
 
-onsets = st.builds(during, day=st.integers(0, 4), distance_m=st.sampled_from([None, 2800.0, 3000.0, 3300.0, 9000.0]),
-                  minute=st.sampled_from([10, 30, 90]), score=st.integers(0, 3))
+onsets = st.builds(
+    during,
+    day=st.integers(0, 4),
+    distance_m=st.sampled_from([None, 2800.0, 3000.0, 3300.0, 9000.0]),
+    minute=st.sampled_from([10, 30, 90]),
+    score=st.integers(0, 3),
+)
 
 
 @given(st.lists(onsets, max_size=10).flatmap(lambda reports: st.tuples(st.just(reports), st.permutations(reports))))

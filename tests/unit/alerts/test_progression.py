@@ -24,11 +24,16 @@ GATES = {
 }
 
 
-def evaluation(week=10.0, prev=10.0, acwr=None, history_days=60.0, live=False, run_km=5.0,
-               cadence=175.0, baseline=None, as_of=NOW):
+def evaluation(
+    week=10.0, prev=10.0, acwr=None, history_days=60.0, live=False, run_km=5.0, cadence=175.0, baseline=None, as_of=NOW
+):
     """A run ending at `as_of` with the runner's load at that instant."""
-    return an_evaluation(a_run(as_of, km=run_km, cadence=cadence),
-                         a_load(as_of, week, prev, acwr=acwr, history_days=history_days), baseline=baseline, live=live)
+    return an_evaluation(
+        a_run(as_of, km=run_km, cadence=cadence),
+        a_load(as_of, week, prev, acwr=acwr, history_days=history_days),
+        baseline=baseline,
+        live=live,
+    )
 
 
 def load(week, prev):
@@ -50,13 +55,22 @@ def load(week, prev):
         (12.0, 10.0, 13.9, False),  # history 13.9 days: a new runner's first weeks are not a progression
         (12.0, 10.0, 14.0, True),  # history exactly 14 days reaches back far enough
     ],
-    ids=["exactly_plus_10pct", "exactly_plus_10pct_30km", "just_above_10pct", "plus_50pct", "lighter_week",
-         "prev_week_zero", "history_13.9_days", "history_14_days"],
+    ids=[
+        "exactly_plus_10pct",
+        "exactly_plus_10pct_30km",
+        "just_above_10pct",
+        "plus_50pct",
+        "lighter_week",
+        "prev_week_zero",
+        "history_13.9_days",
+        "history_14_days",
+    ],
 )
 def test_progression_warns_only_above_ten_percent_with_two_weeks_of_history(week, prev, history_days, alerts):
     decisions = progression(evaluation(week=week, prev=prev, history_days=history_days))
     assert [(d.rule, d.severity, d.action) for d in decisions] == (
-        [("progression", "warning", "hold")] if alerts else [])
+        [("progression", "warning", "hold")] if alerts else []
+    )
 
 
 def test_progression_carries_the_event_time_of_the_load():
@@ -99,8 +113,17 @@ def test_progression_message_never_states_a_percent_within_the_limit():
         (1.6, 28, ("acwr_high", "critical", "reduce_volume")),  # exactly 28 days is enough
         (None, 60, None),  # no chronic load, no ratio
     ],
-    ids=["sweet_spot", "exactly_1.3", "acwr_1.31", "exactly_1.5", "acwr_1.51", "acwr_2.5",
-         "history_27.9_days", "history_28_days", "acwr_none"],
+    ids=[
+        "sweet_spot",
+        "exactly_1.3",
+        "acwr_1.31",
+        "exactly_1.5",
+        "acwr_1.51",
+        "acwr_2.5",
+        "history_27.9_days",
+        "history_28_days",
+        "acwr_none",
+    ],
 )
 def test_acwr_is_elevated_above_1_3_and_high_above_1_5_after_28_days(ratio, history_days, expected):
     decisions = acwr(evaluation(week=20.0, acwr=ratio, history_days=history_days))
@@ -148,8 +171,16 @@ def test_the_gate_factors_are_those_of_the_rules_table():
         ("reduce_volume", 18.0, 20.0, 0.0),  # over the allowance: zero, never negative
         ("progress", 5.0, 0.0, None),  # no previous week: absent, not zero
     ],
-    ids=["progress_1.10", "maintain_1.00", "continue_1.00", "reduce_0.70", "stop_0",
-         "see_clinician_0", "over_budget_is_zero", "prev_week_zero_absent"],
+    ids=[
+        "progress_1.10",
+        "maintain_1.00",
+        "continue_1.00",
+        "reduce_0.70",
+        "stop_0",
+        "see_clinician_0",
+        "over_budget_is_zero",
+        "prev_week_zero_absent",
+    ],
 )
 def test_budget_is_last_week_times_the_gate_factor_minus_this_week(gate, week, prev, expected):
     assert budget_km(load(week, prev), gate) == (None if expected is None else pytest.approx(expected))
@@ -186,20 +217,29 @@ def test_budget_is_never_negative_and_absent_exactly_when_last_week_is_empty(wee
         ("maintain", 10.5, 10.0, 3.0, False, False),  # a finished run: only decided live
         ("maintain", 10.5, 0.0, 3.0, True, False),  # no previous week: no allowance to pass
     ],
-    ids=["crosses_limit", "from_exactly_allowed", "crosses_progress", "crosses_reduce", "crosses_stop",
-         "already_over_before_run", "still_under", "exactly_allowed_not_over", "not_live", "prev_week_zero"],
+    ids=[
+        "crosses_limit",
+        "from_exactly_allowed",
+        "crosses_progress",
+        "crosses_reduce",
+        "crosses_stop",
+        "already_over_before_run",
+        "still_under",
+        "exactly_allowed_not_over",
+        "not_live",
+        "prev_week_zero",
+    ],
 )
-def test_budget_reached_fires_only_live_on_the_run_that_crosses_the_allowance(gate, week, prev, run_km, live,
-                                                                                fires):
+def test_budget_reached_fires_only_live_on_the_run_that_crosses_the_allowance(gate, week, prev, run_km, live, fires):
     decisions = budget_reached(evaluation(week=week, prev=prev, run_km=run_km, live=live), gate)
     assert [(d.rule, d.severity, d.action) for d in decisions] == (
-        [("budget_reached", "info", "end_run")] if fires else [])
+        [("budget_reached", "info", "end_run")] if fires else []
+    )
 
 
 def test_budget_reached_details_carry_the_week_the_allowance_the_run_and_the_gate():
     (decision,) = budget_reached(evaluation(week=15.0, prev=20.0, run_km=2.0, live=True), "reduce_volume")
-    assert decision.details == {"week_km": 15.0, "allowed_week_km": 14.0, "run_km": 2.0,
-                                "gate": "reduce_volume"}
+    assert decision.details == {"week_km": 15.0, "allowed_week_km": 14.0, "run_km": 2.0, "gate": "reduce_volume"}
     assert "15.0 km" in decision.message and "14.0 km" in decision.message
     assert decision.ts_ms == NOW
 

@@ -21,12 +21,25 @@ def test_the_bridge_accepts_the_new_red_flags_and_the_gate_sends_the_runner_to_a
 
 
 def test_a_flag_outside_the_one_list_is_dead_lettered():
-    verdict = judge("footpod/alice/pain", json.dumps({"ts": NOW, "score": 3, "flags": ["itchy"]}).encode(), NOW, 300_000)
+    verdict = judge(
+        "footpod/alice/pain", json.dumps({"ts": NOW, "score": 3, "flags": ["itchy"]}).encode(), NOW, 300_000
+    )
     assert verdict.pain is None and len(verdict.rejects) == 1
 
 
 def test_the_list_is_the_contract_list():
     # CONTRACT.md `flags`, in its order
-    assert RED_FLAGS == ("swelling", "locking", "giving_way", "instability", "cannot_bear_weight", "night_pain",
-                         "deformity", "trauma", "worse_at_rest", "systemic", "sharp_pain")
+    assert RED_FLAGS == (
+        "swelling",
+        "locking",
+        "giving_way",
+        "instability",
+        "cannot_bear_weight",
+        "night_pain",
+        "deformity",
+        "trauma",
+        "worse_at_rest",
+        "systemic",
+        "sharp_pain",
+    )
     assert PainReport.model_fields["flags"].annotation.__args__[0].__args__ == RED_FLAGS

@@ -1,6 +1,6 @@
 """The return-to-run protocol: phases by week, the phase limits and completion (RULES.md §5)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,20 +11,22 @@ from tests.unit.builders import a_load, a_run, an_evaluation
 
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
-START_MS = int(datetime(2026, 11, 2, tzinfo=timezone.utc).timestamp() * 1000)  # a Monday, 00:00 UTC
+START_MS = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday, 00:00 UTC
 NORMAL = 40.0  # km a week before the injury
 
 
 def evaluation(day, week=10.0, prev=10.0, live=False):
     """A finished run ending `day` days into the protocol, with the runner's load then."""
     as_of = START_MS + round(day * DAY_MS)
-    return an_evaluation(a_run(as_of, run_id=f"run-{day}"),
-                         a_load(as_of, week, prev, acwr=1.0, chronic=week, history_days=day), live=live)
+    return an_evaluation(
+        a_run(as_of, run_id=f"run-{day}"),
+        a_load(as_of, week, prev, acwr=1.0, chronic=week, history_days=day),
+        live=live,
+    )
 
 
 def decide(evaluation_, runs=(), reports=(), gate="progress"):
-    return [(d.rule, d.severity, d.action)
-            for d in return_to_run(evaluation_, runs, reports, START_MS, NORMAL, gate)]
+    return [(d.rule, d.severity, d.action) for d in return_to_run(evaluation_, runs, reports, START_MS, NORMAL, gate)]
 
 
 # --- phases -------------------------------------------------------------------------------------
@@ -44,8 +46,17 @@ def decide(evaluation_, runs=(), reports=(), gate="progress"):
         (49 * DAY_MS, 5),  # day 49, week 8: phase 5 begins
         (200 * DAY_MS, 5),  # long after: still phase 5 until complete
     ],
-    ids=["before_start", "day_0", "day_6_last_ms", "day_7", "day_20_last_ms", "day_21", "day_48_last_ms",
-         "day_49", "day_200"],
+    ids=[
+        "before_start",
+        "day_0",
+        "day_6_last_ms",
+        "day_7",
+        "day_20_last_ms",
+        "day_21",
+        "day_48_last_ms",
+        "day_49",
+        "day_200",
+    ],
 )
 def test_the_latest_phase_begun_follows_the_weeks_since_the_start(offset_ms, expected):
     assert phase(START_MS, START_MS + offset_ms) == expected
@@ -93,8 +104,15 @@ def test_phase_1_applies_through_week_2_and_not_after():
 
 def test_runs_before_the_start_date_do_not_count_for_phase_1():
     # day 2: 25 km this week, of which a 10 km run began the day before the start (RULES changed)
-    before = RunSummary(run_id="before", device_id="pod-1", start_ms=START_MS - DAY_MS,
-                        end_ms=START_MS - DAY_MS + 3_600_000, km=10.0, samples=3600, cadence_spm=175.0)
+    before = RunSummary(
+        run_id="before",
+        device_id="pod-1",
+        start_ms=START_MS - DAY_MS,
+        end_ms=START_MS - DAY_MS + 3_600_000,
+        km=10.0,
+        samples=3600,
+        cadence_spm=175.0,
+    )
     assert decide(evaluation(2, week=25.0, prev=0.0), runs=[before]) == []
     assert decide(evaluation(2, week=30.1, prev=0.0), runs=[before]) == [("rtr_over_limit", "warning", "reduce_volume")]
 
@@ -117,8 +135,13 @@ def test_phase_1_over_limit_says_the_week_the_limit_and_the_normal_week():
         (10.0, 10.0, "maintain", []),  # the same as last week: no increase
         (8.0, 10.0, "maintain", []),  # less than last week
     ],
-    ids=["increase_gate_continue", "increase_gate_reduce", "increase_gate_progress", "same_week_gate_maintain",
-         "lighter_week_gate_maintain"],
+    ids=[
+        "increase_gate_continue",
+        "increase_gate_reduce",
+        "increase_gate_progress",
+        "same_week_gate_maintain",
+        "lighter_week_gate_maintain",
+    ],
 )
 def test_phase_4_holds_an_increase_unless_the_gate_is_progress(week, prev, gate, expected):
     assert decide(evaluation(30, week=week, prev=prev), gate=gate) == expected
@@ -138,9 +161,18 @@ AS_OF_DAY = 80  # phase 5
 def weeks_of_runs(*kms):
     """One run a week, mid-week, in each of the last weeks before day 80 (newest first)."""
     as_of = START_MS + AS_OF_DAY * DAY_MS
-    return [RunSummary(run_id=f"w{i}", device_id="pod-1", start_ms=as_of - i * WEEK_MS - 3 * DAY_MS - 3_600_000,
-                       end_ms=as_of - i * WEEK_MS - 3 * DAY_MS, km=km_, samples=3600, cadence_spm=175.0)
-            for i, km_ in enumerate(kms)]
+    return [
+        RunSummary(
+            run_id=f"w{i}",
+            device_id="pod-1",
+            start_ms=as_of - i * WEEK_MS - 3 * DAY_MS - 3_600_000,
+            end_ms=as_of - i * WEEK_MS - 3 * DAY_MS,
+            km=km_,
+            samples=3600,
+            cadence_spm=175.0,
+        )
+        for i, km_ in enumerate(kms)
+    ]
 
 
 def pain(days_ago, score):
@@ -158,8 +190,15 @@ def pain(days_ago, score):
         (weeks_of_runs(40, 40, 40), [pain(10, 0)], True),  # a pain-free report does not count
         (weeks_of_runs(40, 40, 40), [pain(22, 3)], True),  # pain before the three weeks is history
     ],
-    ids=["three_normal_weeks", "over_normal_weeks", "one_week_short", "two_weeks_only", "pain_1_within",
-         "pain_0_within", "pain_before_three_weeks"],
+    ids=[
+        "three_normal_weeks",
+        "over_normal_weeks",
+        "one_week_short",
+        "two_weeks_only",
+        "pain_1_within",
+        "pain_0_within",
+        "pain_before_three_weeks",
+    ],
 )
 def test_phase_5_is_complete_after_three_normal_weeks_without_pain(runs, reports, done):
     expected = [("rtr_complete", "info", "resume_training")] if done else []

@@ -110,8 +110,15 @@ def test_an_update_that_causes_no_point_is_acknowledged_at_once(tmp_path):
     async def scenario():
         alerts = worker(tmp_path)
         now = int(time.time() * 1000)
-        today = RunSummary(run_id="today", device_id="pod-1", start_ms=now - 600_000, end_ms=now, km=2.0,
-                           samples=600, cadence_spm=172.0)  # a run under way today reaches no past midnight
+        today = RunSummary(
+            run_id="today",
+            device_id="pod-1",
+            start_ms=now - 600_000,
+            end_ms=now,
+            km=2.0,
+            samples=600,
+            cadence_spm=172.0,
+        )  # a run under way today reaches no past midnight
         live = update_for([today], today)
         live = live.model_copy(update={"touched": tuple(e.model_copy(update={"live": True}) for e in live.touched)})
         record = Record(live.model_dump_json().encode())

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from footpod import schema, thresholds
-from footpod.thresholds import GATE_SEVERITY, GATES
 from dashboards import build
+from footpod import schema, thresholds
 from footpod.settings import Settings
+from footpod.thresholds import GATE_SEVERITY, GATES
 from streams.segments import load_params
 
 DASHBOARDS_DIR = Path(build.__file__).resolve().parent
@@ -49,6 +49,7 @@ def test_the_stores_schema_holds_at_least_what_the_contract_names() -> None:
     for name in CONTRACT_FIELDS:
         assert CONTRACT_FIELDS[name] <= FIELDS[name], name
         assert CONTRACT_TAGS[name] <= TAGS[name], name
+
 
 SELECT = re.compile(r'^SELECT (?P<selection>.+?) FROM "(?P<measurement>[^"]+)" (?P<rest>WHERE .*)$')
 SELECT_FROM_SUBQUERIES = re.compile(
@@ -315,7 +316,7 @@ ALLOWED_PART = re.compile(
 def test_allowed_km_multiplies_last_week_by_each_gates_factor_once() -> None:
     """The allowed-km query covers every gate of the budget table once, each with its own factor."""
     query = build.allowed_km(build.RUNNER_ONLY, build.EACH_INTERVAL)
-    sources = query[query.index(" FROM (") + len(" FROM "):query.rindex(" WHERE ")]
+    sources = query[query.index(" FROM (") + len(" FROM ") : query.rindex(" WHERE ")]
     parts = [ALLOWED_PART.search(inner) for inner in subqueries(sources)]
 
     factors = {gate: float(part["factor"]) for part in parts for gate in part["gates"].split("|")}
@@ -336,8 +337,11 @@ def test_every_pain_gate_is_coloured_by_the_severity_of_its_decision() -> None:
 def test_runner_cadence_panel_reads_running_samples_only() -> None:
     """The cadence measurement's mean keeps to samples at or above the cadence the stream counts as
     running (walking and standing are left out of a run's cadence)."""
-    queries = [query for _, dashboard, query in (param.values for param in panel_queries())
-               if dashboard["uid"] == build.RUNNER_DETAIL_UID and 'FROM "cadence"' in query and '"spm"' in query]
+    queries = [
+        query
+        for _, dashboard, query in (param.values for param in panel_queries())
+        if dashboard["uid"] == build.RUNNER_DETAIL_UID and 'FROM "cadence"' in query and '"spm"' in query
+    ]
 
     assert queries
     for query in queries:
@@ -351,7 +355,16 @@ def test_team_overview_has_a_row_per_runner_with_gate_acwr_allowed_shoe_and_last
     for target in runners["targets"]:
         names |= check_reads_only_written_names(target["query"])
 
-    assert {"week_km", "allowed_km", "budget_km", "change_pct", "acwr", "acwr_ewma", "gate", "shoe_km",
-            "last_alert"} <= names
+    assert {
+        "week_km",
+        "allowed_km",
+        "budget_km",
+        "change_pct",
+        "acwr",
+        "acwr_ewma",
+        "gate",
+        "shoe_km",
+        "last_alert",
+    } <= names
     assert all('GROUP BY "runner"' in target["query"] for target in runners["targets"])
     assert runners["transformations"][0] == {"id": "joinByField", "options": {"byField": "runner", "mode": "outer"}}

@@ -27,13 +27,17 @@ def test_a_variable_in_a_regex_matches_exactly_the_chosen_names(chosen: list[str
 
 def test_time_filter_interval_and_variables_are_replaced() -> None:
     """Every `$…` the store would see is replaced; alias patterns are left to Grafana."""
-    query = ('SELECT last("km") FROM "run" WHERE "runner" =~ /^$runner$/ AND "team" =~ /^${team}$/ '
-             "AND $timeFilter GROUP BY time($__interval)")
+    query = (
+        'SELECT last("km") FROM "run" WHERE "runner" =~ /^$runner$/ AND "team" =~ /^${team}$/ '
+        "AND $timeFilter GROUP BY time($__interval)"
+    )
 
     expanded = expand(query, {"runner": ["ann", "ben"], "team": ["a.b"]}, TimeRange.last("30d"), "10s")
 
-    assert expanded == ('SELECT last("km") FROM "run" WHERE "runner" =~ /^(ann|ben)$/ AND "team" =~ /^a\\.b$/ '
-                        "AND time >= now() - 30d and time <= now() GROUP BY time(10s)")
+    assert expanded == (
+        'SELECT last("km") FROM "run" WHERE "runner" =~ /^(ann|ben)$/ AND "team" =~ /^a\\.b$/ '
+        "AND time >= now() - 30d and time <= now() GROUP BY time(10s)"
+    )
     assert expand("$tag_runner $col", {}, TimeRange()) == "$tag_runner $col"
 
 

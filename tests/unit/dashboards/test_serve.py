@@ -27,14 +27,28 @@ def test_acwr_colour_is_the_dashboards_band(acwr, colour) -> None:
     assert colour_of(acwr, build.acwr_bands()) == colour
 
 
-ROW = {"week_km": 14.0, "prev_week_km": 10.0, "allowed_km": 11.0, "budget_km": 0.0, "change_pct": 40.0,
-       "acwr": 1.62, "acwr_ewma": 1.41, "gate": "see_clinician", "shoe_km": 512.0,
-       "last_alert": "Knee pain 3/10 <with swelling>", "rule": "red_flag", "severity": "critical"}
+ROW = {
+    "week_km": 14.0,
+    "prev_week_km": 10.0,
+    "allowed_km": 11.0,
+    "budget_km": 0.0,
+    "change_pct": 40.0,
+    "acwr": 1.62,
+    "acwr_ewma": 1.41,
+    "gate": "see_clinician",
+    "shoe_km": 512.0,
+    "last_alert": "Knee pain 3/10 <with swelling>",
+    "rule": "red_flag",
+    "severity": "critical",
+}
 
 
 def test_page_shows_each_runner_with_week_against_allowed_acwr_band_and_gate_colour() -> None:
-    view = TeamView(team="harriers", teams=["harriers", "striders"],
-                    runners={"ann": ROW, "ben": {"week_km": 5.0, "gate": "progress", "acwr": 1.0}})
+    view = TeamView(
+        team="harriers",
+        teams=["harriers", "striders"],
+        runners={"ann": ROW, "ben": {"week_km": 5.0, "gate": "progress", "acwr": 1.0}},
+    )
 
     page = team_page(view)
 
@@ -71,8 +85,10 @@ class FakeStore:
         if 'AS "allowed_km" FROM (' in query:
             return [{"runner": "ann", "time": 5, "allowed_km": 11.0}]
         if 'FROM "load"' in query:
-            return [{"runner": "ann", "time": 0, "week_km": 14.0, "gate": "maintain"},
-                    {"runner": "ben", "time": 0, "week_km": 5.0, "gate": "progress"}]
+            return [
+                {"runner": "ann", "time": 0, "week_km": 14.0, "gate": "maintain"},
+                {"runner": "ben", "time": 0, "week_km": 5.0, "gate": "progress"},
+            ]
         if 'last("message") AS "message"' in query:
             return [{"runner": "ann", "rule": "progression", "severity": "warning", "time": 9, "message": "hold"}]
         return []
@@ -96,8 +112,9 @@ def test_source_falls_back_to_the_first_team_for_an_unknown_one() -> None:
 
 
 def test_runner_names_link_to_their_grafana_runner_detail_when_grafana_is_configured() -> None:
-    view = TeamView(team="harriers", teams=["harriers"], runners={"ann.b": ROW},
-                    grafana_url="https://grafana.example.org/")
+    view = TeamView(
+        team="harriers", teams=["harriers"], runners={"ann.b": ROW}, grafana_url="https://grafana.example.org/"
+    )
 
     page = team_page(view)
 

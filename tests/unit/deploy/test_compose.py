@@ -202,9 +202,7 @@ def test_grafana_gets_provisioning_and_influx_settings(services):
 def test_env_example_lists_every_interpolated_variable():
     used = set(re.findall(r"\$\{(\w+)", (ROOT / "docker-compose.yml").read_text()))
     listed = {
-        line.split("=", 1)[0]
-        for line in (ROOT / ".env.example").read_text().splitlines()
-        if re.match(r"^\w+=", line)
+        line.split("=", 1)[0] for line in (ROOT / ".env.example").read_text().splitlines() if re.match(r"^\w+=", line)
     }
     assert used and used <= listed, used - listed
 

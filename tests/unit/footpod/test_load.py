@@ -4,17 +4,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from footpod.load import DAY_MS, acwr_ewma, cadence_baseline, cadence_dev_pct, change_pct, daily_km, load_at
 from footpod.records import RunSummary
-from footpod.load import (DAY_MS, acwr_ewma, cadence_baseline, cadence_dev_pct, change_pct, daily_km,
-                          load_at)
 
 NOW = 1_764_000_000_000
 
 
 def run(days_ago, km, cadence=170.0, hours=0.0):
     end = NOW - int(days_ago * DAY_MS) - int(hours * 3_600_000)
-    return RunSummary(run_id=f"r{days_ago}-{km}", device_id="pod", start_ms=end - 3_600_000, end_ms=end,
-                      km=km, samples=3600, cadence_spm=cadence)
+    return RunSummary(
+        run_id=f"r{days_ago}-{km}",
+        device_id="pod",
+        start_ms=end - 3_600_000,
+        end_ms=end,
+        km=km,
+        samples=3600,
+        cadence_spm=cadence,
+    )
 
 
 @pytest.mark.parametrize(

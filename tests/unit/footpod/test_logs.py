@@ -18,8 +18,15 @@ class Terminal(io.StringIO):
 def test_off_a_terminal_each_record_is_one_json_object_on_one_line():
     stream = io.StringIO()
     handler = logs.make_handler(stream)
-    record = logging.LogRecord("footpod.stream", logging.INFO, __file__, 1,
-                               "%d samples read,\nsecond line of the message " + "x" * 200, (12,), None)
+    record = logging.LogRecord(
+        "footpod.stream",
+        logging.INFO,
+        __file__,
+        1,
+        "%d samples read,\nsecond line of the message " + "x" * 200,
+        (12,),
+        None,
+    )
     handler.emit(record)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1

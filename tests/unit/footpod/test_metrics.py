@@ -56,9 +56,14 @@ class FlakyStore:
 
 def test_the_writer_counts_points_written_refused_and_failed_writes_and_empties_its_backlog():
     stage = "unit-writer"
-    before = {name: value(name, stage=stage) for name in ("footpod_store_points_written_total",
-                                                            "footpod_store_points_refused_total",
-                                                            "footpod_store_write_errors_total")}
+    before = {
+        name: value(name, stage=stage)
+        for name in (
+            "footpod_store_points_written_total",
+            "footpod_store_points_refused_total",
+            "footpod_store_write_errors_total",
+        )
+    }
 
     async def scenario():
         writer = Writer(FlakyStore(down=2), stage=stage, dead_letter=lambda line, why: None)

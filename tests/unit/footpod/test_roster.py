@@ -102,7 +102,10 @@ def test_an_empty_roster_file_lists_no_runners(roster_path):
 
 
 def test_notify_targets_take_plain_urls_and_default_by_owner(roster_path):
-    roster = load_roster(write_roster(roster_path, """\
+    roster = load_roster(
+        write_roster(
+            roster_path,
+            """\
         teams:
           harriers:
             notify:
@@ -112,7 +115,9 @@ def test_notify_targets_take_plain_urls_and_default_by_owner(roster_path):
           alice:
             team: harriers
             notify: ["ntfys://ntfy.example.org/alice", {url: "json://phone.example.org/a", daily_status: true}]
-        """))
+        """,
+        )
+    )
 
     alice = roster.entry("alice").notify
     assert [(t.url, t.min_severity, t.daily_status) for t in alice] == [
@@ -143,7 +148,9 @@ INVALID_ROSTERS = [
               start: 2026-01-05
               normal_week_km: 0
         """,
-        5, "runners.bob.return_to_run.normal_week_km", "Input should be greater than 0",
+        5,
+        "runners.bob.return_to_run.normal_week_km",
+        "Input should be greater than 0",
         id="a value out of range two levels down points at its own line",
     ),
     pytest.param(
@@ -153,7 +160,9 @@ INVALID_ROSTERS = [
             shoes:
               pod-1: lots
         """,
-        4, "runners.bob.shoes.pod-1", "Input should be a valid number",
+        4,
+        "runners.bob.shoes.pod-1",
+        "Input should be a valid number",
         id="a value of the wrong type two levels down points at its own line",
     ),
     pytest.param(
@@ -163,7 +172,9 @@ INVALID_ROSTERS = [
             team: harriers
             baseline_cadence: 170
         """,
-        4, "runners.alice.baseline_cadence", "Extra inputs are not permitted",
+        4,
+        "runners.alice.baseline_cadence",
+        "Extra inputs are not permitted",
         id="an unknown key points at that key",
     ),
     pytest.param(
@@ -174,7 +185,9 @@ INVALID_ROSTERS = [
           bob smith:
             team: harriers
         """,
-        4, "runners.bob smith (name)", "String should match pattern",
+        4,
+        "runners.bob smith (name)",
+        "String should match pattern",
         id="a runner name outside [A-Za-z0-9_.-] points at the name",
     ),
     pytest.param(
@@ -184,7 +197,9 @@ INVALID_ROSTERS = [
             shoes:
               "pod/1": 10
         """,
-        4, "runners.alice.shoes.pod/1 (name)", "String should match pattern",
+        4,
+        "runners.alice.shoes.pod/1 (name)",
+        "String should match pattern",
         id="a device id outside the contract's pattern points at the id",
     ),
     pytest.param(
@@ -194,7 +209,9 @@ INVALID_ROSTERS = [
             return_to_run:
               start: 2026-01-05
         """,
-        3, "runners.alice.return_to_run.normal_week_km", "Field required",
+        3,
+        "runners.alice.return_to_run.normal_week_km",
+        "Field required",
         id="a missing field points at the key that should hold it",
     ),
     pytest.param(
@@ -203,7 +220,9 @@ INVALID_ROSTERS = [
           alice:
             return_to_run: {start: 2026-02-30, normal_week_km: 30}
         """,
-        3, "runners.alice.return_to_run.start", "Input should be a valid date",
+        3,
+        "runners.alice.return_to_run.start",
+        "Input should be a valid date",
         id="an impossible date is a field error, not a crash",
     ),
     pytest.param(
@@ -212,7 +231,9 @@ INVALID_ROSTERS = [
           alice:
             baseline_cadence_spm: 90
         """,
-        3, "runners.alice.baseline_cadence_spm", "Input should be greater than or equal to 120",
+        3,
+        "runners.alice.baseline_cadence_spm",
+        "Input should be greater than or equal to 120",
         id="a coach's baseline cadence below 120 spm is refused",
     ),
     pytest.param(
@@ -221,7 +242,9 @@ INVALID_ROSTERS = [
           alice:
             cadence_retraining: sometimes
         """,
-        3, "runners.alice.cadence_retraining", "Input should be a valid boolean",
+        3,
+        "runners.alice.cadence_retraining",
+        "Input should be a valid boolean",
         id="cadence retraining is yes or no",
     ),
     pytest.param(
@@ -229,7 +252,9 @@ INVALID_ROSTERS = [
         coaches:
           - harriers
         """,
-        1, "coaches", "Extra inputs are not permitted",
+        1,
+        "coaches",
+        "Extra inputs are not permitted",
         id="an unknown top-level key points at that key",
     ),
     pytest.param(
@@ -238,7 +263,9 @@ INVALID_ROSTERS = [
           harriers:
             notify: [{url: "json://hooks.example.org/x", min_severity: loud}]
         """,
-        3, "teams.harriers.notify.0.min_severity", "Input should be 'info', 'warning' or 'critical'",
+        3,
+        "teams.harriers.notify.0.min_severity",
+        "Input should be 'info', 'warning' or 'critical'",
         id="a target's min_severity is a severity",
     ),
     pytest.param(
@@ -249,7 +276,9 @@ INVALID_ROSTERS = [
               - "ntfys://ntfy.example.org/alice"
               - coach@example.org
         """,
-        5, "runners.alice.notify.1.url", "String should match pattern",
+        5,
+        "runners.alice.notify.1.url",
+        "String should match pattern",
         id="a notify target is a URL with a scheme",
     ),
 ]
@@ -266,26 +295,34 @@ def test_an_invalid_roster_names_the_file_the_line_and_the_field(roster_path, te
 
 
 def test_every_problem_of_a_roster_is_reported_on_its_own_line(roster_path):
-    write_roster(roster_path, """\
+    write_roster(
+        roster_path,
+        """\
         runners:
           alice: {team: harriers, tem: x}
           bob:
             baseline_cadence_spm: 300
-        """)
+        """,
+    )
 
     with pytest.raises(RosterError) as raised:
         load_roster(roster_path)
 
     assert [line.split(":")[0] for line in str(raised.value).splitlines()] == [
-        f"{roster_path} line 2", f"{roster_path} line 4"]
+        f"{roster_path} line 2",
+        f"{roster_path} line 4",
+    ]
 
 
 def test_a_yaml_syntax_error_names_the_file_and_line(roster_path):
-    write_roster(roster_path, """\
+    write_roster(
+        roster_path,
+        """\
         runners:
           alice:
             team: harriers: striders
-        """)
+        """,
+    )
 
     with pytest.raises(RosterError, match=r"line 3: YAML syntax: mapping values are not allowed here") as raised:
         load_roster(roster_path)
@@ -365,7 +402,7 @@ def test_a_fix_after_an_invalid_edit_is_picked_up(roster_path):
     roster_file = RosterFile(write_roster(roster_path, GOOD), clock=clock)
     write_roster(roster_path, BROKEN)
     clock.advance(1.0)
-    roster_file.current
+    _ = roster_file.current  # looks at the file: the invalid edit is read and refused
 
     write_roster(roster_path, MOVED)
     clock.advance(1.0)
@@ -394,7 +431,9 @@ def test_a_team_name_that_would_break_the_alert_topic_names_its_line(tmp_path):
 
 
 def test_an_empty_notify_key_means_no_targets(roster_path):
-    roster = load_roster(write_roster(roster_path, "teams:\n  harriers:\n    notify:\nrunners:\n  alice:\n    notify:\n"))
+    roster = load_roster(
+        write_roster(roster_path, "teams:\n  harriers:\n    notify:\nrunners:\n  alice:\n    notify:\n")
+    )
     assert roster.team_targets("harriers") == [] and roster.entry("alice").notify == ()
 
 

@@ -16,7 +16,10 @@ def roster_file(tmp_path: Path, text: str) -> Path:
 
 
 def test_devices_map_addresses_and_serials_to_their_cadence_unit(tmp_path):
-    roster = load_roster(roster_file(tmp_path, """\
+    roster = load_roster(
+        roster_file(
+            tmp_path,
+            """\
         runners:
           alice:
             devices:
@@ -24,7 +27,9 @@ def test_devices_map_addresses_and_serials_to_their_cadence_unit(tmp_path):
               "3341889012": {}
               "D0:01:02:03:04:05": {cadence: both_feet}
               "E0:01:02:03:04:05":
-    """))
+    """,
+        )
+    )
 
     devices = roster.entry("alice").devices
     assert devices["C4:7A:0B:11:22:33"].cadence == "per_foot"
@@ -38,12 +43,15 @@ def test_a_runner_without_devices_has_none(tmp_path):
 
 
 def test_an_unknown_cadence_unit_names_its_line_and_field(tmp_path):
-    path = roster_file(tmp_path, """\
+    path = roster_file(
+        tmp_path,
+        """\
         runners:
           alice:
             devices:
               "C4:7A:0B:11:22:33": {cadence: strides}
-    """)
+    """,
+    )
 
     with pytest.raises(RosterError) as error:
         load_roster(path)
@@ -51,12 +59,15 @@ def test_an_unknown_cadence_unit_names_its_line_and_field(tmp_path):
 
 
 def test_a_device_name_with_a_slash_is_rejected_at_its_line(tmp_path):
-    path = roster_file(tmp_path, """\
+    path = roster_file(
+        tmp_path,
+        """\
         runners:
           alice:
             devices:
               "pod/1": {}
-    """)
+    """,
+    )
 
     with pytest.raises(RosterError, match=r"line 4: runners.alice.devices.pod/1 \(name\)"):
         load_roster(path)

@@ -23,5 +23,6 @@ def test_a_record_decodes_to_the_samples_the_bridge_wrote(samples):
     batch = SampleBatch(runner="alice", received_ms=1_764_000_000_000, samples=tuple(samples))
     decoded = decode_sample_batch(batch.model_dump_json().encode())
     assert (decoded.runner, decoded.received_ms) == (batch.runner, batch.received_ms)
-    assert [(s.ts, s.device_id, s.cadence_spm, s.distance_m, s.speed_mps, s.seq, s.run_id) for s in decoded.samples] \
-        == [(s.ts, s.device_id, s.cadence_spm, s.distance_m, s.speed_mps, s.seq, s.run_id) for s in samples]
+    assert [
+        (s.ts, s.device_id, s.cadence_spm, s.distance_m, s.speed_mps, s.seq, s.run_id) for s in decoded.samples
+    ] == [(s.ts, s.device_id, s.cadence_spm, s.distance_m, s.speed_mps, s.seq, s.run_id) for s in samples]

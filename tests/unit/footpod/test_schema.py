@@ -11,41 +11,87 @@ from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
 from streams.segments import Segment
 
-RUN = RunSummary(run_id="r1", device_id="pod-1", start_ms=1_760_000_000_000, end_ms=1_760_003_600_000,
-                 km=10.12345678, samples=3600, cadence_spm=171.234)
-LOAD = LoadSnapshot(as_of_ms=1_760_003_600_000, week_km=30.1234, prev_week_km=28.0, change_pct=7.5862,
-                    chronic_week_km=27.5, acwr=1.0954, acwr_ewma=1.0412, history_days=40.0)
-EVALUATION = RunEvaluation(run=RUN, load=LOAD, cadence_baseline_spm=170.0, cadence_dev_pct=0.7259, live=False,
-                           device_km=412.3456)
-SEGMENT = Segment(start_ms=RUN.start_ms, end_ms=RUN.end_ms, first_m=0.0, last_m=10123.45, meters=10123.45,
-                  samples=3600, running_samples=3500, running_spm_sum=599319.0, run_id=None)
-REPORT = PainReport.model_validate({"ts": 1_760_010_000_000, "score": 3, "flags": ["swelling"], "timing": "after",
-                                    "location": "outside", "distance_m": 4200})
-ALERT = Alert(id="abc123", runner="alice", team="harriers", ts="2025-10-09T09:53:20.000Z", rule="progression",
-              severity="warning", action="hold", message='week "up" 12 %, hold', details={})
+RUN = RunSummary(
+    run_id="r1",
+    device_id="pod-1",
+    start_ms=1_760_000_000_000,
+    end_ms=1_760_003_600_000,
+    km=10.12345678,
+    samples=3600,
+    cadence_spm=171.234,
+)
+LOAD = LoadSnapshot(
+    as_of_ms=1_760_003_600_000,
+    week_km=30.1234,
+    prev_week_km=28.0,
+    change_pct=7.5862,
+    chronic_week_km=27.5,
+    acwr=1.0954,
+    acwr_ewma=1.0412,
+    history_days=40.0,
+)
+EVALUATION = RunEvaluation(
+    run=RUN, load=LOAD, cadence_baseline_spm=170.0, cadence_dev_pct=0.7259, live=False, device_km=412.3456
+)
+SEGMENT = Segment(
+    start_ms=RUN.start_ms,
+    end_ms=RUN.end_ms,
+    first_m=0.0,
+    last_m=10123.45,
+    meters=10123.45,
+    samples=3600,
+    running_samples=3500,
+    running_spm_sum=599319.0,
+    run_id=None,
+)
+REPORT = PainReport.model_validate(
+    {
+        "ts": 1_760_010_000_000,
+        "score": 3,
+        "flags": ["swelling"],
+        "timing": "after",
+        "location": "outside",
+        "distance_m": 4200,
+    }
+)
+ALERT = Alert(
+    id="abc123",
+    runner="alice",
+    team="harriers",
+    ts="2025-10-09T09:53:20.000Z",
+    rule="progression",
+    severity="warning",
+    action="hold",
+    message='week "up" 12 %, hold',
+    details={},
+)
 
 # Golden lines: a change here is a change of the stored schema, which dashboards and restarts read.
 GOLDEN = {
-    "run": 'run,device=pod-1,runner=alice,team=harriers cadence_dev_pct=0.73,cadence_spm=171.23,device_km=412.346,'
-           'duplicate_of="",duration_s=3600,end_ms=1760003600000i,final=true,km=10.1235,run_id="r1",samples=3600i,'
-           'segments="[{\\"start_ms\\":1760000000000,\\"end_ms\\":1760003600000,\\"first_m\\":0.0,'
-           '\\"last_m\\":10123.45,\\"meters\\":10123.45,\\"samples\\":3600,\\"running_samples\\":3500,'
-           '\\"running_spm_sum\\":599319.0,\\"run_id\\":null,\\"arrived_ms\\":null}]",source_km=10.1235 1760000000000',
+    "run": "run,device=pod-1,runner=alice,team=harriers cadence_dev_pct=0.73,cadence_spm=171.23,device_km=412.346,"
+    'duplicate_of="",duration_s=3600,end_ms=1760003600000i,final=true,km=10.1235,run_id="r1",samples=3600i,'
+    'segments="[{\\"start_ms\\":1760000000000,\\"end_ms\\":1760003600000,\\"first_m\\":0.0,'
+    '\\"last_m\\":10123.45,\\"meters\\":10123.45,\\"samples\\":3600,\\"running_samples\\":3500,'
+    '\\"running_spm_sum\\":599319.0,\\"run_id\\":null,\\"arrived_ms\\":null}]",source_km=10.1235 1760000000000',
     "cadence": "cadence,device=pod-1,runner=alice,team=harriers distance_m=6,speed_mps=3,spm=171 1760000000000",
-    "load": 'load,runner=alice,team=harriers acwr=1.095,acwr_ewma=1.041,budget_km=0.677,change_pct=7.586,'
-            'chronic_week_km=27.5,gate="progress",prev_week_km=28,week_km=30.123 1760003600000',
+    "load": "load,runner=alice,team=harriers acwr=1.095,acwr_ewma=1.041,budget_km=0.677,change_pct=7.586,"
+    'chronic_week_km=27.5,gate="progress",prev_week_km=28,week_km=30.123 1760003600000',
     "pain": 'pain,runner=alice,team=harriers,timing=after decision="see_clinician",distance_m=4200,flags="swelling",'
-            'location="outside",report="{\\"ts\\":1760010000000,\\"score\\":3,\\"timing\\":\\"after\\",'
-            '\\"worsening\\":false,\\"flags\\":[\\"swelling\\"],\\"location\\":\\"outside\\",\\"run_id\\":null,'
-            '\\"distance_m\\":4200.0}",run_id="r1",score=3i,worsening=false 1760010000000',
+    'location="outside",report="{\\"ts\\":1760010000000,\\"score\\":3,\\"timing\\":\\"after\\",'
+    '\\"worsening\\":false,\\"flags\\":[\\"swelling\\"],\\"location\\":\\"outside\\",\\"run_id\\":null,'
+    '\\"distance_m\\":4200.0}",run_id="r1",score=3i,worsening=false 1760010000000',
     "alert": 'alert,rule=progression,runner=alice,severity=warning,team=harriers action="hold",id="abc123",'
-             'message="week \\"up\\" 12 %, hold" 1760003600000',
+    'message="week \\"up\\" 12 %, hold" 1760003600000',
 }
 
 
 def _built() -> dict[str, str]:
-    samples = [CountedSample(device_id="pod-1", ts=1_760_000_000_000 + i * 1000, cadence_spm=170.0 + i,
-                             distance_m=3.0 * i, speed_mps=3.0) for i in range(3)]
+    samples = [
+        CountedSample(
+            device_id="pod-1", ts=1_760_000_000_000 + i * 1000, cadence_spm=170.0 + i, distance_m=3.0 * i, speed_mps=3.0
+        )
+        for i in range(3)
+    ]
     (cadence,) = cadence_points("alice", "harriers", samples)
     return {
         "run": run_point("alice", "harriers", EVALUATION, [SEGMENT]),
@@ -63,8 +109,10 @@ def test_each_measurement_is_written_as_its_golden_line(measurement):
 
 def test_a_superseded_run_is_written_with_no_distance_naming_the_run_that_counts():
     line = superseded_run_point("alice", "harriers", RUN, "r0")
-    assert line == ('run,device=pod-1,runner=alice,team=harriers duplicate_of="r0",duration_s=0,end_ms=1760003600000i,'
-                    'final=true,km=0,run_id="r1",samples=0i,segments="[]",source_km=0,superseded_by="r0" 1760000000000')
+    assert line == (
+        'run,device=pod-1,runner=alice,team=harriers duplicate_of="r0",duration_s=0,end_ms=1760003600000i,'
+        'final=true,km=0,run_id="r1",samples=0i,segments="[]",source_km=0,superseded_by="r0" 1760000000000'
+    )
 
 
 def test_every_measurement_of_the_schema_has_a_golden_line():
@@ -99,15 +147,18 @@ def _split_fields(text: str) -> list[str]:
 
 def test_a_field_the_schema_does_not_name_is_refused():
     with pytest.raises(ValueError, match="unknown fields"):
-        schema.LOAD.line({"runner": "a", "team": "t"},
-                         {"week_km": 1.0, "prev_week_km": 1.0, "chronic_week_km": 1.0, "gate": "progress",
-                          "weekly_km": 2.0}, 0)
+        schema.LOAD.line(
+            {"runner": "a", "team": "t"},
+            {"week_km": 1.0, "prev_week_km": 1.0, "chronic_week_km": 1.0, "gate": "progress", "weekly_km": 2.0},
+            0,
+        )
 
 
 def test_a_missing_required_field_is_refused():
     with pytest.raises(ValueError, match="missing"):
-        schema.ALERT.line({"runner": "a", "team": "t", "rule": "r", "severity": "info"},
-                          {"message": "m", "action": "hold"}, 0)
+        schema.ALERT.line(
+            {"runner": "a", "team": "t", "rule": "r", "severity": "info"}, {"message": "m", "action": "hold"}, 0
+        )
 
 
 def test_a_missing_tag_is_refused():
@@ -145,12 +196,16 @@ def test_a_read_back_that_fails_raises_instead_of_returning_an_empty_history():
 
 
 _names = st.text(min_size=1, max_size=8).filter(lambda name: not name.startswith("#"))
-_values = st.one_of(st.floats(), st.integers(-10**12, 10**12), st.booleans(), st.text(max_size=10))
+_values = st.one_of(st.floats(), st.integers(-(10**12), 10**12), st.booleans(), st.text(max_size=10))
 
 
 @settings(max_examples=300)
-@given(_names, st.dictionaries(_names, st.text(max_size=8), max_size=3),
-       st.dictionaries(_names, _values, min_size=1, max_size=4), st.integers(0, 2**45))
+@given(
+    _names,
+    st.dictionaries(_names, st.text(max_size=8), max_size=3),
+    st.dictionaries(_names, _values, min_size=1, max_size=4),
+    st.integers(0, 2**45),
+)
 def test_lines_are_the_ones_influxdb_client_writes(name, tags, fields, ts_ms):
     from influxdb_client import Point, WritePrecision
 

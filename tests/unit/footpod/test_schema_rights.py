@@ -4,8 +4,9 @@ from footpod import schema
 
 
 def test_export_reads_every_point_of_the_runner_oldest_first():
-    assert schema.runner_all_query(schema.PAIN, "kim") == \
-        "SELECT * FROM \"pain\" WHERE \"runner\" = 'kim' ORDER BY time ASC"
+    assert (
+        schema.runner_all_query(schema.PAIN, "kim") == 'SELECT * FROM "pain" WHERE "runner" = \'kim\' ORDER BY time ASC'
+    )
     assert [m.name for m in schema.EXPORTED] == ["run", "load", "pain", "alert"]
 
 

@@ -9,9 +9,17 @@ from footpod.settings import load_settings, settings_error_line
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ("FOOTPOD_INFLUX_TOKEN", "FOOTPOD_INFLUX_TOKEN_FILE", "FOOTPOD_MQTT_PASSWORD",
-                 "FOOTPOD_MQTT_PASSWORD_FILE", "FOOTPOD_RUN_GAP_S", "FOOTPOD_RUN_GAP_S_FILE", "FOOTPOD_MQTT_URL",
-                 "FOOTPOD_LOG_LEVEL", "FOOTPOD_METRICS_PORT"):
+    for name in (
+        "FOOTPOD_INFLUX_TOKEN",
+        "FOOTPOD_INFLUX_TOKEN_FILE",
+        "FOOTPOD_MQTT_PASSWORD",
+        "FOOTPOD_MQTT_PASSWORD_FILE",
+        "FOOTPOD_RUN_GAP_S",
+        "FOOTPOD_RUN_GAP_S_FILE",
+        "FOOTPOD_MQTT_URL",
+        "FOOTPOD_LOG_LEVEL",
+        "FOOTPOD_METRICS_PORT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

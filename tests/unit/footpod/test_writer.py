@@ -1,7 +1,7 @@
 """The store writer: bad points dead-lettered, the rest stored; back-pressure honoured (FAULTS.md 6-8)."""
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from footpod.settings import Settings
@@ -56,7 +56,7 @@ def test_the_writer_outlasts_more_than_five_failed_tries(tmp_path):
 
 
 def test_retry_after_reads_seconds_and_http_dates_and_is_bounded():
-    now = datetime(2026, 11, 25, 20, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
     in_90_s = format_datetime(now + timedelta(seconds=90), usegmt=True)
     assert _seconds("7") == 7.0
     assert _seconds(in_90_s, now=now.timestamp) == 90.0

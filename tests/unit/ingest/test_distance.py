@@ -38,8 +38,11 @@ TABLE = [
     # a reading at or before the last one (a repeated tick) changes nothing
     ([(0, 3.0, None), (1, 3.0, None), (1, 3.0, None), (0.5, 3.0, None)], 3.0, ["start", None, "stale", "stale"]),
     # a pod that stops sending total distance goes on by speed × time, and back without a jump
-    ([(0, 3.0, 10.0), (1, 3.0, 13.0), (2, 3.0, None), (3, 3.0, 19.0), (4, 3.0, 22.0)], 9.0,
-     ["start", None, None, "start", None]),
+    (
+        [(0, 3.0, 10.0), (1, 3.0, 13.0), (2, 3.0, None), (3, 3.0, 19.0), (4, 3.0, 22.0)],
+        9.0,
+        ["start", None, None, "start", None],
+    ),
 ]
 
 
@@ -58,8 +61,9 @@ def test_the_odometer_goes_on_from_where_it_was_kept():
     assert resumed.distance_m == pytest.approx(6.0) and events == [None]
 
 
-readings = st.lists(st.tuples(st.integers(-2000, 90_000), st.floats(0, 15), st.one_of(
-    st.none(), st.floats(0, 1e6))), max_size=60)
+readings = st.lists(
+    st.tuples(st.integers(-2000, 90_000), st.floats(0, 15), st.one_of(st.none(), st.floats(0, 1e6))), max_size=60
+)
 
 
 @given(readings)
@@ -100,12 +104,14 @@ def test_without_total_distance_speed_times_time_is_counted(steps):
 
 # ---------------------------------------------------------------------------- release to samples
 
+
 def released(steps, glitch_mps=GLITCH_MPS):
     """Feed (sample seconds after T0, odometer distance) pairs; the distances the samples carry."""
     odometer, carried = Odometer(), []
     for seconds, distance in steps:
-        odometer = release(odometer.model_copy(update={"distance_m": distance}), T0 + round(seconds * 1000),
-                           glitch_mps=glitch_mps)
+        odometer = release(
+            odometer.model_copy(update={"distance_m": distance}), T0 + round(seconds * 1000), glitch_mps=glitch_mps
+        )
         carried.append(round(odometer.published_m, 6))
     return carried
 

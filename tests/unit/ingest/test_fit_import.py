@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ def only_run(name: str):
 
 # --- expected decodes ----------------------------------------------------------------------------
 
+
 def test_fenix_5_run_matches_its_expected_decode_row_by_row():
     run = only_run("garmin-fenix-5-run.fit")
     with (FIT / "garmin-fenix-5-run-records.csv").open() as handle:
@@ -39,7 +40,7 @@ def test_fenix_5_run_matches_its_expected_decode_row_by_row():
     assert len(run.samples) == len(rows) == 21
     for sample, row in zip(run.samples, rows):
         local = datetime.strptime(row["timestamp"].replace(" PDT", ""), "%a %b %d %H:%M:%S %Y")
-        utc = local.replace(tzinfo=timezone.utc) + timedelta(hours=7)  # PDT is UTC-7
+        utc = local.replace(tzinfo=UTC) + timedelta(hours=7)  # PDT is UTC-7
         assert sample.ts == int(utc.timestamp() * 1000), row
         assert sample.distance_m == pytest.approx(float(row["distance"]), abs=1e-6), row
         assert sample.speed_mps == pytest.approx(float(row["speed"]), abs=1e-6), row
@@ -77,6 +78,7 @@ def test_relative_timestamps_with_nothing_to_tie_them_to_a_date_reject_the_file(
 
 # --- each file of the folder ---------------------------------------------------------------------
 
+
 def test_a_plain_watch_run_gives_its_whole_distance_and_running_cadence():
     run = only_run("activity-small-fenix2-run.fit")
     assert len(run.samples) == 2809
@@ -95,14 +97,14 @@ def test_a_footpod_vendor_file_with_developer_fields_decodes():
 def test_a_footpod_names_the_device_and_the_watch_names_the_run():
     run = only_run("compressed-speed-distance.fit")
     assert run.device_id == "3442746"  # device_info: sdm4, device_type 124 (stride_speed_distance)
-    created = 17217864 - 17221751 + int(datetime(2012, 2, 13, 12, 21, 3, tzinfo=timezone.utc).timestamp())
+    created = 17217864 - 17221751 + int(datetime(2012, 2, 13, 12, 21, 3, tzinfo=UTC).timestamp())
     assert run.run_id == f"fit:1215347:{created}"  # file_id: fr70 serial, time_created
     assert run.distance_m == pytest.approx(10248.67, rel=0.001)
 
 
 def test_without_a_footpod_the_watch_is_the_device():
     run = only_run("garmin-fenix-5-run.fit")
-    created = int(datetime(2017, 6, 11, 14, 34, 9, tzinfo=timezone.utc).timestamp())
+    created = int(datetime(2017, 6, 11, 14, 34, 9, tzinfo=UTC).timestamp())
     assert (run.device_id, run.run_id) == ("3945849289", f"fit:3945849289:{created}")
 
 
@@ -113,10 +115,13 @@ def test_fractional_cadence_is_added_before_doubling():
     assert _cadence_spm({"cadence": 200}) is None  # 400 spm is no running cadence
 
 
-@pytest.mark.parametrize("name, sport", [
-    ("garmin-fenix-5-walk.fit", "walking"),
-    ("garmin-edge-820-bike.fit", "cycling"),
-])
+@pytest.mark.parametrize(
+    "name, sport",
+    [
+        ("garmin-fenix-5-walk.fit", "walking"),
+        ("garmin-edge-820-bike.fit", "cycling"),
+    ],
+)
 def test_walks_and_rides_are_skipped_with_a_reason(name, sport):
     result = decode(name)
     assert result.outcome == "skipped" and not result.runs
@@ -139,12 +144,15 @@ def test_a_run_with_no_distance_counts_nothing_and_says_why():
     assert "no distance" in result.reason
 
 
-@pytest.mark.parametrize("name, words", [
-    ("strava-android-app-201.10-b1218918.fit", "7471"),
-    ("invalid-activity-filecrc.fit", "CRC"),
-    ("invalid-activity-unexpected-eof.fit", "truncated"),
-    ("invalid-activity-settings-corruptheader.fit", "file 2 of a chain"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("strava-android-app-201.10-b1218918.fit", "7471"),
+        ("invalid-activity-filecrc.fit", "CRC"),
+        ("invalid-activity-unexpected-eof.fit", "truncated"),
+        ("invalid-activity-settings-corruptheader.fit", "file 2 of a chain"),
+    ],
+)
 def test_corrupt_truncated_and_half_valid_files_are_rejected_whole(name, words):
     result = decode(name)
     assert result.outcome == "rejected" and not result.runs
@@ -176,6 +184,7 @@ def test_a_file_that_is_no_fit_file_is_rejected():
 
 # --- identity and what reaches the bridge --------------------------------------------------------
 
+
 def test_the_same_file_twice_gives_the_same_run_and_samples():
     data = (FIT / "compressed-speed-distance.fit").read_bytes()
     assert decode_fit(data, "a").runs == decode_fit(data, "b").runs
@@ -200,8 +209,9 @@ def test_every_decoded_sample_passes_the_bridge_unchanged():
         verdict = judge("footpod/alice/samples", payload, run.end_ms + 1000, 300_000)
         assert not verdict.rejects
         kept.extend(s for batch in verdict.batches for s in batch.samples)
-    assert [(s.ts, s.distance_m, s.cadence_spm) for s in kept] == \
-        [(s.ts, s.distance_m, s.cadence_spm) for s in run.samples]
+    assert [(s.ts, s.distance_m, s.cadence_spm) for s in kept] == [
+        (s.ts, s.distance_m, s.cadence_spm) for s in run.samples
+    ]
 
 
 def test_a_full_batch_stays_one_kafka_record_well_under_a_megabyte_even_with_the_longest_ids():
@@ -245,10 +255,13 @@ def test_a_run_later_than_the_bridge_accepts_rejects_the_whole_file():
     assert result.outcome == "rejected" and not result.runs and "in the future" in result.reason
 
 
-@pytest.mark.parametrize("name, position, value", [
-    ("garmin-fenix-5-run.fit", 0, 146),  # a header size the decoder reads past: struct.error inside it
-    ("garmin-edge-820-bike.fit", 3939, 48),  # an assertion inside the decoder
-])
+@pytest.mark.parametrize(
+    "name, position, value",
+    [
+        ("garmin-fenix-5-run.fit", 0, 146),  # a header size the decoder reads past: struct.error inside it
+        ("garmin-edge-820-bike.fit", 3939, 48),  # an assertion inside the decoder
+    ],
+)
 def test_damage_that_trips_the_decoder_itself_is_a_rejection_not_a_crash(name, position, value):
     data = bytearray((FIT / name).read_bytes())
     data[position] = value

@@ -3,7 +3,7 @@ the decoder, has no encoder), for what the real files of tests/data/fit/ do not 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import garmin_fit_sdk  # the `test` extra
 from hypothesis import given, settings
@@ -12,20 +12,34 @@ from hypothesis import strategies as st
 from ingest.fit import decode_fit
 
 MESG = garmin_fit_sdk.Profile["mesg_num"]
-CREATED = datetime(2026, 11, 1, 7, 0, tzinfo=timezone.utc)
+CREATED = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)
 CREATED_S = int(CREATED.timestamp())
 POWER_ON = 1000  # relative seconds of the device clock at CREATED
 
 
-def fit_file(records: list[dict], sessions: list[dict], devices: tuple[dict, ...] = (),
-             file_type: str = "activity", correlate: bool = True) -> bytes:
+def fit_file(
+    records: list[dict],
+    sessions: list[dict],
+    devices: tuple[dict, ...] = (),
+    file_type: str = "activity",
+    correlate: bool = True,
+) -> bytes:
     """A FIT file timed in relative seconds (device clock), tied to CREATED by a correlation."""
     encoder = garmin_fit_sdk.Encoder()
-    encoder.write_mesg({"mesg_num": MESG["FILE_ID"], "type": file_type, "manufacturer": "garmin", "product": 1,
-                        "serial_number": 42, "time_created": CREATED})
+    encoder.write_mesg(
+        {
+            "mesg_num": MESG["FILE_ID"],
+            "type": file_type,
+            "manufacturer": "garmin",
+            "product": 1,
+            "serial_number": 42,
+            "time_created": CREATED,
+        }
+    )
     if correlate:
-        encoder.write_mesg({"mesg_num": MESG["TIMESTAMP_CORRELATION"], "timestamp": CREATED,
-                            "system_timestamp": POWER_ON})
+        encoder.write_mesg(
+            {"mesg_num": MESG["TIMESTAMP_CORRELATION"], "timestamp": CREATED, "system_timestamp": POWER_ON}
+        )
     for device in devices:
         encoder.write_mesg({"mesg_num": MESG["DEVICE_INFO"], **device})
     for record in records:
@@ -36,8 +50,10 @@ def fit_file(records: list[dict], sessions: list[dict], devices: tuple[dict, ...
 
 
 def steady(start: int, count: int, **fields) -> list[dict]:
-    return [{"timestamp": start + i, "distance": 3.0 * i, "cadence": 85, "fractional_cadence": 0.5,
-             "speed": 3.0, **fields} for i in range(count)]
+    return [
+        {"timestamp": start + i, "distance": 3.0 * i, "cadence": 85, "fractional_cadence": 0.5, "speed": 3.0, **fields}
+        for i in range(count)
+    ]
 
 
 def running(start: int, end: int) -> dict:
@@ -100,8 +116,15 @@ def test_a_file_that_is_no_activity_is_skipped_with_a_reason():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 129)), st.sampled_from([0.0, 0.5]),
-                          st.floats(0, 8, allow_nan=False)), min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 129)), st.sampled_from([0.0, 0.5]), st.floats(0, 8, allow_nan=False)
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_every_record_with_a_distance_becomes_one_sample_with_steps_per_minute(readings):
     records, distance = [], 0.0
     for second, (strides, fraction, step) in enumerate(readings):

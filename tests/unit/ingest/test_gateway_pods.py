@@ -5,7 +5,6 @@ import logging
 import time
 
 import pytest
-from tests.unit.ingest.gateway_fakes import FakeMqtt
 
 from ingest.gateway.clock import ScaledClock
 from ingest.gateway.distance import MAX_GAP_S
@@ -13,9 +12,11 @@ from ingest.gateway.fake import FakePod, FakeRadio, simulated_pods
 from ingest.gateway.gateway import Gateway, Publisher
 from ingest.gateway.queue import Outbox
 from ingest.gateway.samples import PodConfig
+from tests.unit.ingest.gateway_fakes import FakeMqtt
 
 WALL = int(time.time() * 1000)
 SPEEDUP = 20.0  # simulated seconds per second
+
 
 def run_gateway(tmp_path, fakes, pods, sim_seconds: float):
     """Run the gateway for `sim_seconds` of simulated time; its outbox, the published samples, the gateway."""
@@ -37,8 +38,10 @@ def run_gateway(tmp_path, fakes, pods, sim_seconds: float):
 
 
 def configs(fakes, units=None):
-    return {fake.address: PodConfig(fake.address, f"r{i}", (units or {}).get(fake.address, fake.counts))
-            for i, fake in enumerate(fakes)}
+    return {
+        fake.address: PodConfig(fake.address, f"r{i}", (units or {}).get(fake.address, fake.counts))
+        for i, fake in enumerate(fakes)
+    }
 
 
 def test_each_pod_gives_one_sample_a_second_with_a_contiguous_seq_and_a_growing_distance(tmp_path):
@@ -54,8 +57,11 @@ def test_each_pod_gives_one_sample_a_second_with_a_contiguous_seq_and_a_growing_
         distances = [s["distance_m"] for s in samples]
         assert distances == sorted(distances)
         # total-distance pods: every step counts; speed-only pods: steps across a silence over 5 s do not
-        covered = sum(fake.distance_at(b["ts"]) - fake.distance_at(a["ts"]) for a, b in zip(samples, samples[1:])
-                      if fake.total_distance or b["ts"] - a["ts"] <= MAX_GAP_S * 1000)
+        covered = sum(
+            fake.distance_at(b["ts"]) - fake.distance_at(a["ts"])
+            for a, b in zip(samples, samples[1:])
+            if fake.total_distance or b["ts"] - a["ts"] <= MAX_GAP_S * 1000
+        )
         # the odometer steps at the notifications, up to 3 s before a tick: ± 2 × 3 s × 3.6 m/s
         assert distances[-1] - distances[0] == pytest.approx(covered, abs=22)
         assert all(s["cadence_spm"] > 150 for s in samples)  # each pod's unit applied
@@ -75,15 +81,21 @@ def test_a_pod_that_drops_out_is_connected_again(tmp_path):
 def test_bytes_that_are_no_rsc_measurement_are_counted_and_named_once(tmp_path, caplog):
     fake = FakePod("F0:0D:00:00:00:01", epoch_ms=WALL)
     outbox = Outbox(tmp_path / "outbox.db")
-    gateway = Gateway(FakeRadio([fake], ScaledClock(WALL, WALL, 1.0)), outbox, Publisher(outbox, FakeMqtt()),
-                      configs([fake]), ScaledClock(WALL, WALL, 1.0))
+    gateway = Gateway(
+        FakeRadio([fake], ScaledClock(WALL, WALL, 1.0)),
+        outbox,
+        Publisher(outbox, FakeMqtt()),
+        configs([fake]),
+        ScaledClock(WALL, WALL, 1.0),
+    )
 
     with caplog.at_level(logging.WARNING, logger="footpod.gateway"):
         for _ in range(3):
             gateway.on_value(fake.address, bytes.fromhex("070003125600000000"))
     assert gateway.pods[fake.address].rejected == 3
     assert [r.getMessage() for r in caplog.records] == [
-        "pod F0:0D:00:00:00:01 (r0): flags 0x07 announce 10 bytes, 9 received"]
+        "pod F0:0D:00:00:00:01 (r0): flags 0x07 announce 10 bytes, 9 received"
+    ]
     assert gateway.tick(WALL + 1000) == 0  # nothing decoded, no sample
 
 

@@ -1,9 +1,8 @@
 """The outbox publisher: QoS 1 in event order, a row deleted only once the broker acknowledged it."""
 
-from tests.unit.ingest.gateway_fakes import FakeMqtt
-
 from ingest.gateway.gateway import Publisher
 from ingest.gateway.queue import Outbox
+from tests.unit.ingest.gateway_fakes import FakeMqtt
 
 
 def fill(outbox: Outbox, ticks: int, start: int = 0, devices=(("alice", "a"), ("bob", "b"))) -> None:
@@ -20,7 +19,9 @@ def test_nothing_is_published_while_the_broker_is_out_of_reach(tmp_path):
     client.connect()
     assert publisher.pump() == 2
     assert [(topic, [s["seq"] for s in samples]) for _, topic, samples in client.published] == [
-        ("footpod/alice/samples", [0, 1, 2]), ("footpod/bob/samples", [0, 1, 2])]
+        ("footpod/alice/samples", [0, 1, 2]),
+        ("footpod/bob/samples", [0, 1, 2]),
+    ]
 
 
 def test_a_row_leaves_the_outbox_only_when_its_message_is_acknowledged(tmp_path):

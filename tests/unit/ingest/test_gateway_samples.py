@@ -36,10 +36,14 @@ def test_cadence_units_table(raw, unit, running, spm, warns):
 
 
 def test_the_roster_names_ble_pods_with_their_runner_and_unit_and_leaves_fit_serials_out():
-    roster = Roster.model_validate({"runners": {
-        "alice": {"devices": {"c4:7a:0b:11:22:33": {"cadence": "both_feet"}, "3341889012": {}}},
-        "bob": {"devices": {"D0:01:02:03:04:05": None}},
-    }})
+    roster = Roster.model_validate(
+        {
+            "runners": {
+                "alice": {"devices": {"c4:7a:0b:11:22:33": {"cadence": "both_feet"}, "3341889012": {}}},
+                "bob": {"devices": {"D0:01:02:03:04:05": None}},
+            }
+        }
+    )
 
     assert pods_from_roster(roster) == {
         "C4:7A:0B:11:22:33": PodConfig("C4:7A:0B:11:22:33", "alice", "both_feet"),
@@ -54,8 +58,13 @@ def test_a_sample_is_what_the_bridge_accepts_with_the_pods_seq_and_odometer():
     built = build_sample(pod, decode(encode(3.0, 86, total_distance_m=503.0)), T0, state)
 
     assert Sample.model_validate(built.sample).model_dump(exclude_none=True) == {
-        "ts": T0, "device_id": "C4:7A:0B:11:22:33", "cadence_spm": 172.0, "distance_m": 1003.0,
-        "speed_mps": 3.0, "seq": 41}
+        "ts": T0,
+        "device_id": "C4:7A:0B:11:22:33",
+        "cadence_spm": 172.0,
+        "distance_m": 1003.0,
+        "speed_mps": 3.0,
+        "seq": 41,
+    }
     assert built.state.next_seq == 42 and built.state.odometer.distance_m == pytest.approx(1003.0)
 
 

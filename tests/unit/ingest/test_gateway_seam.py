@@ -3,7 +3,6 @@
 import inspect
 import time
 
-from tests.unit.ingest.gateway_fakes import FakeMqtt
 from rich.console import Console
 
 from ingest.gateway.ble import BleakLink, BleakRadio, PodLink, Radio
@@ -12,6 +11,7 @@ from ingest.gateway.fake import FakeLink, FakeRadio, simulated_pods
 from ingest.gateway.gateway import Gateway, Publisher
 from ingest.gateway.queue import Outbox
 from ingest.gateway.samples import PodConfig
+from tests.unit.ingest.gateway_fakes import FakeMqtt
 
 
 def members(protocol) -> set[str]:
@@ -40,8 +40,13 @@ def test_the_status_table_has_a_line_per_pod_with_runner_and_queued_samples(tmp_
     fakes = simulated_pods(2, epoch_ms=now)
     clock = ScaledClock(now, now, 1.0)
     outbox = Outbox(tmp_path / "outbox.db")
-    gateway = Gateway(FakeRadio(fakes, clock), outbox, Publisher(outbox, FakeMqtt()),
-                      {f.address: PodConfig(f.address, f"runner{i}") for i, f in enumerate(fakes)}, clock)
+    gateway = Gateway(
+        FakeRadio(fakes, clock),
+        outbox,
+        Publisher(outbox, FakeMqtt()),
+        {f.address: PodConfig(f.address, f"runner{i}") for i, f in enumerate(fakes)},
+        clock,
+    )
     gateway.on_value(fakes[0].address, fakes[0].value_at(now))
     gateway.tick(now + 1000)
 
@@ -52,4 +57,5 @@ def test_the_status_table_has_a_line_per_pod_with_runner_and_queued_samples(tmp_
     rows = [[cell.strip() for cell in line.strip("│ ").split("│")] for line in text.splitlines() if "F0:0D" in line]
     assert [(row[1], row[2], row[3], row[-1]) for row in rows] == [
         ("runner0", "not connected", f"{2 * fakes[0].value_at(now)[3]} spm", "1"),
-        ("runner1", "not connected", "-", "0")]
+        ("runner1", "not connected", "-", "0"),
+    ]

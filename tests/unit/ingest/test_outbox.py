@@ -11,8 +11,13 @@ from ingest.gateway.queue import Outbox, PodState
 
 
 def sample(device: str, seq: int) -> dict:
-    return {"ts": 1_780_000_000_000 + seq * 1000, "device_id": device, "cadence_spm": 170.0,
-            "distance_m": seq * 3.0, "seq": seq}
+    return {
+        "ts": 1_780_000_000_000 + seq * 1000,
+        "device_id": device,
+        "cadence_spm": 170.0,
+        "distance_m": seq * 3.0,
+        "seq": seq,
+    }
 
 
 def test_rows_come_back_oldest_first_and_leave_only_when_removed(tmp_path):
@@ -21,8 +26,11 @@ def test_rows_come_back_oldest_first_and_leave_only_when_removed(tmp_path):
     outbox.put([("alice", sample("a", 1))], {})
 
     rows = outbox.after(0, 10)
-    assert [(r.runner, r.device_id, r.sample["seq"]) for r in rows] == [("alice", "a", 0), ("bob", "b", 0),
-                                                                         ("alice", "a", 1)]
+    assert [(r.runner, r.device_id, r.sample["seq"]) for r in rows] == [
+        ("alice", "a", 0),
+        ("bob", "b", 0),
+        ("alice", "a", 1),
+    ]
     assert [r.id for r in outbox.after(rows[0].id, 10)] == [rows[1].id, rows[2].id]
     outbox.remove([rows[0].id, rows[2].id])
     assert [r.sample for r in outbox.after(0, 10)] == [sample("b", 0)]
@@ -72,8 +80,7 @@ def test_what_was_written_before_a_kill_9_is_still_there(tmp_path):
         print("written", flush=True)
         time.sleep(60)
     """)
-    process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True,
-                               cwd=os.getcwd())
+    process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
     assert process.stdout.readline().strip() == "written"
     process.send_signal(signal.SIGKILL)
     process.wait(10)

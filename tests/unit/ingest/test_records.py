@@ -7,9 +7,18 @@ from ingest.bridge import MAX_RECORD_BYTES, ReasonLog, sample_records
 
 
 def batch_of(count: int, id_chars: int = 64) -> SampleBatch:
-    samples = tuple(CountedSample(ts=1_764_000_000_000 + i * 1000, device_id="d" * id_chars,
-                                  cadence_spm=171.5, distance_m=i * 2.75, speed_mps=3.1, seq=i,
-                                  run_id="r" * id_chars) for i in range(count))
+    samples = tuple(
+        CountedSample(
+            ts=1_764_000_000_000 + i * 1000,
+            device_id="d" * id_chars,
+            cadence_spm=171.5,
+            distance_m=i * 2.75,
+            speed_mps=3.1,
+            seq=i,
+            run_id="r" * id_chars,
+        )
+        for i in range(count)
+    )
     return SampleBatch(runner="alice", received_ms=1_764_000_000_000, samples=samples)
 
 

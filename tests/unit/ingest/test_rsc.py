@@ -51,12 +51,21 @@ def test_reserved_flag_bits_are_ignored():
     assert (measurement.running, measurement.speed_mps, measurement.cadence_per_min) == (False, 2.5, 180)
 
 
-@given(flags=st.integers(0, 7), speed=st.integers(0, 0xFFFF), cadence=st.integers(0, 0xFF),
-       stride=st.integers(0, 0xFFFF), total=st.integers(0, 2**32 - 1))
+@given(
+    flags=st.integers(0, 7),
+    speed=st.integers(0, 0xFFFF),
+    cadence=st.integers(0, 0xFF),
+    stride=st.integers(0, 0xFFFF),
+    total=st.integers(0, 2**32 - 1),
+)
 def test_encoding_then_decoding_gives_back_the_field_values(flags, speed, cadence, stride, total):
-    data = encode(speed / 256, cadence, running=bool(flags & 4),
-                  stride_length_m=stride / 100 if flags & 1 else None,
-                  total_distance_m=total / 10 if flags & 2 else None)
+    data = encode(
+        speed / 256,
+        cadence,
+        running=bool(flags & 4),
+        stride_length_m=stride / 100 if flags & 1 else None,
+        total_distance_m=total / 10 if flags & 2 else None,
+    )
 
     measurement = decode(data)
     assert len(data) == expected_length(flags)

@@ -1,7 +1,7 @@
 """The bridge's judgement of MQTT messages (CONTRACT.md: samples, pain, bad input)."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -42,7 +42,7 @@ def test_a_huge_array_is_split_into_records_of_bounded_size():
 
 def test_rfc3339_timestamps_with_offset_are_read_as_epoch_ms():
     verdict = run("footpod/alice/samples", sample(ts="2025-11-24T17:00:00+01:00"))
-    expected = int(datetime(2025, 11, 24, 16, 0, tzinfo=timezone.utc).timestamp() * 1000)
+    expected = int(datetime(2025, 11, 24, 16, 0, tzinfo=UTC).timestamp() * 1000)
     assert verdict.batches[0].samples[0].ts == expected
 
 
@@ -85,8 +85,16 @@ def test_in_a_batch_only_the_bad_samples_are_dead_lettered():
     assert [r.reason.split(":")[0] for r in verdict.rejects] == ["sample 1"]
 
 
-@pytest.mark.parametrize("topic", ["footpod/alice", "footpod/al ice/samples", "footpod/alice/other",
-                                   "elsewhere/alice/samples", "footpod/" + "a" * 65 + "/samples"])
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "footpod/alice",
+        "footpod/al ice/samples",
+        "footpod/alice/other",
+        "elsewhere/alice/samples",
+        "footpod/" + "a" * 65 + "/samples",
+    ],
+)
 def test_a_topic_that_does_not_parse_is_dead_lettered(topic):
     verdict = run(topic, sample())
     assert not verdict.batches and "topic" in verdict.rejects[0].reason or "runner" in verdict.rejects[0].reason
@@ -102,8 +110,10 @@ def test_a_good_pain_report_becomes_a_pain_event():
     assert verdict.pain.runner == "alice" and verdict.pain.report.flags == ("swelling",)
 
 
-@pytest.mark.parametrize("payload", [{"ts": NOW, "score": 11}, {"ts": NOW, "score": 3.5},
-                                     {"ts": NOW, "score": 3, "flags": ["sore"]}, {"score": 2}])
+@pytest.mark.parametrize(
+    "payload",
+    [{"ts": NOW, "score": 11}, {"ts": NOW, "score": 3.5}, {"ts": NOW, "score": 3, "flags": ["sore"]}, {"score": 2}],
+)
 def test_bad_pain_reports_are_dead_lettered(payload):
     verdict = run("footpod/alice/pain", payload)
     assert verdict.pain is None and len(verdict.rejects) == 1
@@ -188,10 +198,18 @@ def test_an_unforeseen_error_inside_is_dead_lettered_with_its_name_not_raised(mo
 
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10))
-json_values = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.sampled_from(["ts", "device_id", "cadence_spm", "distance_m",
-                                                              "speed_mps", "seq", "run_id", "x"]), inner, max_size=6),
-                           max_leaves=30)
+json_values = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["ts", "device_id", "cadence_spm", "distance_m", "speed_mps", "seq", "run_id", "x"]),
+            inner,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,11 +2,23 @@
 
 from monitor.ask import describe_status
 
-STATUS = {"runner": "alice", "team": "harriers", "as_of": "2026-11-25T07:41:00Z", "live": False,
-          "week_km": 31.2, "prev_week_km": 26.4, "change_pct": 18.2, "acwr": 1.41, "acwr_ewma": 1.38,
-          "budget_km": 0.0, "gate": "maintain", "gate_since": "2026-11-24T18:00:00Z",
-          "cadence_baseline_spm": 168.0, "rtr_phase": "3",
-          "last_run": {"run_id": "r1", "end": "2026-11-25T07:41:00Z", "km": 10.1, "cadence_spm": 171.0}}
+STATUS = {
+    "runner": "alice",
+    "team": "harriers",
+    "as_of": "2026-11-25T07:41:00Z",
+    "live": False,
+    "week_km": 31.2,
+    "prev_week_km": 26.4,
+    "change_pct": 18.2,
+    "acwr": 1.41,
+    "acwr_ewma": 1.38,
+    "budget_km": 0.0,
+    "gate": "maintain",
+    "gate_since": "2026-11-24T18:00:00Z",
+    "cadence_baseline_spm": 168.0,
+    "rtr_phase": "3",
+    "last_run": {"run_id": "r1", "end": "2026-11-25T07:41:00Z", "km": 10.1, "cadence_spm": 171.0},
+}
 REPORT = {"time": 1_795_975_200_000, "score": 4, "timing": "after", "flags": ""}
 
 

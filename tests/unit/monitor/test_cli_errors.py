@@ -28,8 +28,14 @@ def keep_logging():
 
 def run_cli(*args, **env):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FOOTPOD_")}
-    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], env={**environ, **env}, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args],
+        env={**environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_bad_setting_exits_2_with_one_line_naming_the_variable():
@@ -43,8 +49,9 @@ def test_a_bad_setting_exits_2_with_one_line_naming_the_variable():
 def test_a_missing_secret_file_exits_2_with_one_line(tmp_path):
     result = run_cli("stream", FOOTPOD_INFLUX_TOKEN_FILE=str(tmp_path / "nope"))
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"error: FOOTPOD_INFLUX_TOKEN_FILE={tmp_path / 'nope'}: cannot read it "
-                                          "(No such file or directory)"]
+    assert result.stderr.splitlines() == [
+        f"error: FOOTPOD_INFLUX_TOKEN_FILE={tmp_path / 'nope'}: cannot read it (No such file or directory)"
+    ]
 
 
 def test_an_unknown_command_is_a_usage_error():
@@ -58,12 +65,15 @@ def test_version_prints_the_package_version():
     assert result.returncode == 0 and result.stdout.strip() == f"footpod-monitor {version('footpod-monitor')}"
 
 
-@pytest.mark.parametrize("argv, level", [
-    (["stream", "-l", "debug"], "debug"),  # after the command
-    (["-l", "error", "stream"], "error"),  # before it
-    (["status", "kim", "--log-level", "warning"], "warning"),
-    (["stream"], None),  # then FOOTPOD_LOG_LEVEL decides
-])
+@pytest.mark.parametrize(
+    "argv, level",
+    [
+        (["stream", "-l", "debug"], "debug"),  # after the command
+        (["-l", "error", "stream"], "error"),  # before it
+        (["status", "kim", "--log-level", "warning"], "warning"),
+        (["stream"], None),  # then FOOTPOD_LOG_LEVEL decides
+    ],
+)
 def test_the_log_level_is_accepted_before_and_after_the_command(argv, level):
     assert cli.build_parser().parse_args(argv).log_level == level
 
@@ -75,7 +85,8 @@ def test_a_runtime_error_exits_1_with_one_line(monkeypatch, capsys):
     monkeypatch.setitem(cli.COMMANDS, "status", failing)
     assert cli.main(["status", "kim"]) == 1
     assert capsys.readouterr().err.splitlines() == [
-        "error: the time-series store at http://influx:8086 did not answer: Connection refused"]
+        "error: the time-series store at http://influx:8086 did not answer: Connection refused"
+    ]
 
 
 def test_an_unexpected_error_exits_1_with_one_line_and_no_traceback(monkeypatch, capsys):

@@ -22,6 +22,7 @@ def fake_recycle(calls):
         calls.append(sorted(stages))
         stages["stream"] = "a new stream"
         return True
+
     return recycle
 
 
@@ -38,8 +39,9 @@ def test_below_the_limit_or_at_zero_or_with_a_kafka_not_ours_nothing_is_recycled
     calls = []
     monkeypatch.setattr(monitor.kafka_recycle, "recycle", fake_recycle(calls))
     processes = ["bridge", "stream", "alerts"]
-    assert not maybe_recycle_kafka(Settings(_env_file=None, kafka_recycle_mib=10**6), [this_process_as_tansu()],
-                                   processes)
+    assert not maybe_recycle_kafka(
+        Settings(_env_file=None, kafka_recycle_mib=10**6), [this_process_as_tansu()], processes
+    )
     assert not maybe_recycle_kafka(Settings(_env_file=None, kafka_recycle_mib=0), [this_process_as_tansu()], processes)
     assert not maybe_recycle_kafka(Settings(_env_file=None, kafka_recycle_mib=1), [], processes)
     assert calls == []

@@ -9,8 +9,7 @@ def weekly_km(runs, now_ms, weeks):
     totals = []
     for week in range(weeks, 0, -1):
         start, end = now_ms - week * 7 * DAY_MS, now_ms - (week - 1) * 7 * DAY_MS
-        totals.append(sum((r[-1]["distance_m"] - r[0]["distance_m"]) / 1000 for r in runs
-                          if start <= r[0]["ts"] < end))
+        totals.append(sum((r[-1]["distance_m"] - r[0]["distance_m"]) / 1000 for r in runs if start <= r[0]["ts"] < end))
     return totals
 
 

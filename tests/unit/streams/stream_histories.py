@@ -28,14 +28,25 @@ def timestamps(start_ms: int, seconds: int, every: str, rng: random.Random) -> l
     return times
 
 
-def run(start_ms: int, seconds: int, every: str = "1s", device: str = "pod", mps: float = 3.0,
-        spm: float = 170.0, rng: random.Random | None = None, run_id: str | None = None,
-        start_m: float = 0.0) -> list[Sample]:
+def run(
+    start_ms: int,
+    seconds: int,
+    every: str = "1s",
+    device: str = "pod",
+    mps: float = 3.0,
+    spm: float = 170.0,
+    rng: random.Random | None = None,
+    run_id: str | None = None,
+    start_m: float = 0.0,
+) -> list[Sample]:
     """One run at a steady pace: the device's cumulative distance grows `mps` metres a second."""
     rng = rng or random.Random(0)
-    return [Sample(ts=ts, device_id=device, cadence_spm=spm, distance_m=start_m + mps * (ts - start_ms) / 1000,
-                   run_id=run_id)
-            for ts in timestamps(start_ms, seconds, every, rng)]
+    return [
+        Sample(
+            ts=ts, device_id=device, cadence_spm=spm, distance_m=start_m + mps * (ts - start_ms) / 1000, run_id=run_id
+        )
+        for ts in timestamps(start_ms, seconds, every, rng)
+    ]
 
 
 def ctx(now_ms: int, params: LoadParams = PARAMS) -> Context:

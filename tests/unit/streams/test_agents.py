@@ -7,10 +7,9 @@ import re
 import httpx
 
 from footpod.contract import SampleBatch
+from footpod.kafka import create_app
 from footpod.settings import Settings
 from streams.agents import StreamWorker
-from footpod.kafka import create_app
-
 from tests.unit.streams.stream_histories import T0, run
 
 

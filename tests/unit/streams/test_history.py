@@ -7,7 +7,6 @@ from streams.seed import state_from_rows
 from streams.segments import join_all
 from streams.state import RunnerState
 from streams.step import step
-
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx, run, settle
 
 NOW = T0 + 85 * DAY_MS  # synced 85 days after the runs
@@ -44,8 +43,10 @@ def test_an_old_run_synced_again_adds_nothing_to_the_shoe():
 def stored_rows(state: RunnerState) -> list[dict]:
     """What the `run` points hold: per run, its device and its segments joined."""
     runs = state.all_runs(PARAMS).every
-    return [{"device": r.device_id,
-             "segments": json.dumps([join_all(state.segments_of(r), PARAMS).model_dump()])} for r in runs]
+    return [
+        {"device": r.device_id, "segments": json.dumps([join_all(state.segments_of(r), PARAMS).model_dump()])}
+        for r in runs
+    ]
 
 
 def test_an_old_run_synced_again_after_a_restart_adds_nothing_to_the_shoe():

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from footpod.load import DAY_MS
-
 from tests.unit.streams.stream_histories import PARAMS, T0, deliver, run, settle, shuffled_batches
 
 NOW = T0 + DAY_MS

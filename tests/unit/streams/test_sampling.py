@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 from footpod.load import DAY_MS, load_at
 from streams.state import RunnerState
-
 from tests.unit.streams.stream_histories import PARAMS, T0, deliver, run, settle, shuffled_batches
 
 RATES = ["1s", "5s", "1-10s"]
@@ -27,8 +26,11 @@ def segment_count(state: RunnerState) -> int:
     return sum(len(segments) for segments in state.devices.values())
 
 
-shapes = st.lists(st.tuples(st.integers(30, 120).map(lambda n: n * 10), st.integers(1, 30),
-                            st.floats(2.0, 5.0)), min_size=1, max_size=4)
+shapes = st.lists(
+    st.tuples(st.integers(30, 120).map(lambda n: n * 10), st.integers(1, 30), st.floats(2.0, 5.0)),
+    min_size=1,
+    max_size=4,
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -56,8 +58,7 @@ def test_any_rate_and_arrival_order_gives_the_same_runs_and_one_segment_per_run(
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), pieces=st.integers(1, 12), repeats=st.integers(0, 3),
-       every=st.sampled_from(RATES))
+@given(seed=st.integers(0, 10_000), pieces=st.integers(1, 12), repeats=st.integers(0, 3), every=st.sampled_from(RATES))
 def test_while_a_run_is_open_every_arrival_order_counts_the_same_samples(seed, pieces, repeats, every):
     rng = random.Random(seed)
     samples, _ = history(rng, every, [(600, 2, 3.1), (300, 5, 4.2)])

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from footpod.load import DAY_MS
 from streams.state import one_per_overlap
 from streams.step import step
-
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx, deliver, run, settle, shuffled_batches
 
 NOW = T0 + DAY_MS
@@ -72,13 +71,16 @@ def test_any_arrival_order_of_two_sources_counts_the_same_one_run(seed, pieces, 
     assert counted.device_id == "3341889012" and abs(counted.km - 3.1 * 1.8) < 1e-6
 
 
-@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 20), st.sampled_from("abc")), max_size=8),
-       st.randoms())
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 20), st.sampled_from("abc")), max_size=8), st.randoms())
 def test_counted_runs_never_overlap_and_do_not_depend_on_order(spans, rnd):
     from footpod.records import RunSummary
 
-    runs = [RunSummary(run_id=f"{d}{s}", device_id=d, start_ms=s * 1000, end_ms=(s + n) * 1000, km=n,
-                       samples=n, cadence_spm=None) for s, n, d in {(s, n, d) for s, n, d in spans}]
+    runs = [
+        RunSummary(
+            run_id=f"{d}{s}", device_id=d, start_ms=s * 1000, end_ms=(s + n) * 1000, km=n, samples=n, cadence_spm=None
+        )
+        for s, n, d in {(s, n, d) for s, n, d in spans}
+    ]
     winners = one_per_overlap(runs)
     shuffled = list(runs)
     rnd.shuffle(shuffled)

@@ -15,8 +15,10 @@ T0 = 1_763_000_000_000
 
 
 def run_samples(start_ms, seconds, device="pod-1", start_m=0.0, mps=3.0, spm=170.0, run_id=None):
-    return [Sample(ts=start_ms + i * 1000, device_id=device, cadence_spm=spm,
-                   distance_m=start_m + i * mps, run_id=run_id) for i in range(seconds)]
+    return [
+        Sample(ts=start_ms + i * 1000, device_id=device, cadence_spm=spm, distance_m=start_m + i * mps, run_id=run_id)
+        for i in range(seconds)
+    ]
 
 
 def feed(*batches):
@@ -81,8 +83,10 @@ def test_a_glitch_faster_than_12_mps_adds_nothing():
 
 
 def test_a_step_of_exactly_12_mps_counts():
-    samples = [Sample(ts=T0, device_id="p", cadence_spm=170, distance_m=0),
-               Sample(ts=T0 + 1000, device_id="p", cadence_spm=170, distance_m=12)]
+    samples = [
+        Sample(ts=T0, device_id="p", cadence_spm=170, distance_m=0),
+        Sample(ts=T0 + 1000, device_id="p", cadence_spm=170, distance_m=12),
+    ]
     assert km_of(feed(samples)) == [0.012]
 
 
@@ -126,15 +130,19 @@ def test_nothing_new_touches_nothing():
 def test_any_arrival_order_with_repeats_gives_the_same_runs(seed, pieces, repeats):
     rng = random.Random(seed)
     samples = run_samples(T0, 300, mps=rng.uniform(2, 5)) + run_samples(
-        T0 + 900_000, 200, start_m=rng.uniform(0, 50), spm=rng.uniform(120, 190))
+        T0 + 900_000, 200, start_m=rng.uniform(0, 50), spm=rng.uniform(120, 190)
+    )
     expected = feed(samples)
     shuffled = samples + rng.sample(samples, k=min(len(samples), repeats * 40))
     rng.shuffle(shuffled)
     cuts = sorted(rng.sample(range(1, len(shuffled)), k=min(pieces, len(shuffled) - 1)))
     batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)])]
     got = feed(*batches)
-    assert [(r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in got.runs(PARAMS)] == \
-        [(r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in expected.runs(PARAMS)]
+    assert [
+        (r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in got.runs(PARAMS)
+    ] == [
+        (r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in expected.runs(PARAMS)
+    ]
 
 
 def test_a_sync_of_many_runs_at_once_touches_every_run():

@@ -11,8 +11,7 @@ T0 = 1_763_000_000_000
 
 
 def samples(start_ms, count, device="pod"):
-    return [Sample(ts=start_ms + i * 1000, device_id=device, cadence_spm=172, distance_m=i * 3.0)
-            for i in range(count)]
+    return [Sample(ts=start_ms + i * 1000, device_id=device, cadence_spm=172, distance_m=i * 3.0) for i in range(count)]
 
 
 def ctx(now_ms):

@@ -7,7 +7,6 @@ from alerts.decide import alerts_for
 from footpod.load import DAY_MS
 from streams.state import RunnerState, seal
 from streams.step import conclude, has_open_runs, may_be_whole, step
-
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx, run, settle
 
 LATE = T0 + 2 * DAY_MS  # the run reaches the stream two days after it was run
@@ -56,8 +55,11 @@ def test_a_live_run_stays_open_until_the_run_gap_has_passed_in_event_time():
     assert result.update.latest.live and not result.update.latest.final
     assert conclude(result.state, ctx(end + PARAMS.run_gap_ms - 1)).update is None
     verdict = conclude(result.state, ctx(end + PARAMS.run_gap_ms)).update
-    assert verdict.latest.final and not verdict.latest.live and not has_open_runs(conclude(
-        result.state, ctx(end + PARAMS.run_gap_ms)).state)
+    assert (
+        verdict.latest.final
+        and not verdict.latest.live
+        and not has_open_runs(conclude(result.state, ctx(end + PARAMS.run_gap_ms)).state)
+    )
 
 
 def test_a_judged_run_is_judged_once():
@@ -84,9 +86,10 @@ def test_the_run_point_says_whether_the_run_is_final():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3 * 3600), st.integers(1, 400), st.integers(0, 120_000)),
-                min_size=1, max_size=4),
-       st.integers(0, 20 * 60_000))
+@given(
+    st.lists(st.tuples(st.integers(0, 3 * 3600), st.integers(1, 400), st.integers(0, 120_000)), min_size=1, max_size=4),
+    st.integers(0, 20 * 60_000),
+)
 def test_the_shortcut_never_skips_a_run_that_is_whole(pieces, later_ms):
     """`may_be_whole` says no only when sealing would judge nothing whole."""
     state = RunnerState(runner="alice")
