@@ -19,7 +19,7 @@ from tests.faults.fault_ledger import KafkaTail, Ledger, Publisher, Result
 from tests.faults.pipeline import Phone, start_pipeline, wait_until
 from tests.integration.stack import ROSTER
 
-RUNNERS = 20
+RUNNERS = 250  # 5 s of them at 1 Hz outnumber the broker's 1,000 in flight to the bridge: some wait in its memory
 SECONDS = 30
 KILL_AT_S = 12
 RESYNC_WITHIN_S = 15
