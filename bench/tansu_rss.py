@@ -1,8 +1,8 @@
 """Tansu's memory over a compressed club day (FAULTS.md row 16): the whole pipeline, `runners`
-phones at `rate` samples a second each, Tansu's RSS sampled every `every` s; with `--recycle-at`,
-the local stack's Kafka recycle (monitor/kafka_recycle.py) is run at that second.
+phones at `rate` samples a second each, Tansu's RSS printed every `every` s and once the flood is
+consumed (no recycle here: the numbers show how it grows).
 
-    .venv/bin/python -m bench.tansu_rss --runners 50 --rate 20 --seconds 600
+    .venv/bin/python -m bench.tansu_rss --runners 50 --rate 20 --seconds 480
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ in memory, so the local stack restarts it empty once every consumed record is co
 recycle, which happens mid-flood.
 
 The row's run is 2 h at 20x for 50 runners; here `FOOTPOD_FAULTS_CLUB_S` (40 s) at 5x; a longer
-run by hand: `python bench/tansu_rss.py` (README, "Faults")."""
+run by hand: `.venv/bin/python -m bench.tansu_rss` (README, "Under faults")."""
 
 from __future__ import annotations
 
