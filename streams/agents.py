@@ -76,6 +76,9 @@ class StreamWorker(StageWorker):
 
     async def forget_states(self, *args, **kwargs) -> None:
         """After a rebalance the store plus the uncommitted records are the truth: reseed."""
+        assigned = next((a for a in (*args, *kwargs.values()) if isinstance(a, (set, frozenset))), set())
+        samples = sorted(tp.partition for tp in assigned if getattr(tp, "topic", None) == kafka.SAMPLES)
+        log.info("partitions assigned: %s %s", kafka.SAMPLES, samples)
         self.states.clear()
         self.open_runners.clear()
         self.waiting.clear()  # unacknowledged: delivered again to whoever owns them now

@@ -42,6 +42,9 @@ class LocalStack:
             # statuses as of now (and today's midnight load point) every 5 s, not every hour,
             # so the snapshot before the restart says what the one after it must say
             "FOOTPOD_STATUS_EVERY_S": "5",
+            # the first week is more than 7 days old: its alerts are pushed here all the same, so a
+            # re-alert after the restart would show on MQTT (RULES.md §7 stores older ones only)
+            "FOOTPOD_PUSH_WITHIN_DAYS": "30",
         }
         self.process: subprocess.Popen | None = None
         # read-backs through the helpers of the fault stack (no stage of its own is started)

@@ -54,12 +54,10 @@ def lag(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 
 
 def assigned(log: str) -> set[int]:
-    """Partitions of footpod.samples Faust reported assigned in a worker's log."""
+    """Partitions of footpod.samples the stream worker reported assigned in its log."""
     found: set[int] = set()
-    for spec in re.findall(r"footpod\.samples\s*\|\s*\{([^}]*)\}", log):
-        for part in spec.split(","):
-            low, _, high = part.strip().partition("-")
-            found.update(range(int(low), int(high or low) + 1))
+    for spec in re.findall(r"partitions assigned: footpod\.samples \[([^\]]*)\]", log):
+        found.update(int(part) for part in spec.split(",") if part.strip())
     return found
 
 
