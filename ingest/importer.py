@@ -73,6 +73,7 @@ class MqttPublisher:
         self.resent = 0  # deliveries started over after a lost connection
         self._connected = threading.Event()
         self._generation = 0  # connections lost so far
+        self._connects = 0  # connections accepted so far
         self.client = mqtt_client(settings, client_id)
         self.client.max_inflight_messages_set(window)
         self.client.on_connect = self._on_connect
@@ -90,22 +91,36 @@ class MqttPublisher:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if not reason_code.is_failure:
+            self._connects += 1
             self._connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._generation += 1
         self._connected.clear()
+        self._generation += 1
 
     def deliver(self, topic: str, payloads: Sequence[bytes]) -> None:
+        """Every payload acknowledged, or PublishError. An attempt ends with its connection: the
+        next one starts on the next connection paho makes, so one drop costs one attempt."""
         for _attempt in range(self.attempts):
-            if not self._connected.wait(self.timeout_s):
-                raise PublishError(f"the MQTT broker at {self.where} has been unreachable for {self.timeout_s:.0f} s")
+            self._await_connection(after=-1)
+            connection = self._connects
             try:
                 self._send(topic, payloads, self._generation)
                 return
             except _Disconnected:
                 self.resent += 1
+                self._await_connection(after=connection)
         raise PublishError(f"the connection to {self.where} dropped {self.attempts} times during one file")
+
+    def _await_connection(self, after: int) -> None:
+        """Until paho holds a connection newer than number `after`, at most `timeout_s`."""
+        deadline = time.monotonic() + self.timeout_s
+        while not (self._connected.is_set() and self._connects > after):
+            if time.monotonic() >= deadline:
+                raise PublishError(f"the MQTT broker at {self.where} has been unreachable for {self.timeout_s:.0f} s")
+            self._connected.wait(0.05)
+            if self._connected.is_set() and self._connects <= after:
+                time.sleep(0.05)  # the old connection, not yet seen as lost
 
     def _send(self, topic: str, payloads: Sequence[bytes], generation: int) -> None:
         pending: deque = deque()
