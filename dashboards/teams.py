@@ -167,7 +167,7 @@ def plan_rows(plans: Iterable[TeamPlan]) -> list[tuple[str, str, str, str, str]]
         (
             p.team,
             f"{p.folder_title} ({p.folder_uid})",
-            ", ".join(f"{d['title']} ({d['uid']})" for d in p.dashboards),
+            "\n".join(f"{d['title']} ({d['uid']})" for d in p.dashboards),
             p.grafana_team,
             "View" if p.permission == VIEW else str(p.permission),
         )

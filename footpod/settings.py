@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     roster: Path | None = Field(None, description="FOOTPOD_ROSTER: YAML file, runners -> team")
     grafana_url: str | None = Field(None, description="FOOTPOD_GRAFANA_URL")
     grafana_token: SecretStr | None = Field(None, description="FOOTPOD_GRAFANA_TOKEN")
+    # `footpod-monitor dashboards grafana-sync` / `add-coach` (README, "Grafana for coaches"): a Grafana
+    # server admin (the admin users API takes no token), the password best from FOOTPOD_GRAFANA_ADMIN_PASSWORD_FILE.
+    grafana_admin_user: str = Field("admin", description="FOOTPOD_GRAFANA_ADMIN_USER")
+    grafana_admin_password: SecretStr | None = Field(None, description="FOOTPOD_GRAFANA_ADMIN_PASSWORD")
     data_dir: Path = Field(Path(".footpod"), description="FOOTPOD_DATA_DIR: local stack data and logs")
     kafka_partitions: int = Field(8, ge=1, description="FOOTPOD_KAFKA_PARTITIONS for the topics we create")
     # Ours (RULES.md §1): runs are cut at gaps longer than this, in event time.

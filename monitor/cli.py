@@ -193,6 +193,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8300, help="port to listen on (default: 8300)")
+    grafana_sync = dashboard_actions.add_parser(
+        "grafana-sync",
+        help="per team in Grafana: a folder, the team's dashboards, its coaches' team with View on that folder only",
+        description="From the roster's teams, creates or updates in Grafana, for each team: a folder, the "
+        "team's copies of the dashboards (every query kept to the team), and a Grafana team 'coaches of TEAM' "
+        "that alone may view the folder (the default Viewer/Editor permissions removed); the all-teams folder "
+        "is left to admins. Run it again after each roster change; a second run changes nothing. Logs in as "
+        "FOOTPOD_GRAFANA_ADMIN_USER (admin) with FOOTPOD_GRAFANA_ADMIN_PASSWORD(_FILE).",
+    )
+    _grafana_options(grafana_sync)
+    grafana_sync.add_argument("--dry-run", action="store_true", help="print the plan as a table; talk to no Grafana")
+    add_coach = dashboard_actions.add_parser(
+        "add-coach",
+        help="give a coach (EMAIL) a Grafana login that sees their team's dashboards only",
+        description="Creates the Grafana user EMAIL if missing (password from --password-file, else a new one "
+        "printed once) and adds it to the team 'coaches of TEAM' that grafana-sync made.",
+    )
+    add_coach.add_argument("email", metavar="EMAIL", help="the coach's e-mail address, also their login")
+    add_coach.add_argument("--team", required=True, help="the coach's team, as in the roster")
+    add_coach.add_argument("--name", default=None, help="the coach's name as Grafana shows it (default: EMAIL)")
+    add_coach.add_argument(
+        "--password-file", type=Path, default=None, help="a new user's password from this file (default: a new one)"
+    )
+    _grafana_options(add_coach)
     export = commands.add_parser(
         "export",
         help="a runner's runs, load, pain and alerts as CSV and JSON",
@@ -219,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="log level (default: FOOTPOD_LOG_LEVEL, else info)",
         )
     return parser
+
+
+def _grafana_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url", default=None, help="Grafana's address, e.g. https://HOST:3000 (default: FOOTPOD_GRAFANA_URL)"
+    )
+    parser.add_argument("--roster", type=Path, default=None, help="the roster (default: FOOTPOD_ROSTER)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -368,11 +399,109 @@ def run_gateway(args, settings: Settings) -> int:
 def run_dashboards(args, settings: Settings) -> int:
     if getattr(args, "dashboards_action", None) == "serve":
         return serve_dashboards(args, settings)
+    if getattr(args, "dashboards_action", None) == "grafana-sync":
+        return grafana_sync(args, settings)
+    if getattr(args, "dashboards_action", None) == "add-coach":
+        return grafana_add_coach(args, settings)
     from dashboards.build import write_all
 
     out_dir = args.out_dir or Path(__file__).resolve().parent.parent / "dashboards" / "json"
     for path in write_all(out_dir):
         console.print(f"wrote {path}")
+    return 0
+
+
+def _roster_teams(args, settings: Settings) -> list[str]:
+    from dashboards.teams import teams_of
+    from footpod.roster import load_roster
+
+    path = args.roster or settings.roster
+    if path is None:
+        raise UsageError("no roster: set FOOTPOD_ROSTER or pass --roster (its teams get their folders)")
+    return teams_of(load_roster(path))
+
+
+def _grafana(args, settings: Settings):
+    from dashboards.grafana_sync import connect
+
+    url = args.url or settings.grafana_url
+    if not url:
+        raise UsageError("no Grafana address: pass --url https://HOST:3000 or set FOOTPOD_GRAFANA_URL")
+    if not url.startswith(("https://", "http://")):
+        raise UsageError(f"--url {url}: not an http(s):// address")
+    if settings.grafana_admin_password is None:
+        raise UsageError("no Grafana admin password: set FOOTPOD_GRAFANA_ADMIN_PASSWORD_FILE (or _PASSWORD)")
+    return url, connect(url, settings.grafana_admin_user, settings.grafana_admin_password.get_secret_value())
+
+
+def _changes_table(title: str, changes) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("what", "name", "done"):
+        table.add_column(column, overflow="fold")
+    for change in changes:
+        table.add_row(change.kind, change.name, change.action)
+    Console().print(table)
+
+
+def grafana_sync(args, settings: Settings) -> int:
+    from rich.table import Table
+
+    from dashboards import grafana_sync as applying
+    from dashboards.teams import plan, plan_rows
+
+    teams = _roster_teams(args, settings)
+    if not teams:
+        raise UsageError("the roster names no team: nothing to give coaches")
+    try:
+        plans = plan(teams)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    if args.dry_run:
+        table = Table(title="Grafana per team (dry run: nothing sent)")
+        for column in ("team", "folder", "dashboards", "Grafana team", "on the folder"):
+            table.add_column(column, overflow="fold")
+        for row in plan_rows(plans):
+            table.add_row(*row)
+        Console().print(table)
+        return 0
+    url, api = _grafana(args, settings)
+    with applying.answers_of(url):
+        changes = applying.sync(api, plans)
+    _changes_table(f"Grafana at {url}", changes)
+    return 0
+
+
+def grafana_add_coach(args, settings: Settings) -> int:
+    from dashboards import grafana_sync as applying
+    from dashboards.teams import check_team
+
+    try:
+        check_team(args.team)
+    except ValueError as error:
+        raise UsageError(f"--team: {error}") from error
+    if "@" not in args.email or any(space in args.email for space in " \t\n"):
+        raise UsageError(f"{args.email!r} is not an e-mail address")
+    if args.roster or settings.roster:
+        known = _roster_teams(args, settings)
+        if args.team not in known:
+            raise UsageError(f"team {args.team!r} is not in the roster (its teams: {', '.join(known) or 'none'})")
+    password = None
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text().removesuffix("\n").removesuffix("\r")
+        except OSError as error:
+            raise UsageError(f"--password-file {args.password_file}: cannot read it ({error.strerror})") from error
+        if not password:
+            raise UsageError(f"--password-file {args.password_file}: empty")
+    url, api = _grafana(args, settings)
+    with applying.answers_of(url):
+        changes, made = applying.add_coach(api, args.email, args.team, password=password, name=args.name)
+    _changes_table(f"Grafana at {url}", changes)
+    if made:
+        print(f"{args.email} logs in at {url} with the password {made}")
+        print("(shown once: hand it over privately and ask them to change it under Profile > Change password)")
     return 0
 
 
