@@ -5,6 +5,7 @@ changes nothing."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,16 @@ runners:
   alice: {team: harriers}
   bob: {team: striders}
 """
+
+
+@pytest.fixture(autouse=True)
+def keep_logging():
+    """`cli.main` sets up the process's logging; put it back for the tests that follow."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
