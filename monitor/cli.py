@@ -275,8 +275,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error_line(error: object) -> None:
+    from rich.markup import escape
+
     line = " ".join(str(error).split())  # one line, whatever the message held
-    console.print(f"[red]error:[/red] {line}", soft_wrap=True, markup=True, highlight=False)
+    # escaped: a message's own brackets (`footpod-monitor[grafana]`) are text, not markup
+    console.print(f"[red]error:[/red] {escape(line)}", soft_wrap=True, markup=True, highlight=False)
 
 
 def run_bridge(args, settings: Settings) -> int:
@@ -422,8 +425,12 @@ def _roster_teams(args, settings: Settings) -> list[str]:
 
 
 def _grafana(args, settings: Settings):
-    from dashboards.grafana_sync import connect
-
+    try:
+        from dashboards.grafana_sync import connect
+    except ImportError as error:
+        raise UsageError(
+            f"this command needs grafana-client ({error.name} is missing): pip install 'footpod-monitor[grafana]'"
+        ) from error
     url = args.url or settings.grafana_url
     if not url:
         raise UsageError("no Grafana address: pass --url https://HOST:3000 or set FOOTPOD_GRAFANA_URL")
@@ -448,7 +455,6 @@ def _changes_table(title: str, changes) -> None:
 def grafana_sync(args, settings: Settings) -> int:
     from rich.table import Table
 
-    from dashboards import grafana_sync as applying
     from dashboards.teams import plan, plan_rows
 
     teams = _roster_teams(args, settings)
@@ -467,6 +473,8 @@ def grafana_sync(args, settings: Settings) -> int:
         Console().print(table)
         return 0
     url, api = _grafana(args, settings)
+    from dashboards import grafana_sync as applying
+
     with applying.answers_of(url):
         changes = applying.sync(api, plans)
     _changes_table(f"Grafana at {url}", changes)
@@ -474,7 +482,6 @@ def grafana_sync(args, settings: Settings) -> int:
 
 
 def grafana_add_coach(args, settings: Settings) -> int:
-    from dashboards import grafana_sync as applying
     from dashboards.teams import check_team
 
     try:
@@ -496,6 +503,8 @@ def grafana_add_coach(args, settings: Settings) -> int:
         if not password:
             raise UsageError(f"--password-file {args.password_file}: empty")
     url, api = _grafana(args, settings)
+    from dashboards import grafana_sync as applying
+
     with applying.answers_of(url):
         changes, made = applying.add_coach(api, args.email, args.team, password=password, name=args.name)
     _changes_table(f"Grafana at {url}", changes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,13 @@ def test_help_names_the_settings_the_sync_reads(capsys):
         "changes nothing",
     ):
         assert words in out, words
+
+
+def test_without_grafana_client_the_command_names_the_extra_to_install(roster, tmp_path, capsys, monkeypatch):
+    secret = tmp_path / "pw"
+    secret.write_text("x")
+    monkeypatch.setenv("FOOTPOD_GRAFANA_ADMIN_PASSWORD_FILE", str(secret))
+    monkeypatch.delitem(sys.modules, "dashboards.grafana_sync", raising=False)
+    monkeypatch.setitem(sys.modules, "grafana_client", None)  # as if not installed
+    assert cli.main(["dashboards", "grafana-sync", "--roster", str(roster), "--url", "https://g:3000"]) == 2
+    assert "pip install 'footpod-monitor[grafana]'" in error_line(capsys)
