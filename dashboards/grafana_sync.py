@@ -47,8 +47,10 @@ class Change:
 
 
 def connect(url: str, user: str, password: str, timeout_s: float = TIMEOUT_S) -> GrafanaApi:
-    """A client for the Grafana at `url` (https://host:3000), logging in as a server admin."""
-    return GrafanaApi.from_url(url, credential=(user, password), timeout=timeout_s)
+    """A client for the Grafana at `url` (https://host:3000, or under a path: https://host/grafana),
+    logging in as a server admin."""
+    # with a trailing slash, a path's API is path/api (grafana-client joins them without one)
+    return GrafanaApi.from_url(url.rstrip("/") + "/", credential=(user, password), timeout=timeout_s)
 
 
 @contextmanager
