@@ -182,8 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dashboards = commands.add_parser(
         "dashboards",
-        help="regenerate the Grafana dashboards' JSON, or `serve` the team page",
+        help="regenerate the Grafana dashboards' JSON, `serve` the team page, or set up Grafana per team",
         description="Without an action: regenerate the Grafana dashboards' JSON. "
+        "`grafana-sync`: each team's folder, dashboards and coaches in Grafana; `add-coach`: a coach's login. "
         "`serve`: the team at a glance in a browser, without Grafana.",
     )
     dashboards.add_argument("--out-dir", type=Path, default=None, help="where to write (default: dashboards/json)")
