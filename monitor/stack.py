@@ -281,7 +281,9 @@ def _interrupt(signum, frame) -> None:
 
 
 def run_stack(settings: Settings, simulate: int, view: bool, console: Console) -> int:
-    # a closed terminal or a plain `kill` stops everything as cleanly as Ctrl-C
+    # a closed terminal or a plain `kill` stops everything as cleanly as Ctrl-C; Ctrl-C itself too
+    # when the parent started this with SIGINT ignored (a background job of a script, nohup)
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,9 @@ def test_row6_a_store_down_under_load_loses_no_point_and_alerts_and_status_keep_
         # every runner known (its first run judged and stored) before the store goes
         known = wait_until(lambda: len({r["runner"] for r in stack.final_runs()}) == RUNNERS, 60)
         assert known, "the first runs were not judged"
+        # the second runs start a full run gap after the first ones ended: two runs, not one
+        last_s = max(ts for _, ts in ledger.sent) / 1000
+        time.sleep(max(0.0, last_s + float(FAST["FOOTPOD_RUN_GAP_S"]) + 1 - time.time()))
         stack.stop_server("influx")
         down_ms = now_ms()
         seen_before = len(watcher.messages)
