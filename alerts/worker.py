@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import faust
 import paho.mqtt.client as mqtt
@@ -60,14 +61,31 @@ class Publisher:
         self.client.publish(topic, payload, qos=1, retain=retain)
 
 
-class Memory:
-    """One runner as the worker knows it."""
+CompactRun = tuple[str, str, int, int, float, int, float | None]
+"""A run as the worker keeps it between events: `RunSummary`'s fields in order, a fifth of its memory."""
+_RUN_FIELDS = tuple(RunSummary.model_fields)
+_END = _RUN_FIELDS.index("end_ms")
 
-    def __init__(self, runs: tuple[RunSummary, ...], reports: list[PainReport], published: set[str]):
-        self.runs = runs
+
+def compact(runs: Iterable[RunSummary]) -> tuple[CompactRun, ...]:
+    return tuple(
+        (r.run_id, sys.intern(r.device_id), r.start_ms, r.end_ms, r.km, r.samples, r.cadence_spm) for r in runs
+    )
+
+
+def expand(runs: Iterable[CompactRun]) -> tuple[RunSummary, ...]:
+    return tuple(RunSummary(**dict(zip(_RUN_FIELDS, run, strict=True))) for run in runs)
+
+
+class Memory:
+    """One runner as the worker knows it. Its runs are kept compact (`CompactRun`) and its latest update
+    without the runs it carried: 10 weeks of runs take a few KB, not 40 (README "Speed")."""
+
+    def __init__(self, runs: Sequence[RunSummary], reports: list[PainReport], published: set[str]):
+        self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
-        self.last_update: RunnerUpdate | None = None
+        self.last_update: RunnerUpdate | None = None  # its `recent` left out: the runs are above
         self.pace = StatusPace()
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
@@ -175,31 +193,33 @@ class AlertWorker(StageWorker):
             _ack_when_stored(records, stored)  # decided, and the store has the lines
             # --- end of settle rule
 
-    def facts(self, runner: str, memory: Memory) -> RunnerFacts:
+    def facts(self, runner: str, memory: Memory, runs: tuple[RunSummary, ...] | None = None) -> RunnerFacts:
+        """The runner's facts; `runs` when the caller holds them already (else read from `memory`)."""
         entry = self.roster.current.entry(runner)
         return RunnerFacts(
             runner=runner,
             team=entry.team,
             entry=entry,
-            runs=memory.runs,
+            runs=expand(memory.compact_runs) if runs is None else runs,
             reports=tuple(memory.reports),
             params=self.params,
         )
 
     async def on_update(self, update: RunnerUpdate) -> asyncio.Future:
         memory = await self._memory_of(update.runner)
-        known_runs = memory.runs
-        memory.runs = _merge_runs(memory.runs, update.recent)
-        memory.last_update = update
+        known = memory.compact_runs
+        runs = _merge_runs(known, update.recent)
+        memory.compact_runs = compact(runs)
+        memory.last_update = update.model_copy(update={"recent": ()})  # status_of reads its latest run only
         memory.last_arrival_ms = int(time.time() * 1000)
-        facts = self.facts(update.runner, memory)
+        facts = self.facts(update.runner, memory, runs)
         lines = [
             load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
             for e in update.touched
             if not e.live
         ]
         if reaches_past_midnights(update, memory.last_arrival_ms):  # history: the midnights its runs change
-            lines += daily_load_lines(facts, known_runs, memory.last_arrival_ms)
+            lines += daily_load_lines(facts, expand(known), memory.last_arrival_ms)
         published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
         await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
         return self.writer.write(lines)  # done once the store has them
@@ -371,12 +391,13 @@ def _ack_when_stored(records: list, stored: asyncio.Future | None) -> None:
     # --- end of acknowledged once stored
 
 
-def _merge_runs(known: tuple[RunSummary, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
+def _merge_runs(known: tuple[CompactRun, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
     """The stream's view of its recent weeks replaces ours; older runs we knew stay."""
     if not recent:
-        return known
+        return expand(known)
     floor = min(run.end_ms for run in recent)
-    return tuple(sorted((*(run for run in known if run.end_ms < floor), *recent), key=lambda run: run.end_ms))
+    older = expand(run for run in known if run[_END] < floor)
+    return tuple(sorted((*older, *recent), key=lambda run: run.end_ms))
 
 
 def create_worker(settings: Settings) -> AlertWorker:
