@@ -200,9 +200,7 @@ def _any_runner(runners: Sequence[str]) -> str:
 
 def alert_ids_of_query(runners: Sequence[str], days: int) -> str:
     """`alert_ids_query` for several runners at once, one series per runner."""
-    return (
-        f'SELECT "id" FROM "{ALERT.name}" WHERE {_any_runner(runners)} AND time > now() - {days}d GROUP BY "runner"'
-    )
+    return f'SELECT "id" FROM "{ALERT.name}" WHERE {_any_runner(runners)} AND time > now() - {days}d GROUP BY "runner"'
 
 
 def runs_of_query(runners: Sequence[str], days: int) -> str:

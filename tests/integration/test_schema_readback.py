@@ -276,7 +276,12 @@ def test_many_runners_read_back_at_once_as_each_reads_back_alone(stack, monkeypa
     assert len(asked) == 6
     assert list(together) == alone
     alert_ids, runs, reports = together
-    assert alert_ids == {dotted: {f"{dotted}-alert"}, lookalike: set(), alerts_only: {f"{alerts_only}-alert"}, nothing: set()}
+    assert alert_ids == {
+        dotted: {f"{dotted}-alert"},
+        lookalike: set(),
+        alerts_only: {f"{alerts_only}-alert"},
+        nothing: set(),
+    }
     assert [run.km for run in runs[dotted]] == [7.0, 6.0, 9.5]
     assert [run.km for run in runs[lookalike]] == [8.0, 7.0, 6.0]
     assert runs[alerts_only] == runs[nothing] == ()

@@ -4,7 +4,6 @@ and a store that does not answer is asked again, never taken as an empty history
 
 import asyncio
 
-from alerts.worker import AlertWorker
 from footpod import schema
 from footpod.errors import StoreReadError
 from tests.unit.alerts.test_arrival_order import run, update_for
