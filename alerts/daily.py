@@ -57,6 +57,7 @@ async def refresh_known_runners(worker: AlertWorker) -> None:
     now = int(time.time() * 1000)
     midnight = now // DAY_MS * DAY_MS
     runners = await known_runners(worker)
+    await worker._read_histories(sorted(runners))  # the unseen ones together, a few queries per hundred
     lines = []
     for runner in sorted(runners):
         async with worker._lock:  # one runner at a time: updates and reports go on between them

@@ -2,8 +2,10 @@
 
 What it knows of each runner (recent runs, pain reports) is read back from the store's `run` and
 `pain` points the first time the runner is seen after a start; alerts already published are read
-back from the `alert` points, so a restart never publishes an alert twice. A read-back the store
-cannot answer is retried, never taken as an empty history. The decisions are `alerts.decide`'s,
+back from the `alert` points, so a restart never publishes an alert twice. Runners first seen together
+(a batch of updates, the runners known at start) are read back together, a few queries per hundred
+runners, and a runner is read once however many first sights of it come at the same time. A
+read-back the store cannot answer is retried, never taken as an empty history. The decisions are `alerts.decide`'s,
 the publishing pace `alerts.pacing`'s; this module only moves data.
 """
 
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 
 import faust
 import paho.mqtt.client as mqtt
@@ -36,6 +40,12 @@ log = logging.getLogger("footpod.alerts")
 MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in flight
 LOOK_BACK_DAYS = 80  # alerts, runs and reports read back at a restart
 READ_BACK_MAX_DELAY_S = 10.0
+READ_BACK_CONCURRENCY = 4  # chunks of runners (schema.READ_BACK_CHUNK each) read back at once
+UPDATES_BATCH_MAX = 500  # updates taken from Kafka at once: their unseen runners are read back together
+UPDATES_WITHIN_S = 0.05  # how long a batch waits to fill: added to a live status's delay at most
+
+History = tuple[set[str], tuple[RunSummary, ...], list[PainReport]]
+"""A runner as the store knows it: its published alert ids, recent runs and pain reports."""
 
 
 class Publisher:
@@ -51,14 +61,31 @@ class Publisher:
         self.client.publish(topic, payload, qos=1, retain=retain)
 
 
-class Memory:
-    """One runner as the worker knows it."""
+CompactRun = tuple[str, str, int, int, float, int, float | None]
+"""A run as the worker keeps it between events: `RunSummary`'s fields in order, a fifth of its memory."""
+_RUN_FIELDS = tuple(RunSummary.model_fields)
+_END = _RUN_FIELDS.index("end_ms")
 
-    def __init__(self, runs: tuple[RunSummary, ...], reports: list[PainReport], published: set[str]):
-        self.runs = runs
+
+def compact(runs: Iterable[RunSummary]) -> tuple[CompactRun, ...]:
+    return tuple(
+        (r.run_id, sys.intern(r.device_id), r.start_ms, r.end_ms, r.km, r.samples, r.cadence_spm) for r in runs
+    )
+
+
+def expand(runs: Iterable[CompactRun]) -> tuple[RunSummary, ...]:
+    return tuple(RunSummary(**dict(zip(_RUN_FIELDS, run, strict=True))) for run in runs)
+
+
+class Memory:
+    """One runner as the worker knows it. Its runs are kept compact (`CompactRun`) and its latest update
+    without the runs it carried: 10 weeks of runs take a few KB, not 40 (README "Speed")."""
+
+    def __init__(self, runs: Sequence[RunSummary], reports: list[PainReport], published: set[str]):
+        self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
-        self.last_update: RunnerUpdate | None = None
+        self.last_update: RunnerUpdate | None = None  # its `recent` left out: the runs are above
         self.pace = StatusPace()
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
@@ -78,6 +105,8 @@ class AlertWorker(StageWorker):
         self.publisher: Publisher | None = None
         self._lock = asyncio.Lock()
         self._settling: set[asyncio.Future] = set()
+        self._histories: dict[str, asyncio.Future[History]] = {}  # read back, or being read; not in memory yet
+        self._read_limit = asyncio.Semaphore(READ_BACK_CONCURRENCY)
         self.notifier = Notifier(settings, self.roster)  # notifications: alerts/notify.py
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
@@ -113,19 +142,25 @@ class AlertWorker(StageWorker):
         )
 
     async def consume_updates(self, stream) -> None:
-        async for record in stream.events():
+        async for records in stream.take_events(UPDATES_BATCH_MAX, within=UPDATES_WITHIN_S):
             await self.until_ready()
-            # --- acknowledged once stored (FAULTS.md row 6): an update's Kafka record is acknowledged,
-            # and its offset committed, only once the store has the points it caused
-            record.message.incref()
-            async with self._lock:
-                stored = await self.on_update(RunnerUpdate.model_validate_json(record.value))
-            _ack_when_stored([record], stored)
+            updates = []
+            for record in records:
+                # --- acknowledged once stored (FAULTS.md row 6): an update's Kafka record is acknowledged,
+                # and its offset committed, only once the store has the points it caused
+                record.message.incref()
+                updates.append(RunnerUpdate.model_validate_json(record.value))
+            await self._read_histories(update.runner for update in updates)
+            for record, update in zip(records, updates, strict=True):
+                async with self._lock:
+                    stored = await self.on_update(update)
+                _ack_when_stored([record], stored)
 
     async def consume_pain(self, stream) -> None:
         async for record in stream.events():
             await self.until_ready()
             event = PainEvent.model_validate_json(record.value)
+            await self._read_histories([event.runner])  # outside the lock: known runners go on meanwhile
             # --- settle rule (RULES.md §3 arrival order): a runner's reports wait together, without
             # holding up the stream, until its data has settled; then they are decided at once
             async with self._lock:
@@ -158,31 +193,33 @@ class AlertWorker(StageWorker):
             _ack_when_stored(records, stored)  # decided, and the store has the lines
             # --- end of settle rule
 
-    def facts(self, runner: str, memory: Memory) -> RunnerFacts:
+    def facts(self, runner: str, memory: Memory, runs: tuple[RunSummary, ...] | None = None) -> RunnerFacts:
+        """The runner's facts; `runs` when the caller holds them already (else read from `memory`)."""
         entry = self.roster.current.entry(runner)
         return RunnerFacts(
             runner=runner,
             team=entry.team,
             entry=entry,
-            runs=memory.runs,
+            runs=expand(memory.compact_runs) if runs is None else runs,
             reports=tuple(memory.reports),
             params=self.params,
         )
 
     async def on_update(self, update: RunnerUpdate) -> asyncio.Future:
         memory = await self._memory_of(update.runner)
-        known_runs = memory.runs
-        memory.runs = _merge_runs(memory.runs, update.recent)
-        memory.last_update = update
+        known = memory.compact_runs
+        runs = _merge_runs(known, update.recent)
+        memory.compact_runs = compact(runs)
+        memory.last_update = update.model_copy(update={"recent": ()})  # status_of reads its latest run only
         memory.last_arrival_ms = int(time.time() * 1000)
-        facts = self.facts(update.runner, memory)
+        facts = self.facts(update.runner, memory, runs)
         lines = [
             load_point(update.runner, update.team, e.load, facts.gate(e.load.as_of_ms).action)
             for e in update.touched
             if not e.live
         ]
         if reaches_past_midnights(update, memory.last_arrival_ms):  # history: the midnights its runs change
-            lines += daily_load_lines(facts, known_runs, memory.last_arrival_ms)
+            lines += daily_load_lines(facts, expand(known), memory.last_arrival_ms)
         published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
         await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
         return self.writer.write(lines)  # done once the store has them
@@ -275,24 +312,67 @@ class AlertWorker(StageWorker):
                     await self.publisher.publish(f"status/{due.runner}", due.model_dump_json(), retain=True)
 
     async def _memory_of(self, runner: str) -> Memory:
-        memory = self.memory.get(runner)
-        if memory is None:
-            published, runs, reports = await self._read_back(runner)
-            memory = self.memory[runner] = Memory(runs, reports, published)
+        """The runner as the worker knows it; read back from the store on first sight. Called with the lock held."""
+        while (memory := self.memory.get(runner)) is None:
+            history = self._histories.get(runner)
+            if history is not None and history.done() and not history.cancelled():
+                del self._histories[runner]
+                published, runs, reports = history.result()
+                memory = self.memory[runner] = Memory(runs, reports, published)
+                break
+            await self._read_histories([runner])
         return memory
 
-    async def _read_back(self, runner: str) -> tuple[set[str], tuple[RunSummary, ...], list[PainReport]]:
-        """The runner's published alerts, runs and reports; retried until the store answers."""
+    async def _read_histories(self, runners: Iterable[str]) -> None:
+        """Read back the histories of the runners not in memory yet, `schema.READ_BACK_CHUNK` runners a
+        query; a runner whose read is under way already is waited for, not read again. The histories
+        wait in `_histories` until `_memory_of` takes them in, under the lock."""
+        loop = asyncio.get_running_loop()
+        waits: list[asyncio.Future[History]] = []
+        new: list[str] = []
+        for runner in dict.fromkeys(runners):
+            if runner in self.memory:
+                continue
+            history = self._histories.get(runner)
+            if history is None:
+                history = self._histories[runner] = loop.create_future()
+                new.append(runner)
+            waits.append(history)
+        chunk = schema.READ_BACK_CHUNK
+        await asyncio.gather(*(self._read_chunk(new[start : start + chunk]) for start in range(0, len(new), chunk)))
+        if waits:
+            await asyncio.wait(waits)  # a read cancelled elsewhere is read again by `_memory_of`
+
+    async def _read_chunk(self, runners: list[str]) -> None:
+        try:
+            async with self._read_limit:
+                histories = await self._read_back(runners)
+        except BaseException:  # cancelled (a stop): whoever waits for these runners reads them again
+            for runner in runners:
+                self._histories.pop(runner).cancel()
+            raise
+        for runner in runners:
+            self._histories[runner].set_result(histories[runner])
+
+    async def _read_back(self, runners: list[str]) -> dict[str, History]:
+        """The runners' published alerts, runs and reports; retried until the store answers."""
         delay = 0.5
         while True:
             try:
-                return await asyncio.gather(
-                    schema.read_alert_ids(self.api.query, runner, LOOK_BACK_DAYS),
-                    schema.read_runs(self.api.query, runner, LOOK_BACK_DAYS),
-                    schema.read_reports(self.api.query, runner, LOOK_BACK_DAYS),
+                published, runs, reports = await asyncio.gather(
+                    schema.read_alert_ids_of(self.api.query, runners, LOOK_BACK_DAYS),
+                    schema.read_runs_of(self.api.query, runners, LOOK_BACK_DAYS),
+                    schema.read_reports_of(self.api.query, runners, LOOK_BACK_DAYS),
                 )
+                return {runner: (published[runner], runs[runner], reports[runner]) for runner in runners}
             except StoreReadError as error:
-                log.warning("cannot read %s's history from the store (%s); retrying in %.1f s", runner, error, delay)
+                log.warning(
+                    "cannot read the history of %d runners (%s, ...) from the store (%s); retrying in %.1f s",
+                    len(runners),
+                    runners[0],
+                    error,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, READ_BACK_MAX_DELAY_S)
 
@@ -311,12 +391,13 @@ def _ack_when_stored(records: list, stored: asyncio.Future | None) -> None:
     # --- end of acknowledged once stored
 
 
-def _merge_runs(known: tuple[RunSummary, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
+def _merge_runs(known: tuple[CompactRun, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
     """The stream's view of its recent weeks replaces ours; older runs we knew stay."""
     if not recent:
-        return known
+        return expand(known)
     floor = min(run.end_ms for run in recent)
-    return tuple(sorted((*(run for run in known if run.end_ms < floor), *recent), key=lambda run: run.end_ms))
+    older = expand(run for run in known if run[_END] < floor)
+    return tuple(sorted((*older, *recent), key=lambda run: run.end_ms))
 
 
 def create_worker(settings: Settings) -> AlertWorker:

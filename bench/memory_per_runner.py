@@ -5,7 +5,8 @@
 One runner's history is counted through `streams.step` as the stream counts it (each run synced,
 then judged whole); every other runner holds its own copy of that state (parsed from its JSON, so
 no object is shared), its runs summarised as a live step summarises them, and the alert worker's
-recent runs. Prints one JSON line: RSS growth per runner, stream and alert worker apart.
+memory of the runner (`alerts.worker.Memory`) with the recent runs an update carries. Prints one
+JSON line: RSS growth per runner, stream and alert worker apart.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 
 import psutil
 
+from alerts.worker import Memory
 from footpod.contract import CountedSample
 from footpod.records import RunSummary
 from footpod.settings import Settings
@@ -66,10 +68,12 @@ def main() -> None:
         state.all_runs(PARAMS)  # the summaries a step keeps of runs judged whole
         states[name] = state
     middle = rss()
-    kept: dict[str, tuple[RunSummary, ...]] = {}
+    kept: dict[str, Memory] = {}
     for name, state in states.items():
         runs = state.runs(PARAMS)
-        kept[name] = tuple(RunSummary.model_validate_json(run.model_dump_json()) for run in recent(runs))
+        kept[name] = Memory(
+            tuple(RunSummary.model_validate_json(run.model_dump_json()) for run in recent(runs)), [], set()
+        )
     after = rss()
     runs = len(states["runner0"].runs(PARAMS))
     print(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -187,6 +187,37 @@ def reports_query(runner: str, days: int) -> str:
     return f'SELECT "report" FROM "{PAIN.name}" WHERE "runner" = \'{_runner(runner)}\' AND time > now() - {days}d'
 
 
+READ_BACK_CHUNK = 100
+"""Runners read back by one query of `alert_ids_of_query`, `runs_of_query`, `reports_of_query`: keeps a
+query a few kilobytes long and its answer a few thousand rows (80 days of a runner's runs are ~50)."""
+
+
+def _any_runner(runners: Sequence[str]) -> str:
+    """A condition true for any of `runners`: tag equalities, which the store's index answers directly
+    and which need no regular-expression escaping (runner names may hold `.` and `-`)."""
+    return "(" + " OR ".join(f"\"runner\" = '{_runner(runner)}'" for runner in runners) + ")"
+
+
+def alert_ids_of_query(runners: Sequence[str], days: int) -> str:
+    """`alert_ids_query` for several runners at once, one series per runner."""
+    return f'SELECT "id" FROM "{ALERT.name}" WHERE {_any_runner(runners)} AND time > now() - {days}d GROUP BY "runner"'
+
+
+def runs_of_query(runners: Sequence[str], days: int) -> str:
+    """`runs_query` for several runners at once, one series per runner."""
+    return (
+        f'SELECT "device", "run_id", "end_ms", "km", "samples", "cadence_spm", "duplicate_of" FROM "{RUN.name}" '
+        f'WHERE {_any_runner(runners)} AND time > now() - {days}d GROUP BY "runner"'
+    )
+
+
+def reports_of_query(runners: Sequence[str], days: int) -> str:
+    """`reports_query` for several runners at once, one series per runner."""
+    return (
+        f'SELECT "report" FROM "{PAIN.name}" WHERE {_any_runner(runners)} AND time > now() - {days}d GROUP BY "runner"'
+    )
+
+
 def report_at_query(runner: str, ts_ms: int) -> str:
     return (
         f'SELECT "score", "timing", "flags" FROM "{PAIN.name}" '
@@ -297,3 +328,33 @@ async def read_runs(query: Query, runner: str, days: int) -> tuple[RunSummary, .
 
 async def read_reports(query: Query, runner: str, days: int) -> list[PainReport]:
     return reports(await read(query, reports_query(runner, days)))
+
+
+async def _read_each(
+    query: Query, runners: Sequence[str], influxql: Callable[[Sequence[str]], str], parse: Callable[[list], Any]
+) -> dict[str, Any]:
+    """`parse` of each runner's rows, read `READ_BACK_CHUNK` runners a query; a runner with no rows
+    gets `parse([])`. Raises StoreReadError when the store does not answer any one of the queries."""
+    wanted = list(dict.fromkeys(runners))
+    found: dict[str, list[dict[str, Any]]] = {runner: [] for runner in wanted}
+    for start in range(0, len(wanted), READ_BACK_CHUNK):
+        for row in await read(query, influxql(wanted[start : start + READ_BACK_CHUNK])):
+            rows = found.get(row.get("runner"))
+            if rows is not None:
+                rows.append(row)
+    return {runner: parse(rows) for runner, rows in found.items()}
+
+
+async def read_alert_ids_of(query: Query, runners: Sequence[str], days: int) -> dict[str, set[str]]:
+    """`read_alert_ids` of each runner, in a query per `READ_BACK_CHUNK` runners."""
+    return await _read_each(query, runners, lambda chunk: alert_ids_of_query(chunk, days), alert_ids)
+
+
+async def read_runs_of(query: Query, runners: Sequence[str], days: int) -> dict[str, tuple[RunSummary, ...]]:
+    """`read_runs` of each runner, in a query per `READ_BACK_CHUNK` runners."""
+    return await _read_each(query, runners, lambda chunk: runs_of_query(chunk, days), runs)
+
+
+async def read_reports_of(query: Query, runners: Sequence[str], days: int) -> dict[str, list[PainReport]]:
+    """`read_reports` of each runner, in a query per `READ_BACK_CHUNK` runners."""
+    return await _read_each(query, runners, lambda chunk: reports_of_query(chunk, days), reports)

@@ -221,3 +221,83 @@ def test_the_streams_seed_reads_back_a_runners_segments_and_finds_runs_left_open
     state, open_runners = asyncio.run(seed())
     assert state.devices["pod"] == (segment,)
     assert runner in open_runners
+
+
+def test_many_runners_read_back_at_once_as_each_reads_back_alone(stack, monkeypatch):
+    stamp = time.time_ns()
+    # `.` matches any character in a regular expression: "a.b" must not find "axb"'s history
+    dotted, lookalike, alerts_only, nothing = (f"p{stamp}.b", f"p{stamp}xb", f"p{stamp}-alerts", f"p{stamp}_none")
+    now = int(time.time() * 1000)
+    lines = []
+    for n, runner in enumerate((dotted, lookalike)):
+        for day in range(3):
+            _, line = run_of(runner, f"{runner}-{day}", now - (day + 1) * 24 * HOUR_MS, 5.0 + n + day)
+            lines.append(line)
+        report = PainReport.model_validate({"ts": now - (n + 1) * HOUR_MS, "score": n + 2, "flags": []})
+        lines.append(pain_point(runner, "harriers", report, "after", "progress", None))
+    _, longer = run_of(dotted, f"{dotted}-0", now - 24 * HOUR_MS, 9.5)  # a newer version of a run
+    lines.append(longer)
+    for n, runner in enumerate((dotted, alerts_only)):
+        alert = Alert(
+            id=f"{runner}-alert",
+            runner=runner,
+            team="harriers",
+            ts=iso(now - n * HOUR_MS),
+            rule="progression",
+            severity="warning",
+            action="hold",
+            message="m",
+            details={},
+        )
+        lines.append(alert_point(alert))
+    runners = [dotted, lookalike, alerts_only, nothing]
+    monkeypatch.setattr(schema, "READ_BACK_CHUNK", 3)  # two queries of each kind: the chunks join up
+
+    async def both(query):
+        asked: list[str] = []
+
+        async def counted(influxql: str):
+            asked.append(influxql)
+            return await query(influxql)
+
+        together = (
+            await schema.read_alert_ids_of(counted, runners, 80),
+            await schema.read_runs_of(counted, runners, 80),
+            await schema.read_reports_of(counted, runners, 80),
+        )
+        alone = [
+            {runner: await schema.read_alert_ids(query, runner, 80) for runner in runners},
+            {runner: await schema.read_runs(query, runner, 80) for runner in runners},
+            {runner: await schema.read_reports(query, runner, 80) for runner in runners},
+        ]
+        return together, alone, asked
+
+    together, alone, asked = written_and_read(Settings(influx_url=stack.influx_url), lines, both)
+    assert len(asked) == 6
+    assert list(together) == alone
+    alert_ids, runs, reports = together
+    assert alert_ids == {
+        dotted: {f"{dotted}-alert"},
+        lookalike: set(),
+        alerts_only: {f"{alerts_only}-alert"},
+        nothing: set(),
+    }
+    assert [run.km for run in runs[dotted]] == [7.0, 6.0, 9.5]
+    assert [run.km for run in runs[lookalike]] == [8.0, 7.0, 6.0]
+    assert runs[alerts_only] == runs[nothing] == ()
+    assert [report.score for report in reports[dotted]] == [2]
+    assert [report.score for report in reports[lookalike]] == [3]
+    assert reports[alerts_only] == reports[nothing] == []
+
+
+def test_a_read_back_of_many_runners_from_a_store_that_is_not_there_raises(stack):
+    from monitor import servers
+
+    settings = Settings(influx_url=f"http://127.0.0.1:{servers.free_port()}")
+
+    async def go():
+        async with httpx.AsyncClient() as client:
+            return await schema.read_runs_of(V1Api(client, settings).query, ["alice", "bob"], 80)
+
+    with pytest.raises(StoreReadError):
+        asyncio.run(go())

@@ -80,6 +80,13 @@ class Stream:
             yield record
             record.ack()
 
+    async def take_events(self, max_, within):
+        for start in range(0, len(self.records), max_):
+            batch = self.records[start : start + max_]
+            yield batch
+            for record in batch:
+                record.ack()
+
 
 def worker(tmp_path) -> AlertWorker:
     settings = Settings(_env_file=None, data_dir=tmp_path, pain_settle_s=0, pain_settle_max_s=0)

@@ -217,3 +217,13 @@ def test_lines_are_the_ones_influxdb_client_writes(name, tags, fields, ts_ms):
     for key, value in fields.items():
         point.field(key, value)
     assert _line(name, tags, fields, ts_ms) == point.time(ts_ms, WritePrecision.MS).to_line_protocol()
+
+
+def test_a_read_back_of_several_runners_names_each_as_the_single_runner_query_does():
+    runners = ["ana", "o'neil", "back\\slash", "a.b"]
+    query = schema.runs_of_query(runners, 80)
+    for runner in runners:
+        single = schema.runs_query(runner, 80)
+        condition = single[single.index('"runner" = ') :].split(" AND ")[0]
+        assert condition in query  # quotes and backslashes escaped alike
+    assert query.count('"runner" = ') == len(runners) and query.endswith('GROUP BY "runner"')
