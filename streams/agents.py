@@ -148,6 +148,7 @@ class StreamWorker(StageWorker):
             self.open_runners.add(runner)
         else:
             self.open_runners.discard(runner)
+            result.state.forget_history()  # at rest: segments only, until its next run
         if result.update is not None:
             await self._send(result.update)
         lines.extend(result.lines)

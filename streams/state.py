@@ -9,7 +9,7 @@ runs is a few hundred segments) and every window, shoe wear and a re-sync of an 
 from __future__ import annotations
 
 import bisect
-from collections import ChainMap, OrderedDict, defaultdict
+from collections import ChainMap, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -202,14 +202,9 @@ def _summaries(
     open_keys = set()
     for device, groups in groups_of.items():
         for group in groups:
-            if len(group) == 1:
-                run = _summary(device, group[0], params)
-                if group[0].arrived_ms is not None:
-                    open_keys.add((device, run.start_ms))
-            else:
-                run = summarise(device, group, params)
-                if any(segment.open for segment in group):
-                    open_keys.add((device, run.start_ms))
+            run = summarise(device, group, params)
+            if any(segment.open for segment in group):
+                open_keys.add((device, run.start_ms))
             every.append(run)
     every.sort(key=lambda run: (run.end_ms, run.device_id))
     return every, open_keys
@@ -245,10 +240,16 @@ class RunnerState(BaseModel):
         return history.runs.then(Runs.of(every, open_keys))
 
     def history(self, params: LoadParams) -> History:
+        """The runner's `History`, made on first use and kept by the steps after it."""
         history = self._history
         if history is None or (history.params is not params and history.params != params):
             history = self._history = History.of(self.devices, params)
         return history
+
+    def forget_history(self) -> None:
+        """Let the history's summaries go (a runner with no run under way: its next step makes them
+        again, once), so the runners at rest hold their segments only."""
+        self._history = None
 
     def runs_near(self, device: str, first_ms: int, last_ms: int, params: LoadParams) -> list[RunSummary]:
         """The device's runs that could hold a sample in [first_ms, last_ms]: those around it only."""
@@ -272,25 +273,6 @@ class RunnerState(BaseModel):
             if segment.end_ms <= run.end_ms:
                 found.append(segment)
         return found
-
-
-_SUMMARIES: OrderedDict[int, tuple[Segment, str, LoadParams, RunSummary]] = OrderedDict()
-SUMMARIES_KEPT = 200_000  # one per run judged whole of the runners in memory; the oldest are redone
-
-
-def _summary(device: str, segment: Segment, params: LoadParams) -> RunSummary:
-    """A run judged whole (one closed segment): summarised once, not at every step. Keyed by the
-    segment object (held, so its id is not reused); segments are immutable."""
-    if segment.open:  # changes at every step until judged: not worth keeping
-        return summarise(device, [segment], params)
-    entry = _SUMMARIES.get(id(segment))
-    if entry is not None and entry[0] is segment and entry[1] == device and entry[2] is params:
-        return entry[3]
-    summary = summarise(device, [segment], params)
-    _SUMMARIES[id(segment)] = (segment, device, params, summary)
-    if len(_SUMMARIES) > SUMMARIES_KEPT:
-        _SUMMARIES.popitem(last=False)
-    return summary
 
 
 def one_per_overlap(runs: Sequence[RunSummary]) -> dict[RunKey, RunSummary]:
