@@ -80,6 +80,8 @@ class Runs:
     def then(self, later: Runs) -> Runs:
         """These runs followed by `later`, all of which start after every one of these ends (so no
         overlap group spans both, and the order by end is the two orders one after the other)."""
+        if not self.every:
+            return later
         device_kms = ChainMap(
             {
                 device: (self.device_kms[device][0] + ends, self.device_kms[device][1] + kms)
@@ -250,6 +252,14 @@ class RunnerState(BaseModel):
         """Let the history's summaries go (a runner with no run under way: its next step makes them
         again, once), so the runners at rest hold their segments only."""
         self._history = None
+
+    def starts_run_at(self, device: str, start_ms: int, params: LoadParams) -> bool:
+        """Whether one of the device's runs starts at `start_ms` (its first segment starts there)."""
+        segments = self.devices.get(device, ())
+        index = bisect.bisect_left(segments, start_ms, key=_start)
+        if index == len(segments) or segments[index].start_ms != start_ms:
+            return False
+        return index == 0 or not same_run(segments[index - 1], segments[index], params)
 
     def runs_near(self, device: str, first_ms: int, last_ms: int, params: LoadParams) -> list[RunSummary]:
         """The device's runs that could hold a sample in [first_ms, last_ms]: those around it only."""

@@ -163,6 +163,8 @@ def _superseded_lines(
     lines = []
     for device, old_runs in before.items():
         for old in old_runs.values():
+            if state.starts_run_at(device, old.start_ms, params):  # the run still starts there
+                continue
             new_runs = state.runs_near(device, old.start_ms, old.start_ms, params)
             if any(run.start_ms == old.start_ms for run in new_runs):
                 continue
