@@ -363,21 +363,20 @@ def _runs_containing(
 ) -> list[RunSummary]:
     """The device's runs holding a segment that starts at one of `ts_list`: found by bisection and
     widened to whole runs (`group_runs`), not by grouping every segment."""
-    found: dict[int, RunSummary] = {}
+    found: list[RunSummary] = []
+    hi = 0  # the end (exclusive) of the last run found: timestamps are taken in order
     for ts in sorted(set(ts_list)):
         index = bisect.bisect_right(segments, ts, key=_start) - 1
-        if index < 0:
+        if index < hi:  # before every segment, or in the run just found
             continue
         lo = index
         while lo > 0 and same_run(segments[lo - 1], segments[lo], params):
             lo -= 1
-        if lo in found:
-            continue
         hi = index + 1
         while hi < len(segments) and same_run(segments[hi - 1], segments[hi], params):
             hi += 1
-        found[lo] = summarise(device, segments[lo:hi], params)
-    return [found[lo] for lo in sorted(found)]
+        found.append(summarise(device, segments[lo:hi], params))
+    return found
 
 
 def is_whole(run: RunSummary, arrived_ms: int, now_ms: int, params: LoadParams) -> bool:
