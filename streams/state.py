@@ -32,6 +32,7 @@ from streams.segments import (
 )
 
 RunKey = tuple[str, int]  # (device, start): one run of one device
+HISTORY_AFTER_RUNS = 8  # runs judged whole after a runner's `History` beyond which it is made anew (amortised)
 _start = attrgetter("start_ms")
 
 
@@ -234,6 +235,13 @@ class RunnerState(BaseModel):
             device: group_runs(segments[history.prefix.get(device, 0) :], params)
             for device, segments in self.devices.items()
         }
+        judged = sum(1 for groups in tail.values() for group in groups if not any(s.open for s in group))
+        if judged > HISTORY_AFTER_RUNS:  # runs judged whole have piled up after it
+            history = self._history = History.of(self.devices, params)
+            tail = {
+                device: group_runs(segments[history.prefix.get(device, 0) :], params)
+                for device, segments in self.devices.items()
+            }
         every, open_keys = _summaries(tail, params)
         if history.reach_ms is not None and any(run.start_ms <= history.reach_ms for run in every):
             # a run reaching back into the history (a late source of an old run): choose among all
@@ -394,8 +402,8 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
         kept: list[Segment] = []
         for group in group_runs(segments, params):
             arrivals = [segment.arrived_ms for segment in group if segment.arrived_ms is not None]
-            run = summarise(device, group, params)
-            if arrivals and is_whole(run, max(arrivals), now_ms, params):
+            run = summarise(device, group, params) if arrivals else None  # runs judged before: as they are
+            if run is not None and is_whole(run, max(arrivals), now_ms, params):
                 kept.append(join_all(group, params).model_copy(update={"arrived_ms": None}))
                 sealed.append(run)
             else:
@@ -404,7 +412,10 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
     if not sealed:
         return state, []
     sealed_state = RunnerState.model_construct(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=devices)
-    return sealed_state, sorted(sealed, key=lambda r: r.end_ms)  # its `History` is made anew, with these runs
+    # The history holds no open run and a sealed run keeps its start, end and run id: it stays valid
+    # (`RunnerState.all_runs` makes it anew once enough whole runs follow it).
+    sealed_state._history = state._history
+    return sealed_state, sorted(sealed, key=lambda r: r.end_ms)
 
 
 def evaluate(

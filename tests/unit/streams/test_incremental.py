@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from footpod.load import DAY_MS
 from streams.runs import group_runs, summarise
-from streams.state import RunnerState, device_km, evaluate, key_of, one_per_overlap
+from streams.state import HISTORY_AFTER_RUNS, RunnerState, device_km, evaluate, key_of, one_per_overlap
 from streams.step import StepResult, recent, step
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx, run, settle
 
@@ -69,7 +69,7 @@ run_spec = st.tuples(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    runs=st.lists(run_spec, min_size=1, max_size=7),
+    runs=st.lists(run_spec, min_size=1, max_size=12),  # more than HISTORY_AFTER_RUNS judged whole: made anew
     live_day=st.integers(0, 80),
     live_samples=st.integers(1, 8),
     seed=st.integers(0, 1000),
@@ -113,6 +113,31 @@ def test_a_live_step_after_a_season_reuses_the_seasons_summaries():
     live_start = T0 + 61 * DAY_MS
     first = step(state, run(live_start, 10)[:1], ctx(live_start + 100))
     second = step(first.state, run(live_start, 10)[1:2], ctx(live_start + 1100))
-    before, after = first.state.all_runs(PARAMS), second.state.all_runs(PARAMS)
+    first.state.all_runs(PARAMS)
+    history = first.state.history(PARAMS)
+    after = second.state.all_runs(PARAMS)
     assert len(after.counted) == 31
-    assert all(a is b for a, b in zip(before.counted[:30], after.counted[:30]))  # not summarised again
+    assert second.state.history(PARAMS) is history  # carried by the step, not made again
+    assert len(history.runs.counted) >= 30 - HISTORY_AFTER_RUNS
+    assert all(a is b for a, b in zip(history.runs.counted, after.counted))  # not summarised again
+
+
+def test_runs_judged_whole_after_the_history_are_taken_into_a_new_one_and_still_count_once():
+    state = RunnerState(runner="alice")
+    now = T0
+    for day in range(HISTORY_AFTER_RUNS + 3):
+        start = T0 + day * DAY_MS
+        now = start + 400_000
+        result = step(state, run(start, 300, device=("pod", "watch")[day % 2]), ctx(now))
+        assert_as_recomputed(result, now)
+        now += PARAMS.run_gap_ms + PARAMS.settle_ms
+        result = settle(result.state, now)
+        assert_as_recomputed(result, now)
+        state = result.state
+    live = run(now + DAY_MS, 10)
+    for sample in live:
+        now = sample.ts + 200
+        result = step(state, [sample], ctx(now))
+        assert_as_recomputed(result, now)
+        state = result.state
+    assert len(state.history(PARAMS).runs.counted) > HISTORY_AFTER_RUNS  # made anew, with the runs after it
