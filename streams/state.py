@@ -231,20 +231,20 @@ class RunnerState(BaseModel):
         """Every device's runs, the ones that count, and which runs are still open: the runner's
         `History`, made once, followed by the runs after it."""
         history = self.history(params)
-        tail = {
-            device: group_runs(segments[history.prefix.get(device, 0) :], params)
-            for device, segments in self.devices.items()
-        }
-        judged = sum(1 for groups in tail.values() for group in groups if not any(s.open for s in group))
-        if judged > HISTORY_AFTER_RUNS:  # runs judged whole have piled up after it
-            history = self._history = History.of(self.devices, params)
+        for made_anew in (False, True):
             tail = {
                 device: group_runs(segments[history.prefix.get(device, 0) :], params)
                 for device, segments in self.devices.items()
             }
-        every, open_keys = _summaries(tail, params)
-        if history.reach_ms is not None and any(run.start_ms <= history.reach_ms for run in every):
-            # a run reaching back into the history (a late source of an old run): choose among all
+            every, open_keys = _summaries(tail, params)
+            reaches_back = history.reach_ms is not None and any(run.start_ms <= history.reach_ms for run in every)
+            judged = len(every) - len(open_keys)
+            if made_anew or not (reaches_back or judged > HISTORY_AFTER_RUNS):
+                break
+            # runs judged whole have piled up after the history, or a run reaches back into it (a
+            # late source of an old run): the history is made anew, once
+            history = self._history = History.of(self.devices, params)
+        if reaches_back:  # still: choose among all runs
             every, open_keys = _summaries({d: group_runs(s, params) for d, s in self.devices.items()}, params)
             return Runs.of(every, open_keys)
         return history.runs.then(Runs.of(every, open_keys))
