@@ -23,7 +23,7 @@ from footpod.records import RunSummary
 from footpod.settings import Settings
 from streams.segments import load_params
 from streams.state import RunnerState
-from streams.step import Context, conclude, recent, step
+from streams.step import Context, conclude, has_open_runs, recent, step
 
 T0 = 1_700_000_000_000
 DAY_MS = 86_400_000
@@ -65,12 +65,15 @@ def main() -> None:
     for n in range(args.runners):
         name = f"runner{n}"
         state = RunnerState.model_validate_json(one.replace('"runner":"r"', f'"runner":"{name}"'))
-        state.all_runs(PARAMS)  # the summaries a step keeps of runs judged whole
+        state.all_runs(PARAMS)  # a step's summaries of the runs judged whole (its `History`)
+        if not has_open_runs(state):
+            state.forget_history()  # as the stream worker does for a runner at rest
         states[name] = state
     middle = rss()
     kept: dict[str, Memory] = {}
     for name, state in states.items():
         runs = state.runs(PARAMS)
+        state.forget_history()  # the stream's memory, counted above; here the alert worker's only
         kept[name] = Memory(
             tuple(RunSummary.model_validate_json(run.model_dump_json()) for run in recent(runs)), [], set()
         )

@@ -23,7 +23,7 @@ from rich.table import Table
 from footpod.contract import CountedSample
 from footpod.settings import Settings
 from streams.segments import load_params
-from streams.state import _SUMMARIES, RunnerState
+from streams.state import RunnerState
 from streams.step import Context, conclude, step
 
 T0 = 1_700_000_000_000
@@ -105,7 +105,6 @@ def main() -> None:
     ):
         table.add_column(column, justify="right")
     for every in ("1s", "5s", "1-10s"):
-        _SUMMARIES.clear()  # the memo of run summaries counts as this runner's memory
         (state, samples, seconds), heap = heap_bytes(lambda every=every: build(args.days, every))
         segments = sum(len(s) for s in state.devices.values())
         step_ms, verdict_ms = live_step_ms(state, args.days)

@@ -3,7 +3,8 @@
 Per batch (up to `stream_batch_max` Kafka records or 0.3 s): each runner's samples are counted
 once (`step`), the new `cadence` and `run` points go to the store, a `RunnerUpdate` goes to the
 alert worker. Every second, the runs that have become whole are judged (`conclude`). A batch's
-Kafka records are acknowledged only when the store has their points.
+points go to the store's writer in one piece (one write, not one per runner), and its Kafka
+records are acknowledged only when the store has them.
 
 A runner whose state cannot be read from the store yet (the store is down) waits alone: its
 records are held, unacknowledged, and retried; the other runners go on.
@@ -96,11 +97,15 @@ class StreamWorker(StageWorker):
             by_runner[event.key.decode()].append(event)  # the bridge keys each record by its runner
         await self._seed_new(runner for runner in by_runner if runner not in self.waiting)
         now_ms = int(time.time() * 1000)
+        lines: list[str] = []
+        counted: list = []
         for runner, runner_events in by_runner.items():
             if runner in self.waiting:
                 self.waiting[runner].extend(runner_events)
                 continue
-            await self._step_runner(runner, runner_events, now_ms)
+            if await self._step_runner(runner, runner_events, now_ms, lines):
+                counted.extend(runner_events)
+        self._ack_when_stored(counted, lines)
 
     async def _seed_new(self, runners) -> None:
         """Read the states of runners not in memory yet, several at once (a round trip to the store
@@ -119,30 +124,34 @@ class StreamWorker(StageWorker):
 
         await asyncio.gather(*(seed(runner) for runner in missing))
 
-    async def _step_runner(self, runner: str, events: list, now_ms: int) -> None:
+    async def _step_runner(self, runner: str, events: list, now_ms: int, lines: list[str]) -> bool:
+        """Count a runner's records and add their points to `lines`; False when its state cannot be
+        read (the records are held, not counted)."""
         try:
             state = await self._state_of(runner)
         except SeedUnavailable as error:
             log.warning("cannot read %s's runs from the store (%s): its samples wait", runner, error)
             self.waiting[runner] = list(events)
-            return
+            return False
         samples: list[SampleRecord] = []
         for event in events:
             samples.extend(decode_sample_batch(event.value).samples)  # validated by the bridge: decoded once
         self.samples_in += len(samples)
         metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
         result = step(state, samples, self._context(runner, now_ms))
-        await self._apply(runner, result, events)
+        await self._apply(runner, result, lines)
+        return True
 
-    async def _apply(self, runner: str, result: StepResult, events: list) -> None:
+    async def _apply(self, runner: str, result: StepResult, lines: list[str]) -> None:
         self.states[runner] = result.state
         if has_open_runs(result.state):
             self.open_runners.add(runner)
         else:
             self.open_runners.discard(runner)
+            result.state.forget_history()  # at rest: segments only, until its next run
         if result.update is not None:
             await self._send(result.update)
-        self._ack_when_stored(events, result.lines)
+        lines.extend(result.lines)
 
     async def _send(self, update: RunnerUpdate) -> None:
         await self.updates_topic.send(key=update.runner.encode(), value=update.model_dump_json().encode())
@@ -172,15 +181,20 @@ class StreamWorker(StageWorker):
         if self.writer is None:
             return
         now_ms = int(time.time() * 1000)
+        lines: list[str] = []
+        counted: list = []
         for runner in list(self.waiting):
             events = self.waiting.pop(runner)
-            await self._step_runner(runner, events, now_ms)
+            if await self._step_runner(runner, events, now_ms, lines):
+                counted.extend(events)
+        self._ack_when_stored(counted, lines)
 
     async def conclude_whole_runs(self) -> None:
         """Judge the runs that have become whole (RULES.md §1): one final verdict per run."""
         if self.writer is None:
             return
         now_ms = int(time.time() * 1000)
+        lines: list[str] = []
         for runner in list(self.open_runners):
             state = self.states.get(runner)
             if state is None:
@@ -188,7 +202,8 @@ class StreamWorker(StageWorker):
                 continue
             result = conclude(state, self._context(runner, now_ms))
             if result.state is not state:  # some run was judged
-                await self._apply(runner, result, [])
+                await self._apply(runner, result, lines)
+        self._ack_when_stored([], lines)
 
 
 def create_worker(settings: Settings) -> StreamWorker:

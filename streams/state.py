@@ -9,20 +9,31 @@ runs is a few hundred segments) and every window, shoe wear and a re-sync of an 
 from __future__ import annotations
 
 import bisect
-import functools
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import ChainMap, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from footpod.contract import CountedSample
 from footpod.load import cadence_baseline, cadence_dev_pct, load_at
 from footpod.records import RunEvaluation, RunSummary
 from streams.runs import group_runs, same_run, summarise
-from streams.segments import LoadParams, Segment, build_segments, join_all, merge_segments, unseen
+from streams.segments import (
+    LoadParams,
+    Segment,
+    build_segments,
+    join_all,
+    merge_after,
+    merge_segments,
+    touching,
+    unseen,
+)
 
 RunKey = tuple[str, int]  # (device, start): one run of one device
+HISTORY_AFTER_RUNS = 8  # runs judged whole after a runner's `History` beyond which it is made anew (amortised)
+_start = attrgetter("start_ms")
 
 
 def key_of(run: RunSummary) -> RunKey:
@@ -31,27 +42,175 @@ def key_of(run: RunSummary) -> RunKey:
 
 @dataclass(frozen=True)
 class Runs:
-    """A runner's runs: every device's runs, and the ones that count (one per overlap, RULES.md §7)."""
+    """A runner's runs: every device's runs, and the ones that count (one per overlap, RULES.md §7).
+
+    Built whole by `Runs.of`, or as a runner's `History` followed by the runs after it (`then`),
+    which shares the history's summaries, choices and indexes instead of making them again."""
 
     every: tuple[RunSummary, ...]  # ordered by end
     counted: tuple[RunSummary, ...]  # ordered by end
-    winner_of: dict[RunKey, RunSummary]  # each run -> the run counted for its overlap group
+    winner_of: Mapping[RunKey, RunSummary]  # each run -> the run counted for its overlap group
     open_keys: frozenset[RunKey]  # runs not yet judged whole
+    groups: Mapping[RunKey, list[RunSummary]]  # the counted run's key -> its overlap group, by end
+    counted_ends: list[int]  # `counted`'s ends, to find a window by bisection
+    device_kms: Mapping[str, tuple[list[int], list[float]]]  # device -> ends and km of its counted runs
 
-    @functools.cached_property
-    def _groups(self) -> dict[RunKey, list[RunSummary]]:
+    @classmethod
+    def of(cls, every: Sequence[RunSummary], open_keys: Iterable[RunKey] = ()) -> Runs:
+        """`every` (ordered by end, then device) with one run counted per overlap."""
+        winner_of = one_per_overlap(every)
+        counted = tuple(run for run in every if winner_of[key_of(run)] is run)
         groups: dict[RunKey, list[RunSummary]] = {}
-        for run in self.every:
-            groups.setdefault(key_of(self.winner_of[key_of(run)]), []).append(run)
-        return groups
+        for run in every:
+            groups.setdefault(key_of(winner_of[key_of(run)]), []).append(run)
+        device_kms: dict[str, tuple[list[int], list[float]]] = {}
+        for run in counted:
+            ends, kms = device_kms.setdefault(run.device_id, ([], []))
+            ends.append(run.end_ms)
+            kms.append(run.km)
+        return cls(
+            every=tuple(every),
+            counted=counted,
+            winner_of=winner_of,
+            open_keys=frozenset(open_keys),
+            groups=groups,
+            counted_ends=[run.end_ms for run in counted],
+            device_kms=device_kms,
+        )
+
+    def then(self, later: Runs) -> Runs:
+        """These runs followed by `later`, all of which start after every one of these ends (so no
+        overlap group spans both, and the order by end is the two orders one after the other)."""
+        if not self.every:
+            return later
+        device_kms = ChainMap(
+            {
+                device: (self.device_kms[device][0] + ends, self.device_kms[device][1] + kms)
+                for device, (ends, kms) in later.device_kms.items()
+                if device in self.device_kms
+            },
+            later.device_kms,
+            self.device_kms,
+        )
+        return Runs(
+            every=self.every + later.every,
+            counted=self.counted + later.counted,
+            winner_of=ChainMap(later.winner_of, self.winner_of),
+            open_keys=self.open_keys | later.open_keys,
+            groups=ChainMap(later.groups, self.groups),
+            counted_ends=self.counted_ends + later.counted_ends,
+            device_kms=device_kms,
+        )
 
     def members(self, winner: RunSummary) -> list[RunSummary]:
         """The runs an overlap group holds: the counted one first."""
         key = key_of(winner)
-        return [winner, *(run for run in self._groups.get(key, ()) if key_of(run) != key)]
+        return [winner, *(run for run in self.groups.get(key, ()) if key_of(run) != key)]
 
     def is_open(self, winner: RunSummary) -> bool:
         return any(key_of(run) in self.open_keys for run in self.members(winner))
+
+    def window(self, after_ms: int, until_ms: int) -> tuple[RunSummary, ...]:
+        """The counted runs that end in (after_ms, until_ms], in order: all a window of load sees."""
+        lo = bisect.bisect_right(self.counted_ends, after_ms)
+        return self.counted[lo : bisect.bisect_right(self.counted_ends, until_ms, lo)]
+
+    def since(self, after_ms: int) -> tuple[RunSummary, ...]:
+        """The counted runs that end after `after_ms`, in order."""
+        return self.counted[bisect.bisect_right(self.counted_ends, after_ms) :]
+
+    def device_km(self, device: str, until_ms: int) -> float:
+        """`device_km(self.counted, device, until_ms)`, summed over the same runs in the same order."""
+        ends, kms = self.device_kms.get(device, ((), ()))
+        return sum(kms[: bisect.bisect_right(ends, until_ms)])
+
+
+@dataclass(frozen=True)
+class History:
+    """A runner's runs judged whole that end before any other run of it starts: grouped,
+    summarised and chosen once, and shared by the steps after it, so a live step summarises only
+    the runs after the history (the open one), whatever the number of runs before.
+
+    It holds each device's first `prefix[device]` segments; a step keeps it while those segments
+    stay the same objects and the next one starts another run (`carry_history`); judging a run
+    whole makes a new one (`seal`)."""
+
+    params: LoadParams
+    prefix: dict[str, int]  # device -> how many of its leading segments the history holds
+    last: dict[str, Segment]  # device -> the last of them
+    runs: Runs
+    reach_ms: int | None  # the latest end of its runs
+    apart: bool  # no two of its segments touch (as `merge_segments` leaves them), so merging may skip them
+
+    @classmethod
+    def of(cls, devices: Mapping[str, Sequence[Segment]], params: LoadParams) -> History:
+        groups_of = {device: group_runs(segments, params) for device, segments in devices.items()}
+        open_starts = [
+            group[0].start_ms
+            for groups in groups_of.values()
+            for group in groups
+            if any(segment.open for segment in group)
+        ]
+        cutoff = min(open_starts, default=None)
+        prefix: dict[str, int] = {}
+        last: dict[str, Segment] = {}
+        held: dict[str, list[list[Segment]]] = {}
+        for device, groups in groups_of.items():
+            taken: list[list[Segment]] = []
+            for group in groups:
+                if any(segment.open for segment in group) or (cutoff is not None and group[-1].end_ms >= cutoff):
+                    break
+                taken.append(group)
+            prefix[device] = sum(len(group) for group in taken)
+            if taken:
+                last[device] = taken[-1][-1]
+            held[device] = taken
+        every, open_keys = _summaries(held, params)
+        reach = max((run.end_ms for run in every), default=None)
+        apart = all(
+            not touching(a, b, params)
+            for device, count in prefix.items()
+            for a, b in zip(devices[device][: count - 1], devices[device][1:count])
+        )
+        return cls(params=params, prefix=prefix, last=last, runs=Runs.of(every, open_keys), reach_ms=reach, apart=apart)
+
+    def merge(self, device: str, old: Sequence[Segment], new: Sequence[Segment]) -> tuple[Segment, ...]:
+        """`merge_segments(old, new)`, skipping the history's segments when they cannot change."""
+        if self.apart:
+            merged = merge_after(old, self.prefix.get(device, 0), new, self.params)
+            if merged is not None:
+                return merged
+        return merge_segments(old, new, self.params)
+
+    def holds_prefix_of(self, segments: Sequence[Segment], device: str, first_new_ms: int) -> bool:
+        """Whether `segments` (the device's, after new segments starting at `first_new_ms` or later
+        were merged in) still begin with this history's segments, then another run."""
+        count = self.prefix.get(device, 0)
+        if count == 0:
+            return True
+        last = self.last[device]
+        return (
+            first_new_ms > last.end_ms
+            and len(segments) >= count
+            and segments[count - 1] is last
+            and (len(segments) == count or not same_run(last, segments[count], self.params))
+        )
+
+
+def _summaries(
+    groups_of: Mapping[str, Iterable[Sequence[Segment]]], params: LoadParams
+) -> tuple[list[RunSummary], set[RunKey]]:
+    """Every group summarised, ordered by end (then device), and the keys of the open ones."""
+    every: list[RunSummary] = []
+    open_keys = set()
+    for device, groups in groups_of.items():
+        for group in groups:
+            run = summarise(device, group, params)
+            if any(segment.open for segment in group):
+                open_keys.add((device, run.start_ms))
+            every.append(run)
+    every.sort(key=lambda run: (run.end_ms, run.device_id))
+    return every, open_keys
 
 
 class RunnerState(BaseModel):
@@ -62,37 +221,59 @@ class RunnerState(BaseModel):
     runner: str
     first_seen_ms: int | None = None
     devices: dict[str, tuple[Segment, ...]] = {}
+    _history: History | None = PrivateAttr(default=None)  # kept in memory only, never stored
 
     def runs(self, params: LoadParams) -> list[RunSummary]:
         """The runs that count, one per overlap of sources, ordered by end."""
         return list(self.all_runs(params).counted)
 
     def all_runs(self, params: LoadParams) -> Runs:
-        """Every device's runs, the ones that count, and which runs are still open."""
-        every: list[RunSummary] = []
-        open_keys = set()
-        for device, segments in self.devices.items():
-            for group in group_runs(segments, params):
-                if len(group) == 1:
-                    run = _summary(device, group[0], params)
-                    if group[0].arrived_ms is not None:
-                        open_keys.add((device, run.start_ms))
-                else:
-                    run = summarise(device, group, params)
-                    if any(segment.open for segment in group):
-                        open_keys.add((device, run.start_ms))
-                every.append(run)
-        every.sort(key=lambda run: (run.end_ms, run.device_id))
-        winner_of = one_per_overlap(every)
-        counted = tuple(run for run in every if winner_of[key_of(run)] is run)
-        return Runs(every=tuple(every), counted=counted, winner_of=winner_of, open_keys=frozenset(open_keys))
+        """Every device's runs, the ones that count, and which runs are still open: the runner's
+        `History`, made once, followed by the runs after it."""
+        history = self.history(params)
+        for made_anew in (False, True):
+            tail = {
+                device: group_runs(segments[history.prefix.get(device, 0) :], params)
+                for device, segments in self.devices.items()
+            }
+            every, open_keys = _summaries(tail, params)
+            reaches_back = history.reach_ms is not None and any(run.start_ms <= history.reach_ms for run in every)
+            judged = len(every) - len(open_keys)
+            if made_anew or not (reaches_back or judged > HISTORY_AFTER_RUNS):
+                break
+            # runs judged whole have piled up after the history, or a run reaches back into it (a
+            # late source of an old run): the history is made anew, once
+            history = self._history = History.of(self.devices, params)
+        if reaches_back:  # still: choose among all runs
+            every, open_keys = _summaries({d: group_runs(s, params) for d, s in self.devices.items()}, params)
+            return Runs.of(every, open_keys)
+        return history.runs.then(Runs.of(every, open_keys))
+
+    def history(self, params: LoadParams) -> History:
+        """The runner's `History`, made on first use and kept by the steps after it."""
+        history = self._history
+        if history is None or (history.params is not params and history.params != params):
+            history = self._history = History.of(self.devices, params)
+        return history
+
+    def forget_history(self) -> None:
+        """Let the history's summaries go (a runner with no run under way: its next step makes them
+        again, once), so the runners at rest hold their segments only."""
+        self._history = None
+
+    def starts_run_at(self, device: str, start_ms: int, params: LoadParams) -> bool:
+        """Whether one of the device's runs starts at `start_ms` (its first segment starts there)."""
+        segments = self.devices.get(device, ())
+        index = bisect.bisect_left(segments, start_ms, key=_start)
+        if index == len(segments) or segments[index].start_ms != start_ms:
+            return False
+        return index == 0 or not same_run(segments[index - 1], segments[index], params)
 
     def runs_near(self, device: str, first_ms: int, last_ms: int, params: LoadParams) -> list[RunSummary]:
         """The device's runs that could hold a sample in [first_ms, last_ms]: those around it only."""
         segments = self.devices.get(device, ())
-        starts = [segment.start_ms for segment in segments]
-        lo = max(0, bisect.bisect_left(starts, first_ms - params.run_gap_ms) - 1)
-        hi = bisect.bisect_right(starts, last_ms + params.run_gap_ms)
+        lo = max(0, bisect.bisect_left(segments, first_ms - params.run_gap_ms, key=_start) - 1)
+        hi = bisect.bisect_right(segments, last_ms + params.run_gap_ms, key=_start)
         while lo > 0 and same_run(segments[lo - 1], segments[lo], params):  # widen to whole runs
             lo -= 1
         while 0 < hi < len(segments) and same_run(segments[hi - 1], segments[hi], params):
@@ -100,30 +281,16 @@ class RunnerState(BaseModel):
         return [summarise(device, group, params) for group in group_runs(segments[lo:hi], params)]
 
     def segments_of(self, run: RunSummary) -> list[Segment]:
-        return [
-            segment
-            for segment in self.devices.get(run.device_id, ())
-            if run.start_ms <= segment.start_ms and segment.end_ms <= run.end_ms
-        ]
-
-
-_SUMMARIES: OrderedDict[int, tuple[Segment, str, LoadParams, RunSummary]] = OrderedDict()
-SUMMARIES_KEPT = 200_000  # one per run judged whole of the runners in memory; the oldest are redone
-
-
-def _summary(device: str, segment: Segment, params: LoadParams) -> RunSummary:
-    """A run judged whole (one closed segment): summarised once, not at every step. Keyed by the
-    segment object (held, so its id is not reused); segments are immutable."""
-    if segment.open:  # changes at every step until judged: not worth keeping
-        return summarise(device, [segment], params)
-    entry = _SUMMARIES.get(id(segment))
-    if entry is not None and entry[0] is segment and entry[1] == device and entry[2] is params:
-        return entry[3]
-    summary = summarise(device, [segment], params)
-    _SUMMARIES[id(segment)] = (segment, device, params, summary)
-    if len(_SUMMARIES) > SUMMARIES_KEPT:
-        _SUMMARIES.popitem(last=False)
-    return summary
+        """The device's segments within the run (segments are ordered and do not overlap)."""
+        segments = self.devices.get(run.device_id, ())
+        found = []
+        for index in range(bisect.bisect_left(segments, run.start_ms, key=_start), len(segments)):
+            segment = segments[index]
+            if segment.start_ms > run.end_ms:
+                break
+            if segment.end_ms <= run.end_ms:
+                found.append(segment)
+        return found
 
 
 def one_per_overlap(runs: Sequence[RunSummary]) -> dict[RunKey, RunSummary]:
@@ -171,6 +338,7 @@ def count_samples(
     for sample in samples:
         by_device[sample.device_id].append(sample)
     devices = dict(state.devices)
+    history = state._history
     fresh: list[CountedSample] = []
     touched: list[RunSummary] = []
     for device, device_samples in by_device.items():
@@ -179,8 +347,13 @@ def count_samples(
         if not groups:
             continue
         new_segments = [segment for group in groups for segment in build_segments(group, params, arrived_ms)]
-        devices[device] = merge_segments(old, new_segments, params)
+        if history is not None and history.params == params:
+            devices[device] = history.merge(device, old, new_segments)
+        else:
+            devices[device] = merge_segments(old, new_segments, params)
         new_ts = [segment.start_ms for segment in new_segments]
+        if history is not None and not history.holds_prefix_of(devices[device], device, min(new_ts)):
+            history = None  # made again on first use
         fresh.extend(sample for group in groups for sample in group)
         touched.extend(_runs_containing(device, devices[device], new_ts, params))
     if not fresh:
@@ -188,17 +361,30 @@ def count_samples(
     first_seen = min(sample.ts for sample in fresh)
     if state.first_seen_ms is not None:
         first_seen = min(first_seen, state.first_seen_ms)
-    new_state = RunnerState(runner=state.runner, first_seen_ms=first_seen, devices=devices)
+    new_state = RunnerState.model_construct(runner=state.runner, first_seen_ms=first_seen, devices=devices)
+    new_state._history = history
     return Counted(state=new_state, fresh=tuple(fresh), touched=tuple(sorted(touched, key=lambda r: r.end_ms)))
 
 
 def _runs_containing(
     device: str, segments: tuple[Segment, ...], ts_list: list[int], params: LoadParams
 ) -> list[RunSummary]:
-    groups = group_runs(segments, params)
-    starts = [group[0].start_ms for group in groups]
-    touched = {bisect.bisect_right(starts, ts) - 1 for ts in ts_list}
-    return [summarise(device, groups[index], params) for index in sorted(touched) if index >= 0]
+    """The device's runs holding a segment that starts at one of `ts_list`: found by bisection and
+    widened to whole runs (`group_runs`), not by grouping every segment."""
+    found: list[RunSummary] = []
+    hi = 0  # the end (exclusive) of the last run found: timestamps are taken in order
+    for ts in sorted(set(ts_list)):
+        index = bisect.bisect_right(segments, ts, key=_start) - 1
+        if index < hi:  # before every segment, or in the run just found
+            continue
+        lo = index
+        while lo > 0 and same_run(segments[lo - 1], segments[lo], params):
+            lo -= 1
+        hi = index + 1
+        while hi < len(segments) and same_run(segments[hi - 1], segments[hi], params):
+            hi += 1
+        found.append(summarise(device, segments[lo:hi], params))
+    return found
 
 
 def is_whole(run: RunSummary, arrived_ms: int, now_ms: int, params: LoadParams) -> bool:
@@ -216,8 +402,8 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
         kept: list[Segment] = []
         for group in group_runs(segments, params):
             arrivals = [segment.arrived_ms for segment in group if segment.arrived_ms is not None]
-            run = summarise(device, group, params)
-            if arrivals and is_whole(run, max(arrivals), now_ms, params):
+            run = summarise(device, group, params) if arrivals else None  # runs judged before: as they are
+            if run is not None and is_whole(run, max(arrivals), now_ms, params):
                 kept.append(join_all(group, params).model_copy(update={"arrived_ms": None}))
                 sealed.append(run)
             else:
@@ -225,7 +411,11 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
         devices[device] = tuple(kept)
     if not sealed:
         return state, []
-    return state.model_copy(update={"devices": devices}), sorted(sealed, key=lambda r: r.end_ms)
+    sealed_state = RunnerState.model_construct(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=devices)
+    # The history holds no open run and a sealed run keeps its start, end and run id: it stays valid
+    # (`RunnerState.all_runs` makes it anew once enough whole runs follow it).
+    sealed_state._history = state._history
+    return sealed_state, sorted(sealed, key=lambda r: r.end_ms)
 
 
 def evaluate(

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
-from footpod.load import DAY_MS
+from footpod.load import BASELINE_DAYS, CHRONIC_DAYS, DAY_MS, EWMA_DAYS, WEEK_MS
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
 from streams.segments import LoadParams, join_all
-from streams.state import RunnerState, Runs, count_samples, device_km, evaluate, key_of, seal
+from streams.state import RunnerState, Runs, count_samples, evaluate, key_of, seal
 
 RECENT_DAYS = 60  # what the alert worker looks back at: pain and return to run (4 weeks), daily EWMA (56 days)
+LOAD_REACH_MS = max(2 * WEEK_MS, CHRONIC_DAYS * DAY_MS, EWMA_DAYS * DAY_MS)  # the runs `load_at` reads end within
 
 
 class Context(BaseModel):
@@ -56,7 +57,7 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     runs = new.all_runs(ctx.params)
     winners = _unique(runs.winner_of[key_of(run)] for run in counted.touched)
     lines = cadence_points(state.runner, ctx.team, counted.fresh)
-    lines += _superseded_lines(state.runner, ctx.team, before, _by_device(runs))
+    lines += _superseded_lines(new, ctx.team, before, ctx.params)
     touched = []
     for winner in winners:
         evaluation = _evaluate(new, runs, winner, ctx)
@@ -67,7 +68,7 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
         team=ctx.team,
         touched=tuple(touched),
         latest=_latest(new, runs, ctx),
-        recent=recent(runs.counted, winners),
+        recent=_recent(runs, winners),
     )
     return StepResult(state=new, lines=lines, update=update)
 
@@ -95,7 +96,7 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
         team=ctx.team,
         touched=tuple(touched),
         latest=_latest(sealed_state, runs, ctx),
-        recent=recent(runs.counted, winners),
+        recent=_recent(runs, winners),
     )
     return StepResult(state=sealed_state, lines=lines, update=update)
 
@@ -119,14 +120,18 @@ def has_open_runs(state: RunnerState) -> bool:
 
 
 def _evaluate(state: RunnerState, runs: Runs, run: RunSummary, ctx: Context) -> RunEvaluation:
+    """`evaluate` over the counted runs its windows can see (load up to `LOAD_REACH_MS` before the
+    run's end, the cadence baseline's days before its start): the same runs in the same order,
+    found by bisection instead of a walk through the runner's whole history."""
+    after = min(run.end_ms - LOAD_REACH_MS, run.start_ms - BASELINE_DAYS * DAY_MS - 1)
     return evaluate(
         run,
-        runs.counted,
+        runs.window(after, run.end_ms),
         state.first_seen_ms or run.start_ms,
         ctx.now_ms,
         ctx.params,
         ctx.baseline_override,
-        device_km(runs.counted, run.device_id, run.end_ms),
+        runs.device_km(run.device_id, run.end_ms),
         final=not runs.is_open(run),
     )
 
@@ -150,28 +155,31 @@ def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: C
 
 
 def _superseded_lines(
-    runner: str, team: str, before: dict[str, dict[int, RunSummary]], after: dict[str, list[RunSummary]]
+    state: RunnerState, team: str, before: dict[str, dict[int, RunSummary]], params: LoadParams
 ) -> list[str]:
     """Runs whose start moved earlier (late samples before them): their point at the old start
-    is overwritten as superseded, so one run stays one point (issue 9)."""
+    is overwritten as superseded, so one run stays one point (issue 9). Only the device's runs
+    around the old start (`runs_near`) can start there or hold it."""
     lines = []
     for device, old_runs in before.items():
-        new_runs = after.get(device, [])
-        starts = {run.start_ms for run in new_runs}
         for old in old_runs.values():
-            if old.start_ms in starts:
+            if state.starts_run_at(device, old.start_ms, params):  # the run still starts there
+                continue
+            new_runs = state.runs_near(device, old.start_ms, old.start_ms, params)
+            if any(run.start_ms == old.start_ms for run in new_runs):
                 continue
             into = next((run for run in new_runs if run.start_ms < old.start_ms <= run.end_ms), None)
             if into is not None:
-                lines.append(superseded_run_point(runner, team, old, into.run_id))
+                lines.append(superseded_run_point(state.runner, team, old, into.run_id))
     return lines
 
 
-def _by_device(runs: Runs) -> dict[str, list[RunSummary]]:
-    grouped: dict[str, list[RunSummary]] = {}
-    for run in runs.every:
-        grouped.setdefault(run.device_id, []).append(run)
-    return grouped
+def _recent(runs: Runs, touched: Sequence[RunSummary]) -> tuple[RunSummary, ...]:
+    """`recent(runs.counted, touched)`, found by bisection."""
+    if not runs.counted:
+        return ()
+    oldest = min([runs.counted[-1].end_ms, *(run.end_ms for run in touched)])
+    return runs.since(oldest - RECENT_DAYS * DAY_MS)
 
 
 def _unique(runs) -> list[RunSummary]:

@@ -105,3 +105,43 @@ def test_a_run_left_open_by_a_stop_is_judged_after_the_restart():
         assert abs(verdict["latest"]["run"]["km"] - 0.9) < 1e-9 and "gina" not in restarted.open_runners
 
     asyncio.run(scenario())
+
+
+class HeldWriter(FakeWriter):
+    """A store that has not taken anything yet: each write's future is done only on `store_all`."""
+
+    def __init__(self):
+        super().__init__()
+        self.writes = []
+
+    def write(self, lines):
+        self.lines.extend(lines)
+        future = asyncio.get_running_loop().create_future()
+        self.writes.append((list(lines), future))
+        return future
+
+    def store_all(self):
+        for _, future in self.writes:
+            future.set_result(None)
+
+
+def test_a_batch_of_several_runners_is_one_store_write_acknowledged_only_once_stored():
+    async def scenario():
+        stream = worker(FakeStore())
+        stream.writer = HeldWriter()
+        events = [Event(name, run(T0, 60, device=f"{name}-pod")) for name in ("ann", "ben", "cai")]
+        await stream.take_batch(events)
+        await asyncio.sleep(0)
+        assert len(stream.writer.writes) == 1
+        (lines, _), = stream.writer.writes
+        assert sorted(re.search(r"runner=(\w+)", line).group(1) for line in lines if line.startswith("run,")) == [
+            "ann",
+            "ben",
+            "cai",
+        ]
+        assert not any(event.acked for event in events)  # no early commit: the store has nothing yet
+        stream.writer.store_all()
+        await asyncio.sleep(0)
+        assert all(event.acked for event in events)
+
+    asyncio.run(scenario())
