@@ -133,7 +133,7 @@ def test_a_batch_of_several_runners_is_one_store_write_acknowledged_only_once_st
         await stream.take_batch(events)
         await asyncio.sleep(0)
         assert len(stream.writer.writes) == 1
-        (lines, _), = stream.writer.writes
+        ((lines, _),) = stream.writer.writes
         assert sorted(re.search(r"runner=(\w+)", line).group(1) for line in lines if line.startswith("run,")) == [
             "ann",
             "ben",
