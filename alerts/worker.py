@@ -32,7 +32,7 @@ from footpod import kafka, metrics, schema
 from footpod.contract import Alert, PainEvent, PainReport, Status
 from footpod.errors import StoreReadError
 from footpod.mqtt import mqtt_client
-from footpod.records import RunnerUpdate, RunSummary
+from footpod.records import RunnerUpdate, RunSummary, unpack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 
@@ -41,7 +41,7 @@ MAX_UNACKED_PUBLISHES = 10_000  # paho loses QoS 1 messages past 65,535 in fligh
 LOOK_BACK_DAYS = 80  # alerts, runs and reports read back at a restart
 READ_BACK_MAX_DELAY_S = 10.0
 READ_BACK_CONCURRENCY = 4  # chunks of runners (schema.READ_BACK_CHUNK each) read back at once
-UPDATES_BATCH_MAX = 500  # updates taken from Kafka at once: their unseen runners are read back together
+UPDATES_BATCH_MAX = 500  # records of updates taken from Kafka at once: their unseen runners are read back together
 UPDATES_WITHIN_S = 0.05  # how long a batch waits to fill: added to a live status's delay at most
 
 History = tuple[set[str], tuple[RunSummary, ...], list[PainReport]]
@@ -144,17 +144,19 @@ class AlertWorker(StageWorker):
     async def consume_updates(self, stream) -> None:
         async for records in stream.take_events(UPDATES_BATCH_MAX, within=UPDATES_WITHIN_S):
             await self.until_ready()
-            updates = []
+            unpacked: list[list[RunnerUpdate]] = []
             for record in records:
-                # --- acknowledged once stored (FAULTS.md row 6): an update's Kafka record is acknowledged,
-                # and its offset committed, only once the store has the points it caused
+                # --- acknowledged once stored (FAULTS.md row 6): a Kafka record of updates is acknowledged,
+                # and its offset committed, only once the store has the points all its updates caused
                 record.message.incref()
-                updates.append(RunnerUpdate.model_validate_json(record.value))
-            await self._read_histories(update.runner for update in updates)
-            for record, update in zip(records, updates, strict=True):
-                async with self._lock:
-                    stored = await self.on_update(update)
-                _ack_when_stored([record], stored)
+                unpacked.append(unpack_updates(record.value))  # the stream packs a step's updates per partition
+            await self._read_histories(update.runner for updates in unpacked for update in updates)
+            for record, updates in zip(records, unpacked, strict=True):
+                stored = []
+                for update in updates:
+                    async with self._lock:
+                        stored.append(await self.on_update(update))
+                _ack_when_stored([record], *stored)
 
     async def consume_pain(self, stream) -> None:
         async for record in stream.events():
@@ -377,17 +379,24 @@ class AlertWorker(StageWorker):
                 delay = min(delay * 2, READ_BACK_MAX_DELAY_S)
 
 
-def _ack_when_stored(records: list, stored: asyncio.Future | None) -> None:
-    """Acknowledge Kafka records once `stored` is done (the store has their points), or now."""
+def _ack_when_stored(records: list, *stored: asyncio.Future | None) -> None:
+    """Acknowledge Kafka records once every future of `stored` is done (the store has their points);
+    at once when there is none."""
+    pending = [future for future in stored if future is not None]
+    left = [len(pending)]
 
     def acknowledge(_future=None) -> None:
+        left[0] -= 1
+        if left[0] > 0:
+            return
         for record in records:
             record.ack()
 
-    if stored is None:
+    if not pending:
+        left[0] = 1
         acknowledge()
-    else:
-        stored.add_done_callback(acknowledge)
+    for future in pending:
+        future.add_done_callback(acknowledge)
     # --- end of acknowledged once stored
 
 

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     push_within_days: float = Field(PUSH_WITHIN_DAYS, ge=0, description="FOOTPOD_PUSH_WITHIN_DAYS")
     bridge_batch_max: int = Field(2000, ge=1, description="FOOTPOD_BRIDGE_BATCH_MAX: MQTT messages per Kafka hand-off")
     stream_batch_max: int = Field(5000, ge=1, description="FOOTPOD_STREAM_BATCH_MAX: Kafka records per stream step")
+    # Ours (README "Speed"): how long a consumer's fetch may wait at the broker for records. Faust fixes
+    # it at 1,500 ms; Tansu answers a waiting fetch only when the wait is up, not when records arrive.
+    kafka_fetch_wait_ms: int = Field(
+        20, ge=0, le=1500, description="FOOTPOD_KAFKA_FETCH_WAIT_MS: longest wait of a consumer's fetch"
+    )
     # Notifications (README, "Notifications"): the outbox lives in data_dir unless set.
     notify_outbox: Path | None = Field(None, description="FOOTPOD_NOTIFY_OUTBOX (SQLite)")
     notify_retry_for_s: float = Field(6 * 3600.0, gt=0, description="FOOTPOD_NOTIFY_RETRY_FOR_S: then dead-lettered")

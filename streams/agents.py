@@ -2,9 +2,10 @@
 
 Per batch (up to `stream_batch_max` Kafka records or 0.3 s): each runner's samples are counted
 once (`step`), the new `cadence` and `run` points go to the store, a `RunnerUpdate` goes to the
-alert worker. Every second, the runs that have become whole are judged (`conclude`). A batch's
-points go to the store's writer in one piece (one write, not one per runner), and its Kafka
-records are acknowledged only when the store has them.
+alert worker (a batch's updates packed into one record per partition, `footpod.records.pack_updates`).
+Every second, the runs that have become whole are judged (`conclude`). A batch's points go to the
+store's writer in one piece (one write, not one per runner), and its Kafka records are
+acknowledged only when the store has them.
 
 A runner whose state cannot be read from the store yet (the store is down) waits alone: its
 records are held, unacknowledged, and retried; the other runners go on.
@@ -20,7 +21,7 @@ from collections import defaultdict
 import faust
 
 from footpod import kafka, metrics
-from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batch
+from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batch, pack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
@@ -50,6 +51,7 @@ class StreamWorker(StageWorker):
         self.samples_in = 0
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
+        self._partition_of = None  # runner -> its partition of `footpod.updates`, once the topic is known
 
     def register(self) -> None:
         self.app.agent(self.samples_topic, name="samples")(self.consume)
@@ -98,13 +100,15 @@ class StreamWorker(StageWorker):
         await self._seed_new(runner for runner in by_runner if runner not in self.waiting)
         now_ms = int(time.time() * 1000)
         lines: list[str] = []
+        updates: list[RunnerUpdate] = []
         counted: list = []
         for runner, runner_events in by_runner.items():
             if runner in self.waiting:
                 self.waiting[runner].extend(runner_events)
                 continue
-            if await self._step_runner(runner, runner_events, now_ms, lines):
+            if await self._step_runner(runner, runner_events, now_ms, lines, updates):
                 counted.extend(runner_events)
+        await self._send(updates)
         self._ack_when_stored(counted, lines)
 
     async def _seed_new(self, runners) -> None:
@@ -124,9 +128,11 @@ class StreamWorker(StageWorker):
 
         await asyncio.gather(*(seed(runner) for runner in missing))
 
-    async def _step_runner(self, runner: str, events: list, now_ms: int, lines: list[str]) -> bool:
-        """Count a runner's records and add their points to `lines`; False when its state cannot be
-        read (the records are held, not counted)."""
+    async def _step_runner(
+        self, runner: str, events: list, now_ms: int, lines: list[str], updates: list[RunnerUpdate]
+    ) -> bool:
+        """Count a runner's records and add their points to `lines`, its update to `updates`; False
+        when its state cannot be read (the records are held, not counted)."""
         try:
             state = await self._state_of(runner)
         except SeedUnavailable as error:
@@ -139,10 +145,10 @@ class StreamWorker(StageWorker):
         self.samples_in += len(samples)
         metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
         result = step(state, samples, self._context(runner, now_ms))
-        await self._apply(runner, result, lines)
+        self._apply(runner, result, lines, updates)
         return True
 
-    async def _apply(self, runner: str, result: StepResult, lines: list[str]) -> None:
+    def _apply(self, runner: str, result: StepResult, lines: list[str], updates: list[RunnerUpdate]) -> None:
         self.states[runner] = result.state
         if has_open_runs(result.state):
             self.open_runners.add(runner)
@@ -150,11 +156,18 @@ class StreamWorker(StageWorker):
             self.open_runners.discard(runner)
             result.state.forget_history()  # at rest: segments only, until its next run
         if result.update is not None:
-            await self._send(result.update)
+            updates.append(result.update)
         lines.extend(result.lines)
 
-    async def _send(self, update: RunnerUpdate) -> None:
-        await self.updates_topic.send(key=update.runner.encode(), value=update.model_dump_json().encode())
+    async def _send(self, updates: list[RunnerUpdate]) -> None:
+        """One record per partition of `footpod.updates` (and per 256 KB), each on the partition its
+        runners' keys hash to: the partition keyed records would go to, read by the same alert worker."""
+        if not updates:
+            return
+        if self._partition_of is None:
+            self._partition_of = await kafka.key_partitioner(self.app, kafka.UPDATES)
+        for partition, value in pack_updates(updates, self._partition_of):
+            await self.updates_topic.send(partition=partition, value=value)
 
     def _context(self, runner: str, now_ms: int) -> Context:
         entry = self.roster.current.entry(runner)
@@ -182,11 +195,13 @@ class StreamWorker(StageWorker):
             return
         now_ms = int(time.time() * 1000)
         lines: list[str] = []
+        updates: list[RunnerUpdate] = []
         counted: list = []
         for runner in list(self.waiting):
             events = self.waiting.pop(runner)
-            if await self._step_runner(runner, events, now_ms, lines):
+            if await self._step_runner(runner, events, now_ms, lines, updates):
                 counted.extend(events)
+        await self._send(updates)
         self._ack_when_stored(counted, lines)
 
     async def conclude_whole_runs(self) -> None:
@@ -195,6 +210,7 @@ class StreamWorker(StageWorker):
             return
         now_ms = int(time.time() * 1000)
         lines: list[str] = []
+        updates: list[RunnerUpdate] = []
         for runner in list(self.open_runners):
             state = self.states.get(runner)
             if state is None:
@@ -202,7 +218,8 @@ class StreamWorker(StageWorker):
                 continue
             result = conclude(state, self._context(runner, now_ms))
             if result.state is not state:  # some run was judged
-                await self._apply(runner, result, lines)
+                self._apply(runner, result, lines, updates)
+        await self._send(updates)
         self._ack_when_stored([], lines)
 
 

@@ -67,7 +67,7 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
         runner=state.runner,
         team=ctx.team,
         touched=tuple(touched),
-        latest=_latest(new, runs, ctx),
+        latest=_latest(new, runs, ctx, touched),
         recent=_recent(runs, winners),
     )
     return StepResult(state=new, lines=lines, update=update)
@@ -95,7 +95,7 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
         runner=state.runner,
         team=ctx.team,
         touched=tuple(touched),
-        latest=_latest(sealed_state, runs, ctx),
+        latest=_latest(sealed_state, runs, ctx, touched),
         recent=_recent(runs, winners),
     )
     return StepResult(state=sealed_state, lines=lines, update=update)
@@ -136,8 +136,14 @@ def _evaluate(state: RunnerState, runs: Runs, run: RunSummary, ctx: Context) -> 
     )
 
 
-def _latest(state: RunnerState, runs: Runs, ctx: Context) -> RunEvaluation:
-    return _evaluate(state, runs, runs.counted[-1], ctx)
+def _latest(state: RunnerState, runs: Runs, ctx: Context, touched: Sequence[RunEvaluation]) -> RunEvaluation:
+    """The latest counted run's evaluation: during a live run it is the run just touched, evaluated
+    already in the same step (same state, runs and context), so it is not evaluated twice."""
+    latest = runs.counted[-1]
+    for evaluation in touched:
+        if evaluation.run == latest:
+            return evaluation
+    return _evaluate(state, runs, latest, ctx)
 
 
 def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: Context) -> list[str]:

@@ -43,11 +43,20 @@ class FakeWriter:
 
 
 class FakeTopic:
+    """`footpod.updates`: what was sent, update by update, and each record's partition and runners."""
+
     def __init__(self):
         self.sent = []
+        self.records: list[tuple[int, list[str]]] = []
 
-    async def send(self, key, value):
-        self.sent.append(json.loads(value))
+    async def send(self, value, partition=None, key=None):
+        updates = json.loads(value)
+        self.sent.extend(updates)
+        self.records.append((partition, [update["runner"] for update in updates]))
+
+
+def partition_of(runner: str) -> int:
+    return len(runner) % 2  # a stand-in for the producer's key hash
 
 
 class Event:
@@ -68,6 +77,7 @@ def worker(store, **settings_values):
     settings = Settings(_env_file=None, **settings_values)
     stream = StreamWorker(create_app(settings, "footpod-stream"), settings)
     stream.api, stream.writer, stream.updates_topic = store, FakeWriter(), FakeTopic()
+    stream._partition_of = partition_of
     stream.ready.set()
     return stream
 
@@ -143,5 +153,18 @@ def test_a_batch_of_several_runners_is_one_store_write_acknowledged_only_once_st
         stream.writer.store_all()
         await asyncio.sleep(0)
         assert all(event.acked for event in events)
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_sends_its_updates_as_one_record_per_partition_of_its_runners():
+    async def scenario():
+        stream = worker(FakeStore())
+        names = ("ann", "ben", "cai", "dora", "eli", "fay")
+        await stream.take_batch([Event(name, run(T0, 60, device=f"{name}-pod")) for name in names])
+        records = stream.updates_topic.records
+        assert sorted(partition for partition, _ in records) == sorted({partition_of(name) for name in names})
+        assert all(partition_of(runner) == partition for partition, runners in records for runner in runners)
+        assert sorted(runner for _, runners in records for runner in runners) == sorted(names)
 
     asyncio.run(scenario())
