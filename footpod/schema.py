@@ -10,6 +10,7 @@ argument.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,69 +36,89 @@ class Measurement(BaseModel):
     fields: Mapping[str, type]  # required fields
     optional: Mapping[str, type] = {}  # written when known
 
+    @functools.cached_property
+    def _prepared(self) -> tuple[tuple[str, ...], dict[str, tuple[type, str]]]:
+        """The tags in line order, and every field's type and escaped key: worked out once."""
+        types = {**self.optional, **self.fields}
+        return tuple(sorted(self.tags)), {key: (kind, key.translate(_ESCAPE_KEY)) for key, kind in types.items()}
+
     def line(self, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
-        """One point as line protocol; absent optional fields (None) are left out.
+        """One point as line protocol (as `_line` writes it); absent optional fields (None) are left out.
 
         Raises ValueError for a tag or field this measurement does not have, or a missing one:
         a renamed field fails here, at the writer, not later as a silently empty read-back."""
-        if set(tags) != set(self.tags):
+        tag_order, known = self._prepared
+        if len(tags) != len(tag_order) or any(tag not in tags for tag in tag_order):
             raise ValueError(f"{self.name}: tags {sorted(tags)} are not {sorted(self.tags)}")
-        unknown = set(fields) - set(self.fields) - set(self.optional)
-        missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
-        if unknown or missing:
+        if any(name not in known for name in fields) or any(fields.get(name) is None for name in self.fields):
+            unknown = set(fields) - set(known)
+            missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
             raise ValueError(f"{self.name}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
-        return _line(
-            self.name,
-            tags,
-            {
-                name: (self.fields.get(name) or self.optional[name])(value)
-                for name, value in fields.items()
-                if value is not None
-            },
-            ts_ms,
-        )
+        parts = []
+        for name in sorted(fields):
+            value = fields[name]
+            if value is None:
+                continue
+            kind, key = known[name]
+            if (text := _field_text(name, kind(value))) is not None:
+                parts.append(f"{key}={text}")
+        if not parts:
+            return ""
+        tag_text = _tag_text(tag_order, tuple(tags[tag] for tag in tag_order))
+        return f"{self.name.translate(_ESCAPE_MEASUREMENT)}{tag_text} {','.join(parts)} {int(ts_ms)}"
 
 
 # Line protocol as influxdb-client's `Point.to_line_protocol` writes it (same escapes, sorted tags and
 # fields, no trailing ".0", non-finite floats left out), without a Point per line: the stream writes
-# one line per 10 s of every run, and building Points cost a tenth of its time.
+# lines for every runner under way several times a second, and building Points cost a tenth of its time.
 _ESCAPE_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
 _ESCAPE_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t"})
 _ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
 
 
 def _line(name: str, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
-    tag_parts = []
-    for key in sorted(tags):
-        if tags[key] is None:
+    """A point as line protocol from its parts as they are (`Measurement.line` checks and types them)."""
+    parts = []
+    for key in sorted(fields):
+        if (text := _field_text(key, fields[key])) is not None:
+            parts.append(f"{key.translate(_ESCAPE_KEY)}={text}")
+    if not parts:
+        return ""
+    order = tuple(sorted(tags))
+    tag_text = _tag_text(order, tuple(tags[key] for key in order))
+    return f"{name.translate(_ESCAPE_MEASUREMENT)}{tag_text} {','.join(parts)} {int(ts_ms)}"
+
+
+@functools.lru_cache(maxsize=65_536)
+def _tag_text(keys: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """`,key=value` for each tag with a value, in key order: the same runners, teams and devices come
+    again and again, so each set of them is escaped once."""
+    parts = []
+    for key, raw in zip(keys, values, strict=True):
+        if raw is None:
             continue
-        value = str(tags[key]).translate(_ESCAPE_KEY)
+        value = str(raw).translate(_ESCAPE_KEY)
         if value.endswith("\\"):
             value += " "
         if key and value:
-            tag_parts.append(f"{key.translate(_ESCAPE_KEY)}={value}")
-    field_parts = []
-    for key in sorted(fields):
-        value = fields[key]
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int):
-            text = f"{value}i"
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                continue
-            text = str(value)
-            if text.endswith(".0"):
-                text = text[:-2]
-        elif isinstance(value, str):
-            text = f'"{value.translate(_ESCAPE_STRING)}"'
-        else:
-            raise ValueError(f'Type: "{type(value)}" of field: "{key}" is not supported.')
-        field_parts.append(f"{key.translate(_ESCAPE_KEY)}={text}")
-    if not field_parts:
-        return ""
-    tag_text = "," + ",".join(tag_parts) if tag_parts else ""
-    return f"{name.translate(_ESCAPE_MEASUREMENT)}{tag_text} {','.join(field_parts)} {int(ts_ms)}"
+            parts.append(f"{key.translate(_ESCAPE_KEY)}={value}")
+    return "," + ",".join(parts) if parts else ""
+
+
+def _field_text(key: str, value: Any) -> str | None:
+    """A field's value as line protocol; None for a non-finite float (left out)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        text = str(value)
+        return text[:-2] if text.endswith(".0") else text
+    if isinstance(value, str):
+        return f'"{value.translate(_ESCAPE_STRING)}"'
+    raise ValueError(f'Type: "{type(value)}" of field: "{key}" is not supported.')
 
 
 CADENCE = Measurement(

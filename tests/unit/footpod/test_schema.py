@@ -199,7 +199,7 @@ _names = st.text(min_size=1, max_size=8).filter(lambda name: not name.startswith
 _values = st.one_of(st.floats(), st.integers(-(10**12), 10**12), st.booleans(), st.text(max_size=10))
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)  # the first example imports influxdb-client
 @given(
     _names,
     st.dictionaries(_names, st.text(max_size=8), max_size=3),
