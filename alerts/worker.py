@@ -121,17 +121,38 @@ def expand(runs: CompactRuns, before_ms: int | None = None) -> tuple[RunSummary,
 
 class Memory:
     """One runner as the worker knows it. Its runs are kept compact (`CompactRuns`) and its latest update
-    without the runs it carried: 10 weeks of runs take 2 KB, not 40 (README "Speed")."""
+    as JSON, without the runs it carried: 10 weeks of runs take 2 KB, not 40 (README "Speed")."""
 
     def __init__(self, runs: Sequence[RunSummary], reports: list[PainReport], published: set[str]):
         self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
-        self.last_update: RunnerUpdate | None = None  # its `recent` left out: the runs are above
+        self._last_update: str | None = None  # JSON: a few hundred bytes where the models take 8 KB
         self.pace = StatusPace()
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
         self.pending_records: list = []  # their Kafka records, acknowledged once they are decided
+
+    def take(self, update: RunnerUpdate) -> tuple[tuple[RunSummary, ...], CompactRuns]:
+        """Take in an update of the runner: its recent runs merged into the runs kept, and the update
+        kept without them. Returns the runs now known, and those known before (compact)."""
+        known = self.compact_runs
+        runs = _merge_runs(known, update.recent)
+        self.compact_runs = compact(runs)
+        self._last_update = update.model_copy(update={"recent": (), "touched": ()}).model_dump_json()
+        return runs, known
+
+    @property
+    def last_update(self) -> RunnerUpdate | None:
+        """The latest update taken in, without its `recent` runs (kept above) and `touched` evaluations:
+        `status_of` reads its runner, team and `latest` only. Kept as the JSON it came in as (an update
+        is read from Kafka's JSON, so reading it again gives the same update)."""
+        return None if self._last_update is None else RunnerUpdate.model_validate_json(self._last_update)
+
+    @property
+    def updated(self) -> bool:
+        """Whether an update of the runner has been taken in (without reading it)."""
+        return self._last_update is not None
 
 
 class AlertWorker(StageWorker):
@@ -249,10 +270,7 @@ class AlertWorker(StageWorker):
 
     async def on_update(self, update: RunnerUpdate) -> asyncio.Future:
         memory = await self._memory_of(update.runner)
-        known = memory.compact_runs
-        runs = _merge_runs(known, update.recent)
-        memory.compact_runs = compact(runs)
-        memory.last_update = update.model_copy(update={"recent": ()})  # status_of reads its latest run only
+        runs, known = memory.take(update)
         memory.last_arrival_ms = int(time.time() * 1000)
         facts = self.facts(update.runner, memory, runs)
         lines = [
@@ -286,8 +304,8 @@ class AlertWorker(StageWorker):
         now_ms = int(time.time() * 1000)
         as_of = max(facts.latest_ms() or now_ms, now_ms)  # a gate lifts by time, too
         await self._publish_alerts(to_alerts(pain_decisions(facts, as_of), runner, facts.team), memory, lines)
-        if memory.last_update is not None:
-            status = status_of(memory.last_update, facts, now_ms)
+        if (last_update := memory.last_update) is not None:
+            status = status_of(last_update, facts, now_ms)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         return self.writer.write(lines)
 
@@ -307,7 +325,7 @@ class AlertWorker(StageWorker):
         now_ms = int(time.time() * 1000)
         async with self._lock:
             for runner, memory in self.memory.items():
-                if not memory.reports or memory.last_update is None:
+                if not memory.reports or not memory.updated:
                     continue
                 facts = self.facts(runner, memory)
                 if facts.gate(now_ms).action == facts.gate(facts.latest_ms() or now_ms).action:

@@ -5,10 +5,13 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alerts.decide import RunnerFacts, status_of
 from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand
-from footpod.records import RunSummary
+from footpod.load import load_at
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 
 _DEVICES = ["pod-1", "pod-2", "watch"]
+DAY_MS = 86_400_000
 
 
 @st.composite
@@ -84,3 +87,55 @@ def test_merging_into_compact_runs_is_merging_the_runs(known, recent):
         else tuple(sorted([*(r for r in known if r.end_ms < floor), *recent], key=lambda run: run.end_ms))
     )
     assert _same(_merge_runs(compact(known), tuple(recent)), expected)
+
+
+def _update(runs: list[RunSummary], now_ms: int) -> RunnerUpdate:
+    """As the stream sends it (read from Kafka's JSON): the latest run evaluated, every run recent."""
+
+    def evaluate(run: RunSummary) -> RunEvaluation:
+        return RunEvaluation(
+            run=run,
+            load=load_at(runs, run.end_ms, runs[0].start_ms - 30 * DAY_MS),
+            cadence_baseline_spm=171.5,
+            cadence_dev_pct=-0.25,
+            live=run.end_ms > now_ms - 60_000,
+            device_km=sum(r.km for r in runs if r.end_ms <= run.end_ms),
+        )
+
+    update = RunnerUpdate(
+        runner="ana", team="red", touched=(evaluate(runs[-1]),), latest=evaluate(runs[-1]), recent=tuple(runs)
+    )
+    return RunnerUpdate.model_validate_json(update.model_dump_json())
+
+
+def test_an_update_taken_in_gives_the_same_status_and_runs():
+    start = 1_760_000_000_000
+    runs = [
+        RunSummary(
+            run_id=f"pod-1@{start + day * DAY_MS}",
+            device_id="pod-1",
+            start_ms=start + day * DAY_MS,
+            end_ms=start + day * DAY_MS + 2_700_000,
+            km=8.0 + day / 7,
+            samples=2700,
+            cadence_spm=170.0 + day % 3,
+        )
+        for day in range(0, 40, 2)
+    ]
+    now_ms = runs[-1].end_ms + DAY_MS
+    update = _update(runs[10:], now_ms)
+    memory = Memory(tuple(runs[:12]), [], set())
+    assert memory.last_update is None and not memory.updated
+    known_before = memory.compact_runs
+
+    merged, known = memory.take(update)
+
+    assert known == known_before
+    assert merged == tuple(runs)  # older runs kept, the stream's recent ones taken
+    assert memory.compact_runs == compact(runs)
+    last = memory.last_update
+    assert memory.updated and (last.runner, last.team, last.latest) == (update.runner, update.team, update.latest)
+    assert last.recent == () and last.touched == ()
+    facts = RunnerFacts(runner="ana", team="red", runs=merged)
+    for at in (None, now_ms, now_ms + 9 * DAY_MS):
+        assert status_of(last, facts, at) == status_of(update, facts, at)
