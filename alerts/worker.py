@@ -27,7 +27,7 @@ from alerts.daily import refresh_known_runners
 from alerts.decide import RunnerFacts, alerts_for, pain_decisions, rule_params, status_of, to_alerts
 from alerts.history import daily_load_lines, is_pushed, reaches_past_midnights
 from alerts.notify import Notifier
-from alerts.pacing import StatusPace
+from alerts.pacing import AT_REST
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod import kafka, metrics, schema
@@ -123,12 +123,23 @@ class Memory:
     """One runner as the worker knows it. Its runs are kept compact (`CompactRuns`) and its latest update
     as JSON, without the runs it carried: 10 weeks of runs take 2 KB, not 40 (README "Speed")."""
 
+    __slots__ = (
+        "compact_runs",
+        "reports",
+        "published",
+        "_last_update",
+        "pace",
+        "last_arrival_ms",
+        "pending",
+        "pending_records",
+    )  # no `__dict__` per runner
+
     def __init__(self, runs: Sequence[RunSummary], reports: list[PainReport], published: set[str]):
         self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
         self._last_update: str | None = None  # JSON: a few hundred bytes where the models take 8 KB
-        self.pace = StatusPace()
+        self.pace = AT_REST
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
         self.pending_records: list = []  # their Kafka records, acknowledged once they are decided
