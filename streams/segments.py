@@ -275,18 +275,8 @@ def _segment(
     spm_sum: float,
     arrived_ms: int | None,
 ) -> Segment:
-    return Segment.of(
-        start_ms=first.ts,
-        end_ms=last.ts,
-        first_m=first.distance_m,
-        last_m=last.distance_m,
-        meters=meters,
-        samples=count,
-        running_samples=running,
-        running_spm_sum=spm_sum,
-        run_id=first.run_id,
-        arrived_ms=arrived_ms,
-    )
+    tally = _TALLY.pack(first.distance_m, last.distance_m, meters, count, running, spm_sum)
+    return Segment(first.ts, last.ts, tally, first.run_id, arrived_ms)  # `Segment.of`, without its keywords
 
 
 def merge_segments(old: Sequence[Segment], new: Sequence[Segment], params: LoadParams) -> tuple[Segment, ...]:
@@ -328,18 +318,10 @@ def join(a: Segment, b: Segment, params: LoadParams) -> Segment:
     b_first, b_last, b_meters, b_samples, b_running, b_spm = _TALLY.unpack(b.tally)
     bridge = distance_step(a_last, b_first, b.start_ms - a.end_ms, params.glitch_mps)
     arrivals = [t for t in (a.arrived_ms, b.arrived_ms) if t is not None]
-    return Segment.of(
-        start_ms=a.start_ms,
-        end_ms=b.end_ms,
-        first_m=a_first,
-        last_m=b_last,
-        meters=a_meters + bridge + b_meters,
-        samples=a_samples + b_samples,
-        running_samples=a_running + b_running,
-        running_spm_sum=a_spm + b_spm,
-        run_id=a.run_id,
-        arrived_ms=max(arrivals) if arrivals else None,
+    tally = _TALLY.pack(
+        a_first, b_last, a_meters + bridge + b_meters, a_samples + b_samples, a_running + b_running, a_spm + b_spm
     )
+    return Segment(a.start_ms, b.end_ms, tally, a.run_id, max(arrivals) if arrivals else None)
 
 
 def join_all(group: Sequence[Segment], params: LoadParams) -> Segment:
