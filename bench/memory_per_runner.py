@@ -5,8 +5,9 @@
 One runner's history is counted through `streams.step` as the stream counts it (each run synced,
 then judged whole); every other runner holds its own copy of that state (parsed from its JSON, so
 no object is shared), its runs summarised as a live step summarises them, and the alert worker's
-memory of the runner (`alerts.worker.Memory`) with the recent runs an update carries. Prints one
-JSON line: RSS growth per runner, stream and alert worker apart.
+memory of the runner (`alerts.worker.Memory`): its runs, and the stream's last update of it taken in
+as the worker takes it (`Memory.take`). Prints one JSON line: RSS growth per runner, stream and
+alert worker apart.
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ def main() -> None:
     for name, state in states.items():
         runs = state.runs(PARAMS)
         state.forget_history()  # the stream's memory, counted above; here the alert worker's only
-        # as the worker holds a runner after a restart: its runs read back from the store (every one
-        # of the look-back), then the stream's latest update of it taken in
+        # as the worker holds a runner: every run of it (read back at a start, 80 days; the older ones
+        # stay as updates come), then the stream's latest update of it taken in
         memory = kept[name] = Memory(
             tuple(RunSummary.model_validate_json(run.model_dump_json()) for run in runs), [], set()
         )
