@@ -67,19 +67,6 @@ def load_params(settings: Settings) -> LoadParams:
 
 
 _TALLY = struct.Struct("<dddqqd")  # first_m, last_m, meters, samples, running_samples, running_spm_sum
-_FIELDS = (
-    "start_ms",
-    "end_ms",
-    "first_m",
-    "last_m",
-    "meters",
-    "samples",
-    "running_samples",
-    "running_spm_sum",
-    "run_id",
-    "arrived_ms",
-)
-
 _PLAIN = frozenset({"start_ms", "end_ms", "run_id", "arrived_ms"})  # `Segment`'s own fields, not in its tally
 
 
@@ -96,6 +83,9 @@ class _Stored(msgspec.Struct, frozen=True):
     running_spm_sum: float
     run_id: str | None = None
     arrived_ms: int | None = None
+
+
+_FIELDS = _Stored.__struct_fields__  # a segment's names, in their stored order
 
 
 class Segment(msgspec.Struct, frozen=True, gc=False):
