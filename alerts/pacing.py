@@ -26,10 +26,15 @@ class StatusPace(BaseModel):
         `interval_s`, the latest held back until its turn."""
         if status.live and not urgent and self.last_live_s is not None and now_s - self.last_live_s < interval_s:
             return StatusPace(last_live_s=self.last_live_s, held=status), None
-        return StatusPace(last_live_s=now_s if status.live else None), status
+        return (StatusPace(last_live_s=now_s) if status.live else AT_REST), status
 
     def release(self, now_s: float, interval_s: float) -> tuple[StatusPace, Status | None]:
         """The held status once its turn has come."""
         if self.held is None or (self.last_live_s is not None and now_s - self.last_live_s < interval_s):
             return self, None
         return StatusPace(last_live_s=self.last_live_s).offer(self.held, now_s, interval_s)
+
+
+AT_REST = StatusPace()
+"""The pace of a runner with no live status published lately and none held: one, shared by every
+such runner (a model is frozen), not 500 bytes each (README "Speed")."""

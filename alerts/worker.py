@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
 
 import faust
+import msgspec
 import paho.mqtt.client as mqtt
 
 from alerts.daily import refresh_known_runners
 from alerts.decide import RunnerFacts, alerts_for, pain_decisions, rule_params, status_of, to_alerts
 from alerts.history import daily_load_lines, is_pushed, reaches_past_midnights
 from alerts.notify import Notifier
-from alerts.pacing import StatusPace
+from alerts.pacing import AT_REST
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod import kafka, metrics, schema
@@ -61,35 +63,107 @@ class Publisher:
         self.client.publish(topic, payload, qos=1, retain=retain)
 
 
-CompactRun = tuple[str, str, int, int, float, int, float | None]
-"""A run as the worker keeps it between events: `RunSummary`'s fields in order, a fifth of its memory."""
-_RUN_FIELDS = tuple(RunSummary.model_fields)
-_END = _RUN_FIELDS.index("end_ms")
+_RUN = struct.Struct("<qqdqd?I")  # start_ms, end_ms, km, samples, cadence_spm (0.0 when None), has cadence, device
 
 
-def compact(runs: Iterable[RunSummary]) -> tuple[CompactRun, ...]:
-    return tuple(
-        (r.run_id, sys.intern(r.device_id), r.start_ms, r.end_ms, r.km, r.samples, r.cadence_spm) for r in runs
-    )
+class CompactRuns(msgspec.Struct, frozen=True, gc=False):
+    """A runner's runs as the worker keeps them between events, by end: each run's numbers packed in
+    45 bytes (`_RUN`), its device an index into `devices`, and its run id kept only when it is not
+    the one a run of a device without run ids is named by (`device@start`, `streams.runs.summarise`):
+    about 50 bytes a run, where a tuple of its fields took 300 and a `RunSummary` 1.5 KB (README "Speed")."""
+
+    packed: bytes
+    devices: tuple[str, ...]
+    run_ids: dict[int, str] | None  # the run's index -> its run id, where it is not `device@start`
 
 
-def expand(runs: Iterable[CompactRun]) -> tuple[RunSummary, ...]:
-    return tuple(RunSummary(**dict(zip(_RUN_FIELDS, run, strict=True))) for run in runs)
+NO_RUNS = CompactRuns(b"", (), None)
+
+
+def compact(runs: Iterable[RunSummary]) -> CompactRuns:
+    devices: dict[str, int] = {}
+    run_ids: dict[int, str] = {}
+    packed = bytearray()
+    for index, r in enumerate(runs):
+        device = devices.setdefault(r.device_id, len(devices))
+        if r.run_id != f"{r.device_id}@{r.start_ms}":
+            run_ids[index] = r.run_id
+        cadence = r.cadence_spm
+        packed += _RUN.pack(
+            r.start_ms, r.end_ms, r.km, r.samples, 0.0 if cadence is None else cadence, cadence is not None, device
+        )
+    if not packed:
+        return NO_RUNS
+    return CompactRuns(bytes(packed), tuple(map(sys.intern, devices)), run_ids or None)
+
+
+def expand(runs: CompactRuns, before_ms: int | None = None) -> tuple[RunSummary, ...]:
+    """The runs kept, as `RunSummary`s; only those that end before `before_ms` when it is given."""
+    expanded = []
+    run_ids = runs.run_ids or {}
+    for index, (start, end, km, samples, cadence, has_cadence, device) in enumerate(_RUN.iter_unpack(runs.packed)):
+        if before_ms is not None and end >= before_ms:
+            continue
+        device_id = runs.devices[device]
+        expanded.append(
+            RunSummary(
+                run_id=run_ids[index] if index in run_ids else f"{device_id}@{start}",
+                device_id=device_id,
+                start_ms=start,
+                end_ms=end,
+                km=km,
+                samples=samples,
+                cadence_spm=cadence if has_cadence else None,
+            )
+        )
+    return tuple(expanded)
 
 
 class Memory:
-    """One runner as the worker knows it. Its runs are kept compact (`CompactRun`) and its latest update
-    without the runs it carried: 10 weeks of runs take a few KB, not 40 (README "Speed")."""
+    """One runner as the worker knows it. Its runs are kept compact (`CompactRuns`) and its latest update
+    as JSON, without the runs it carried: 10 weeks of runs take 2 KB, not 40 (README "Speed")."""
+
+    __slots__ = (
+        "compact_runs",
+        "reports",
+        "published",
+        "_last_update",
+        "pace",
+        "last_arrival_ms",
+        "pending",
+        "pending_records",
+    )  # no `__dict__` per runner
 
     def __init__(self, runs: Sequence[RunSummary], reports: list[PainReport], published: set[str]):
         self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
-        self.last_update: RunnerUpdate | None = None  # its `recent` left out: the runs are above
-        self.pace = StatusPace()
+        self._last_update: str | None = None  # JSON: a few hundred bytes where the models take 8 KB
+        self.pace = AT_REST
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
         self.pending_records: list = []  # their Kafka records, acknowledged once they are decided
+
+    def take(self, update: RunnerUpdate) -> tuple[tuple[RunSummary, ...], CompactRuns]:
+        """Take in an update of the runner: its recent runs merged into the runs kept, and the update
+        kept without them. Returns the runs now known, and those known before (compact)."""
+        known = self.compact_runs
+        runs = _merge_runs(known, update.recent)
+        self.compact_runs = compact(runs)
+        self._last_update = update.model_copy(update={"recent": (), "touched": ()}).model_dump_json()
+        return runs, known
+
+    @property
+    def last_update(self) -> RunnerUpdate | None:
+        """The latest update taken in, without its `recent` runs (kept above) and `touched` evaluations:
+        `status_of` reads its runner, team and `latest` only. Kept as the JSON it came in as (an update
+        is read from Kafka's JSON, so reading it again gives the same update)."""
+        return None if self._last_update is None else RunnerUpdate.model_validate_json(self._last_update)
+
+    @property
+    def updated(self) -> bool:
+        """Whether an update of the runner has been taken in (without reading it)."""
+        return self._last_update is not None
 
 
 class AlertWorker(StageWorker):
@@ -209,10 +283,7 @@ class AlertWorker(StageWorker):
 
     async def on_update(self, update: RunnerUpdate) -> asyncio.Future:
         memory = await self._memory_of(update.runner)
-        known = memory.compact_runs
-        runs = _merge_runs(known, update.recent)
-        memory.compact_runs = compact(runs)
-        memory.last_update = update.model_copy(update={"recent": ()})  # status_of reads its latest run only
+        runs, known = memory.take(update)
         memory.last_arrival_ms = int(time.time() * 1000)
         facts = self.facts(update.runner, memory, runs)
         lines = [
@@ -246,8 +317,8 @@ class AlertWorker(StageWorker):
         now_ms = int(time.time() * 1000)
         as_of = max(facts.latest_ms() or now_ms, now_ms)  # a gate lifts by time, too
         await self._publish_alerts(to_alerts(pain_decisions(facts, as_of), runner, facts.team), memory, lines)
-        if memory.last_update is not None:
-            status = status_of(memory.last_update, facts, now_ms)
+        if (last_update := memory.last_update) is not None:
+            status = status_of(last_update, facts, now_ms)
             await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
         return self.writer.write(lines)
 
@@ -267,7 +338,7 @@ class AlertWorker(StageWorker):
         now_ms = int(time.time() * 1000)
         async with self._lock:
             for runner, memory in self.memory.items():
-                if not memory.reports or memory.last_update is None:
+                if not memory.reports or not memory.updated:
                     continue
                 facts = self.facts(runner, memory)
                 if facts.gate(now_ms).action == facts.gate(facts.latest_ms() or now_ms).action:
@@ -400,12 +471,12 @@ def _ack_when_stored(records: list, *stored: asyncio.Future | None) -> None:
     # --- end of acknowledged once stored
 
 
-def _merge_runs(known: tuple[CompactRun, ...], recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
+def _merge_runs(known: CompactRuns, recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
     """The stream's view of its recent weeks replaces ours; older runs we knew stay."""
     if not recent:
         return expand(known)
     floor = min(run.end_ms for run in recent)
-    older = expand(run for run in known if run[_END] < floor)
+    older = expand(known, before_ms=floor)
     return tuple(sorted((*older, *recent), key=lambda run: run.end_ms))
 
 

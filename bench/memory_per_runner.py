@@ -5,8 +5,9 @@
 One runner's history is counted through `streams.step` as the stream counts it (each run synced,
 then judged whole); every other runner holds its own copy of that state (parsed from its JSON, so
 no object is shared), its runs summarised as a live step summarises them, and the alert worker's
-memory of the runner (`alerts.worker.Memory`) with the recent runs an update carries. Prints one
-JSON line: RSS growth per runner, stream and alert worker apart.
+memory of the runner (`alerts.worker.Memory`): its runs, and the stream's last update of it taken in
+as the worker takes it (`Memory.take`). Prints one JSON line: RSS growth per runner, stream and
+alert worker apart.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ import psutil
 
 from alerts.worker import Memory
 from footpod.contract import CountedSample
-from footpod.records import RunSummary
+from footpod.records import RunnerUpdate, RunSummary
 from footpod.settings import Settings
 from streams.segments import load_params
 from streams.state import RunnerState
-from streams.step import Context, conclude, has_open_runs, recent, step
+from streams.step import Context, conclude, has_open_runs, step
 
 T0 = 1_700_000_000_000
 DAY_MS = 86_400_000
 PARAMS = load_params(Settings())
 
 
-def history(weeks: int) -> RunnerState:
+def history(weeks: int) -> tuple[RunnerState, RunnerUpdate]:
+    """The runner's state after `weeks` of runs, and the last update the stream sent of it."""
     state = RunnerState(runner="r")
     for week in range(weeks):
         for day in (0, 2, 4, 6):
@@ -43,10 +45,11 @@ def history(weeks: int) -> RunnerState:
             ]
             arrival = start + 2700_000
             state = step(state, samples, Context(now_ms=arrival, params=PARAMS, team="t")).state
-            state = conclude(
+            concluded = conclude(
                 state, Context(now_ms=arrival + PARAMS.run_gap_ms + PARAMS.settle_ms, params=PARAMS, team="t")
-            ).state
-    return state
+            )
+            state, update = concluded.state, concluded.update
+    return state, update
 
 
 def rss() -> int:
@@ -59,7 +62,8 @@ def main() -> None:
     parser.add_argument("--runners", type=int, default=10_000)
     parser.add_argument("--weeks", type=int, default=10)
     args = parser.parse_args()
-    one = history(args.weeks).model_dump_json()
+    state, update = history(args.weeks)
+    one, last = state.model_dump_json(), update.model_dump_json()
     before = rss()
     states: dict[str, RunnerState] = {}
     for n in range(args.runners):
@@ -74,9 +78,12 @@ def main() -> None:
     for name, state in states.items():
         runs = state.runs(PARAMS)
         state.forget_history()  # the stream's memory, counted above; here the alert worker's only
-        kept[name] = Memory(
-            tuple(RunSummary.model_validate_json(run.model_dump_json()) for run in recent(runs)), [], set()
+        # as the worker holds a runner: every run of it (read back at a start, 80 days; the older ones
+        # stay as updates come), then the stream's latest update of it taken in
+        memory = kept[name] = Memory(
+            tuple(RunSummary.model_validate_json(run.model_dump_json()) for run in runs), [], set()
         )
+        memory.take(RunnerUpdate.model_validate_json(last.replace('"runner":"r"', f'"runner":"{name}"')))
     after = rss()
     runs = len(states["runner0"].runs(PARAMS))
     print(

@@ -26,11 +26,12 @@ def same_run(a: Segment, b: Segment, params: LoadParams) -> bool:
 
 
 def summarise(device_id: str, group: Sequence[Segment], params: LoadParams) -> RunSummary:
-    meters = sum(segment.meters for segment in group)
-    for a, b in zip(group, group[1:]):
-        meters += distance_step(a.last_m, b.first_m, b.start_ms - a.end_ms, params.glitch_mps)
-    running = sum(segment.running_samples for segment in group)
-    spm_sum = sum(segment.running_spm_sum for segment in group)
+    readings = [segment.readings for segment in group]  # each segment's tally unpacked once
+    meters = sum(reading[2] for reading in readings)
+    for a, b, (_, a_last, *_), (b_first, *_) in zip(group, group[1:], readings, readings[1:]):
+        meters += distance_step(a_last, b_first, b.start_ms - a.end_ms, params.glitch_mps)
+    running = sum(reading[4] for reading in readings)
+    spm_sum = sum(reading[5] for reading in readings)
     first = group[0]
     return RunSummary(
         run_id=first.run_id or f"{device_id}@{first.start_ms}",
@@ -38,6 +39,6 @@ def summarise(device_id: str, group: Sequence[Segment], params: LoadParams) -> R
         start_ms=first.start_ms,
         end_ms=group[-1].end_ms,
         km=meters / 1000,
-        samples=sum(segment.samples for segment in group),
+        samples=sum(reading[3] for reading in readings),
         cadence_spm=spm_sum / running if running else None,
     )

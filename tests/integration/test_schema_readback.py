@@ -197,7 +197,7 @@ def test_the_streams_seed_reads_back_a_runners_segments_and_finds_runs_left_open
     open_run = RunEvaluation(
         run=run, load=load, cadence_baseline_spm=None, cadence_dev_pct=None, live=False, final=False
     )
-    segment = Segment(
+    segment = Segment.of(
         start_ms=run.start_ms,
         end_ms=run.end_ms,
         first_m=0.0,

@@ -1,27 +1,80 @@
 """The alert worker keeps a runner's runs compact between events and gives the rules back the same runs."""
 
+import sys
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.worker import Memory, _merge_runs, compact, expand
-from footpod.records import RunSummary
+from alerts.decide import RunnerFacts, status_of
+from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand
+from footpod.load import load_at
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 
-_runs = st.builds(
-    RunSummary,
-    run_id=st.text(min_size=1, max_size=12),
-    device_id=st.sampled_from(["pod-1", "pod-2", "watch"]),
-    start_ms=st.integers(0, 2**42),
-    end_ms=st.integers(0, 2**42),
-    km=st.floats(0, 100),
-    samples=st.integers(0, 20_000),
-    cadence_spm=st.none() | st.floats(100, 220),
-)
+_DEVICES = ["pod-1", "pod-2", "watch"]
+DAY_MS = 86_400_000
+
+
+@st.composite
+def _run(draw) -> RunSummary:
+    device = draw(st.sampled_from(_DEVICES))
+    start = draw(st.integers(0, 2**42))
+    # named by the stream (`device@start`, not kept), by the device, or empty
+    run_id = draw(st.sampled_from([f"{device}@{start}", f"{device}@{start + 1}", "", "r"]) | st.text(max_size=12))
+    return RunSummary(
+        run_id=run_id,
+        device_id=device,
+        start_ms=start,
+        end_ms=draw(st.integers(0, 2**42)),
+        km=draw(st.floats(0, 100) | st.just(-0.0)),
+        samples=draw(st.integers(0, 20_000)),
+        cadence_spm=draw(st.none() | st.floats(100, 220) | st.just(0.0) | st.just(-0.0)),
+    )
+
+
+_runs = _run()
+
+
+def _same(a: tuple[RunSummary, ...], b: tuple[RunSummary, ...]) -> bool:
+    """Equal, and every float with its sign (0.0 == -0.0 would hide a lost sign)."""
+    return a == b and all(
+        str(x.km) == str(y.km) and str(x.cadence_spm) == str(y.cadence_spm) for x, y in zip(a, b, strict=True)
+    )
 
 
 @given(st.lists(_runs, max_size=8))
 def test_compact_runs_expand_to_the_runs_kept(runs):
-    assert expand(compact(runs)) == tuple(runs)
+    assert _same(expand(compact(runs)), tuple(runs))
     assert Memory(tuple(runs), [], set()).compact_runs == compact(runs)
+
+
+@given(st.lists(_runs, max_size=8), st.integers(0, 2**42))
+def test_expanding_before_a_time_is_expanding_then_filtering(runs, before_ms):
+    assert _same(expand(compact(runs), before_ms), tuple(r for r in runs if r.end_ms < before_ms))
+
+
+def test_run_ids_the_stream_names_are_not_kept_and_devices_are_shared():
+    runs = [
+        RunSummary(
+            run_id=f"pod-1@{start}",
+            device_id="pod-1",
+            start_ms=start,
+            end_ms=start + 9,
+            km=1.0,
+            samples=9,
+            cadence_spm=170.0,
+        )
+        for start in (10, 20)
+    ] + [
+        RunSummary(
+            run_id="", device_id="".join(["wat", "ch"]), start_ms=30, end_ms=39, km=1.0, samples=9, cadence_spm=None
+        )
+    ]
+    kept = compact(runs)
+    assert kept.run_ids == {2: ""}  # only the id a stream's name would not give back
+    assert kept.devices == ("pod-1", "watch")
+    assert kept.devices[1] is sys.intern("watch")
+    assert expand(kept) == tuple(runs)
+    assert compact([]) is NO_RUNS and expand(NO_RUNS) == ()
 
 
 @given(st.lists(_runs, max_size=8), st.lists(_runs, max_size=8))
@@ -33,4 +86,56 @@ def test_merging_into_compact_runs_is_merging_the_runs(known, recent):
         if floor is None
         else tuple(sorted([*(r for r in known if r.end_ms < floor), *recent], key=lambda run: run.end_ms))
     )
-    assert _merge_runs(compact(known), tuple(recent)) == expected
+    assert _same(_merge_runs(compact(known), tuple(recent)), expected)
+
+
+def _update(runs: list[RunSummary], now_ms: int) -> RunnerUpdate:
+    """As the stream sends it (read from Kafka's JSON): the latest run evaluated, every run recent."""
+
+    def evaluate(run: RunSummary) -> RunEvaluation:
+        return RunEvaluation(
+            run=run,
+            load=load_at(runs, run.end_ms, runs[0].start_ms - 30 * DAY_MS),
+            cadence_baseline_spm=171.5,
+            cadence_dev_pct=-0.25,
+            live=run.end_ms > now_ms - 60_000,
+            device_km=sum(r.km for r in runs if r.end_ms <= run.end_ms),
+        )
+
+    update = RunnerUpdate(
+        runner="ana", team="red", touched=(evaluate(runs[-1]),), latest=evaluate(runs[-1]), recent=tuple(runs)
+    )
+    return RunnerUpdate.model_validate_json(update.model_dump_json())
+
+
+def test_an_update_taken_in_gives_the_same_status_and_runs():
+    start = 1_760_000_000_000
+    runs = [
+        RunSummary(
+            run_id=f"pod-1@{start + day * DAY_MS}",
+            device_id="pod-1",
+            start_ms=start + day * DAY_MS,
+            end_ms=start + day * DAY_MS + 2_700_000,
+            km=8.0 + day / 7,
+            samples=2700,
+            cadence_spm=170.0 + day % 3,
+        )
+        for day in range(0, 40, 2)
+    ]
+    now_ms = runs[-1].end_ms + DAY_MS
+    update = _update(runs[10:], now_ms)
+    memory = Memory(tuple(runs[:12]), [], set())
+    assert memory.last_update is None and not memory.updated
+    known_before = memory.compact_runs
+
+    merged, known = memory.take(update)
+
+    assert known == known_before
+    assert merged == tuple(runs)  # older runs kept, the stream's recent ones taken
+    assert memory.compact_runs == compact(runs)
+    last = memory.last_update
+    assert memory.updated and (last.runner, last.team, last.latest) == (update.runner, update.team, update.latest)
+    assert last.recent == () and last.touched == ()
+    facts = RunnerFacts(runner="ana", team="red", runs=merged)
+    for at in (None, now_ms, now_ms + 9 * DAY_MS):
+        assert status_of(last, facts, at) == status_of(update, facts, at)

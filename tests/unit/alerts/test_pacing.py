@@ -1,6 +1,6 @@
 """The live-status pace, against a clock value."""
 
-from alerts.pacing import StatusPace
+from alerts.pacing import AT_REST, StatusPace
 from footpod.contract import LastRun, Status
 
 INTERVAL = 10.0
@@ -57,3 +57,15 @@ def test_a_live_status_with_a_new_alert_goes_at_once():
     pace, _ = StatusPace().offer(status(True), now_s=100.0, interval_s=INTERVAL)
     _, published = pace.offer(status(True, 7.0), now_s=101.0, interval_s=INTERVAL, urgent=True)
     assert published.week_km == 7.0
+
+
+def test_runners_at_rest_share_one_pace_that_paces_as_a_new_one():
+    live_pace, _ = StatusPace().offer(status(True), now_s=100.0, interval_s=INTERVAL)
+    rest_pace, published = live_pace.offer(status(False), now_s=101.0, interval_s=INTERVAL)
+    assert published is not None and rest_pace is AT_REST
+    assert (AT_REST.last_live_s, AT_REST.held) == (StatusPace().last_live_s, StatusPace().held) == (None, None)
+    for fresh in (StatusPace(), AT_REST):  # the next live status goes at once, the one after is held
+        pace, first = fresh.offer(status(True, 1.0), now_s=102.0, interval_s=INTERVAL)
+        pace, second = pace.offer(status(True, 2.0), now_s=103.0, interval_s=INTERVAL)
+        assert first.week_km == 1.0 and second is None and pace.held.week_km == 2.0
+    assert AT_REST.held is None and AT_REST.last_live_s is None  # offering never changes it

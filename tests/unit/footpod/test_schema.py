@@ -33,7 +33,7 @@ LOAD = LoadSnapshot(
 EVALUATION = RunEvaluation(
     run=RUN, load=LOAD, cadence_baseline_spm=170.0, cadence_dev_pct=0.7259, live=False, device_km=412.3456
 )
-SEGMENT = Segment(
+SEGMENT = Segment.of(
     start_ms=RUN.start_ms,
     end_ms=RUN.end_ms,
     first_m=0.0,
