@@ -1,6 +1,6 @@
 """The stream's agents: move batches of samples through the pure functions of `streams.step`.
 
-Per batch (up to `stream_batch_max` Kafka records or 0.3 s): each runner's samples are counted
+Per batch (up to `stream_batch_max` Kafka records or 0.1 s): each runner's samples are counted
 once (`step`), the new `cadence` and `run` points go to the store, a `RunnerUpdate` goes to the
 alert worker (a batch's updates packed into one record per partition, `footpod.records.pack_updates`).
 Every second, the runs that have become whole are judged (`conclude`). A batch's points go to the
@@ -30,7 +30,7 @@ from streams.state import RunnerState
 from streams.step import Context, StepResult, conclude, has_open_runs, step
 
 log = logging.getLogger("footpod.stream")
-STEP_WITHIN_S = 0.3  # a live sample reaches the alert worker within a second
+STEP_WITHIN_S = 0.1  # how long a batch waits to fill: added to a live sample's delay at most
 CONCLUDE_EVERY_S = 1.0  # how often whole runs are looked for (RULES.md §1 "a whole run": 30 s of silence)
 SEED_RETRY_S = 2.0
 SEED_CONCURRENCY = 32  # runners whose states are read from the store at once
