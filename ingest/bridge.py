@@ -9,6 +9,7 @@ window), which also bounds our memory.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import re
 import time
@@ -48,6 +49,30 @@ class Delivery:
     received_ms: int
 
 
+class Inbox:
+    """Deliveries handed from paho's thread to the event loop: appended there, woken here once per
+    burst (one `call_soon_threadsafe` while the loop has not taken the earlier ones yet), not once per
+    message; thousands of live runners send thousands of one-sample messages a second."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        self._arrived: collections.deque[Delivery] = collections.deque()
+        self._woken = False
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+
+    def put(self, delivery: Delivery) -> None:
+        """From paho's thread."""
+        self._arrived.append(delivery)
+        if not self._woken:
+            self._woken = True
+            self._loop.call_soon_threadsafe(self._take)
+
+    def _take(self) -> None:
+        self._woken = False  # first: a delivery appended from now on wakes the loop again
+        while self._arrived:
+            self.queue.put_nowait(self._arrived.popleft())
+
+
 class ReasonLog:
     """Counts dead letters by reason; logs each reason at most once a minute."""
 
@@ -78,7 +103,7 @@ class Bridge:
         self.reasons = ReasonLog()
         self.forwarded = 0
         self._producer_factory = producer_factory or self._default_producer
-        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._inbox: Inbox | None = None  # made on the running loop (`_connect`)
         self._connected = asyncio.Event()
         self._client: mqtt.Client | None = None
         self._kafka_error: str | None = None  # the last hand-off's failure, until one succeeds
@@ -132,6 +157,7 @@ class Bridge:
             self.settings, self.client_id, clean_session=False, manual_ack=True, protocol=mqtt.MQTTv311
         )
         client.max_queued_messages_set(0)
+        inbox = self._inbox = Inbox(loop)
 
         def on_connect(client, userdata, flags, reason_code, properties):
             if reason_code.is_failure:
@@ -142,7 +168,7 @@ class Bridge:
 
         def on_message(client, userdata, message):
             delivery = Delivery(message.mid, message.qos, message.topic, message.payload, int(time.time() * 1000))
-            loop.call_soon_threadsafe(self._queue.put_nowait, delivery)
+            inbox.put(delivery)
 
         client.on_connect = on_connect
         client.on_message = on_message
@@ -156,10 +182,11 @@ class Bridge:
         `HANDOFFS_IN_FLIGHT` of them); each batch is acknowledged once Kafka has all its records."""
         if self._failure is not None:
             raise self._failure
-        deliveries = [await self._queue.get()]
+        queue = self._inbox.queue
+        deliveries = [await queue.get()]
         size = len(deliveries[0].payload)
-        while len(deliveries) < self.settings.bridge_batch_max and size < BATCH_BYTES and not self._queue.empty():
-            deliveries.append(self._queue.get_nowait())
+        while len(deliveries) < self.settings.bridge_batch_max and size < BATCH_BYTES and not queue.empty():
+            deliveries.append(queue.get_nowait())
             size += len(deliveries[-1].payload)
         max_future_ms = int(self.settings.max_future_s * 1000)
         verdicts = [judge(d.topic, d.payload, d.received_ms, max_future_ms) for d in deliveries]
