@@ -8,6 +8,11 @@ from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import Status
 
+HELD_GRACE = 0.1
+"""Ours: how long past its turn a held live status waits for a newer one, as a share of the pace
+(1 s of the 10 s): a runner sending once a second sends one within it, so the status that goes out
+at its turn is the newest, not one up to a second old (README "Speed")."""
+
 
 class StatusPace(BaseModel):
     """One runner's live-status pace: when a live status was last published, and the latest held back."""
@@ -29,8 +34,10 @@ class StatusPace(BaseModel):
         return (StatusPace(last_live_s=now_s) if status.live else AT_REST), status
 
     def release(self, now_s: float, interval_s: float) -> tuple[StatusPace, Status | None]:
-        """The held status once its turn has come."""
-        if self.held is None or (self.last_live_s is not None and now_s - self.last_live_s < interval_s):
+        """The held status, once its turn has come and gone by `HELD_GRACE` with no newer status offered:
+        a runner still sending gets the newer one at its turn (`offer`), one who paused the held one."""
+        due_s = interval_s * (1 + HELD_GRACE)
+        if self.held is None or (self.last_live_s is not None and now_s - self.last_live_s < due_s):
             return self, None
         return StatusPace(last_live_s=self.last_live_s).offer(self.held, now_s, interval_s)
 

@@ -70,6 +70,11 @@ _TALLY = struct.Struct("<dddqqd")  # first_m, last_m, meters, samples, running_s
 _PLAIN = frozenset({"start_ms", "end_ms", "run_id", "arrived_ms"})  # `Segment`'s own fields, not in its tally
 
 
+def _reading(index: int) -> property:
+    """One of a segment's summed readings, read from its packed `tally` (`_TALLY`'s order)."""
+    return property(lambda segment: _TALLY.unpack(segment.tally)[index])
+
+
 class _Stored(msgspec.Struct, frozen=True):
     """A segment as stored (JSON): the names and types `Segment.model_validate` checks."""
 
@@ -129,29 +134,12 @@ class Segment(msgspec.Struct, frozen=True, gc=False):
         """first_m, last_m, meters, samples, running_samples, running_spm_sum."""
         return _TALLY.unpack(self.tally)
 
-    @property
-    def first_m(self) -> float:
-        return _TALLY.unpack(self.tally)[0]
-
-    @property
-    def last_m(self) -> float:
-        return _TALLY.unpack(self.tally)[1]
-
-    @property
-    def meters(self) -> float:
-        return _TALLY.unpack(self.tally)[2]
-
-    @property
-    def samples(self) -> int:
-        return _TALLY.unpack(self.tally)[3]
-
-    @property
-    def running_samples(self) -> int:
-        return _TALLY.unpack(self.tally)[4]
-
-    @property
-    def running_spm_sum(self) -> float:
-        return _TALLY.unpack(self.tally)[5]
+    first_m = _reading(0)
+    last_m = _reading(1)
+    meters = _reading(2)
+    samples = _reading(3)
+    running_samples = _reading(4)
+    running_spm_sum = _reading(5)
 
     @property
     def open(self) -> bool:

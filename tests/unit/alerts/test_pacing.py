@@ -1,6 +1,6 @@
 """The live-status pace, against a clock value."""
 
-from alerts.pacing import AT_REST, StatusPace
+from alerts.pacing import AT_REST, HELD_GRACE, StatusPace
 from footpod.contract import LastRun, Status
 
 INTERVAL = 10.0
@@ -36,13 +36,21 @@ def test_a_live_status_within_the_interval_is_held_back_as_the_latest():
     assert pace.held.week_km == 3.0
 
 
-def test_a_held_status_is_released_once_the_interval_has_passed_and_not_before():
+def test_a_held_status_is_released_once_the_interval_and_its_grace_have_passed_and_not_before():
     pace, _ = StatusPace().offer(status(True, 1.0), now_s=100.0, interval_s=INTERVAL)
     pace, _ = pace.offer(status(True, 2.0), now_s=101.0, interval_s=INTERVAL)
-    early_pace, early = pace.release(now_s=109.0, interval_s=INTERVAL)
-    late_pace, late = pace.release(now_s=110.0, interval_s=INTERVAL)
+    early_pace, early = pace.release(now_s=110.0 + HELD_GRACE * INTERVAL - 0.1, interval_s=INTERVAL)
+    late_pace, late = pace.release(now_s=110.0 + HELD_GRACE * INTERVAL, interval_s=INTERVAL)
     assert early is None and early_pace.held is not None
-    assert late.week_km == 2.0 and late_pace.held is None and late_pace.last_live_s == 110.0
+    assert late.week_km == 2.0 and late_pace.held is None and late_pace.last_live_s == 110.0 + HELD_GRACE * INTERVAL
+
+
+def test_a_runner_still_sending_at_its_turn_gets_the_newer_status_not_the_held_one():
+    pace, _ = StatusPace().offer(status(True, 1.0), now_s=100.0, interval_s=INTERVAL)
+    pace, _ = pace.offer(status(True, 2.0), now_s=109.5, interval_s=INTERVAL)
+    pace, timer = pace.release(now_s=110.2, interval_s=INTERVAL)  # the once-a-second look, at its turn
+    pace, published = pace.offer(status(True, 3.0), now_s=110.5, interval_s=INTERVAL)  # the next sample's
+    assert timer is None and published.week_km == 3.0 and pace.held is None
 
 
 def test_a_final_status_goes_at_once_and_drops_the_held_live_one():
