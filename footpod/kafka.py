@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner
 
 from footpod.settings import Settings
 
@@ -54,6 +55,15 @@ async def key_partitioner(app: faust.App, topic: str) -> Callable[[str], int]:
     sent to a partition explicitly land where keyed ones would. Waits for the topic's metadata."""
     await app.producer._ensure_producer().partitions_for(topic)  # loads the topic's partitions once
     return lambda runner: app.producer.key_partition(topic, runner.encode()).partition
+
+
+async def producer_partitioner(producer, topic: str) -> Callable[[str], int]:
+    """Where a record keyed by a runner's name goes on `topic`, for an aiokafka producer: its default
+    partitioner (murmur2 of the key, as Kafka's own clients) over the partitions the broker reports,
+    so records sent to a partition explicitly land where keyed ones did and would."""
+    partitions = sorted(await producer.partitions_for(topic))
+    partitioner = DefaultPartitioner()
+    return lambda runner: partitioner(runner.encode(), partitions, partitions)
 
 
 def create_app(settings: Settings, app_id: str) -> faust.App:

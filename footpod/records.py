@@ -68,20 +68,15 @@ class RunnerUpdate(_Record):
 UPDATES_RECORD_BYTES = 256 * 1024  # a record of updates is cut here, well below Kafka's 1 MB message limit
 
 
-def pack_updates(
-    updates: Iterable[RunnerUpdate], partition_of: Callable[[str], int], max_bytes: int = UPDATES_RECORD_BYTES
-) -> list[tuple[int, bytes]]:
-    """Updates as Kafka records `(partition, value)`: the updates of runners on one partition of
-    `footpod.updates` (`partition_of`, the partition the runner's key hashes to) go together, as a
-    JSON array of at most `max_bytes` (an update bigger than that alone), each runner's in order.
-    One record per partition and step instead of one per runner: the stream sends, and the alert
-    worker reads, far fewer records when thousands of runners are live (README "Speed")."""
+def pack_json(values: Iterable[tuple[int, bytes]], max_bytes: int) -> list[tuple[int, bytes]]:
+    """JSON values, each for a partition, as Kafka records `(partition, JSON array)`: the values of one
+    partition go together in their order, at most `max_bytes` a record (a value bigger than that
+    alone). Thousands of live runners make thousands of small values a second; a record per
+    partition and batch instead of one per value spares every hop its per-record cost."""
     records: list[tuple[int, bytes]] = []
     open_parts: dict[int, list[bytes]] = {}
     sizes: dict[int, int] = {}
-    for update in updates:
-        value = update.model_dump_json().encode()
-        partition = partition_of(update.runner)
+    for partition, value in values:
         part = open_parts.get(partition)
         if part and sizes[partition] + len(value) + 1 > max_bytes:
             records.append((partition, b"[" + b",".join(part) + b"]"))
@@ -93,6 +88,15 @@ def pack_updates(
         sizes[partition] += len(value) + 1
     records.extend((partition, b"[" + b",".join(part) + b"]") for partition, part in open_parts.items())
     return records
+
+
+def pack_updates(
+    updates: Iterable[RunnerUpdate], partition_of: Callable[[str], int], max_bytes: int = UPDATES_RECORD_BYTES
+) -> list[tuple[int, bytes]]:
+    """Updates as Kafka records `(partition, value)` (`pack_json`): the updates of the runners on one
+    partition of `footpod.updates` (`partition_of`, the partition the runner's key hashes to) go
+    together, so each runner's stay with its alert worker and in order."""
+    return pack_json(((partition_of(update.runner), update.model_dump_json().encode()) for update in updates), max_bytes)
 
 
 _UPDATES = TypeAdapter(list[RunnerUpdate])
@@ -128,4 +132,14 @@ class SampleBatchRecord(msgspec.Struct, frozen=True):
 
 
 decode_sample_batch = msgspec.json.Decoder(SampleBatchRecord).decode
-"""A bridge record (`SampleBatch` JSON) decoded in one pass into plain structs."""
+"""A `SampleBatch` as JSON decoded in one pass into plain structs."""
+_decode_sample_batches = msgspec.json.Decoder(list[SampleBatchRecord]).decode
+
+
+def decode_sample_batches(value: bytes) -> list[SampleBatchRecord]:
+    """A record of `footpod.samples`: the bridge packs the batches of the runners on one partition
+    into a JSON array (`pack_json`); a record holding one batch as an object (as written before
+    batches were packed) is read too."""
+    if value.lstrip()[:1] == b"[":
+        return _decode_sample_batches(value)
+    return [decode_sample_batch(value)]

@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 from footpod import kafka, metrics
 from footpod.contract import SampleBatch
 from footpod.mqtt import mqtt_client, service_client_id
-from footpod.records import SampleBatchRecord
+from footpod.records import SampleBatchRecord, pack_json
 from footpod.settings import Settings
 from ingest.validate import Verdict, judge
 
@@ -214,7 +214,8 @@ class Bridge:
 
     async def _hand_off(self, producer: AIOKafkaProducer, verdicts: list[Verdict]) -> None:
         """Send every record until Kafka has them all; retry forever rather than drop."""
-        records = list(_records(verdicts))
+        partition_of = await kafka.producer_partitioner(producer, kafka.SAMPLES)
+        records = _records(verdicts, partition_of)
         for verdict in verdicts:
             for reject in verdict.rejects:
                 self.reasons.record(reject.reason)
@@ -222,7 +223,10 @@ class Bridge:
         delay = 0.2
         while True:
             try:
-                futures = [await producer.send(topic, value=value, key=key) for topic, key, value in records]
+                futures = [
+                    await producer.send(topic, value=value, key=key, partition=partition)
+                    for topic, key, value, partition in records
+                ]
                 await asyncio.gather(*futures)
                 self._kafka_error = None
                 _count_in(verdicts)
@@ -257,15 +261,23 @@ def keep_dead_letters(settings: Settings, verdicts: list[Verdict]) -> None:
         log.exception("could not keep %d dead letters on disk", len(lines))
 
 
-def _records(verdicts: list[Verdict]):
+def _records(verdicts: list[Verdict], partition_of: Callable[[str], int]) -> list[tuple]:
+    """Kafka records `(topic, key, value, partition)`: the samples of the runners on one partition of
+    `footpod.samples` (their key's, `partition_of`) packed together (`footpod.records.pack_json`),
+    each runner's in order; pain reports and dead letters one record each, keyed."""
+    values = (
+        (partition_of(batch.runner), value)
+        for verdict in verdicts
+        for batch in verdict.batches
+        for value in sample_records(batch, MAX_RECORD_BYTES - 2)  # with the array's brackets, within the bound
+    )
+    records = [(kafka.SAMPLES, None, value, partition) for partition, value in pack_json(values, MAX_RECORD_BYTES)]
     for verdict in verdicts:
-        for batch in verdict.batches:
-            for value in sample_records(batch):
-                yield kafka.SAMPLES, batch.runner.encode(), value
         if verdict.pain is not None:
-            yield kafka.PAIN, verdict.pain.runner.encode(), verdict.pain.model_dump_json().encode()
+            records.append((kafka.PAIN, verdict.pain.runner.encode(), verdict.pain.model_dump_json().encode(), None))
         for reject in verdict.rejects:
-            yield kafka.DEADLETTER, reject.topic.encode(), reject.model_dump_json().encode()
+            records.append((kafka.DEADLETTER, reject.topic.encode(), reject.model_dump_json().encode(), None))
+    return records
 
 
 def sample_records(batch: SampleBatch | SampleBatchRecord, max_bytes: int = MAX_RECORD_BYTES) -> list[bytes]:

@@ -17,11 +17,13 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
 
 import faust
 
 from footpod import kafka, metrics
-from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batch, pack_updates
+from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batches, pack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
@@ -36,6 +38,24 @@ SEED_RETRY_S = 2.0
 SEED_CONCURRENCY = 32  # runners whose states are read from the store at once
 
 
+@dataclass(frozen=True)
+class Share:
+    """One runner's samples in one Kafka record (a record packs the runners of one partition,
+    `footpod.records.decode_sample_batches`); the record is acknowledged once all its shares are."""
+
+    event: Any
+    runner: str
+    samples: tuple[SampleRecord, ...]
+
+
+def shares_of(event) -> list[Share]:
+    """A record's samples, runner by runner, in order; validated by the bridge: decoded once."""
+    samples: dict[str, list[SampleRecord]] = {}
+    for batch in decode_sample_batches(event.value):
+        samples.setdefault(batch.runner, []).extend(batch.samples)
+    return [Share(event, runner, tuple(runner_samples)) for runner, runner_samples in samples.items()]
+
+
 class StreamWorker(StageWorker):
     """Holds the runners' states of this worker's partitions; seeded from the store on first use."""
 
@@ -47,7 +67,7 @@ class StreamWorker(StageWorker):
         self.params = load_params(settings)
         self.states: dict[str, RunnerState] = {}
         self.open_runners: set[str] = set()  # runners with a run not yet judged whole
-        self.waiting: dict[str, list] = {}  # runner -> Kafka events held while its state cannot be read
+        self.waiting: dict[str, list[Share]] = {}  # runner -> shares of records held while its state cannot be read
         self.samples_in = 0
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
@@ -93,21 +113,23 @@ class StreamWorker(StageWorker):
     async def take_batch(self, events) -> None:
         """Count one batch of Kafka records, runner by runner."""
         await self.until_ready()
-        by_runner: dict[str, list] = defaultdict(list)
+        by_runner: dict[str, list[Share]] = defaultdict(list)
         for event in events:
-            event.message.incref()  # acknowledged once the store has the points (or never, if lost)
-            by_runner[event.key.decode()].append(event)  # the bridge keys each record by its runner
+            shares = shares_of(event)
+            event.message.incref(len(shares))  # each share acknowledged once the store has its points
+            for share in shares:
+                by_runner[share.runner].append(share)
         await self._seed_new(runner for runner in by_runner if runner not in self.waiting)
         now_ms = int(time.time() * 1000)
         lines: list[str] = []
         updates: list[RunnerUpdate] = []
         counted: list = []
-        for runner, runner_events in by_runner.items():
+        for runner, shares in by_runner.items():
             if runner in self.waiting:
-                self.waiting[runner].extend(runner_events)
+                self.waiting[runner].extend(shares)
                 continue
-            if await self._step_runner(runner, runner_events, now_ms, lines, updates):
-                counted.extend(runner_events)
+            if await self._step_runner(runner, shares, now_ms, lines, updates):
+                counted.extend(shares)
         await self._send(updates)
         self._ack_when_stored(counted, lines)
 
@@ -129,19 +151,17 @@ class StreamWorker(StageWorker):
         await asyncio.gather(*(seed(runner) for runner in missing))
 
     async def _step_runner(
-        self, runner: str, events: list, now_ms: int, lines: list[str], updates: list[RunnerUpdate]
+        self, runner: str, shares: list[Share], now_ms: int, lines: list[str], updates: list[RunnerUpdate]
     ) -> bool:
-        """Count a runner's records and add their points to `lines`, its update to `updates`; False
+        """Count a runner's shares of records and add their points to `lines`, its update to `updates`; False
         when its state cannot be read (the records are held, not counted)."""
         try:
             state = await self._state_of(runner)
         except SeedUnavailable as error:
             log.warning("cannot read %s's runs from the store (%s): its samples wait", runner, error)
-            self.waiting[runner] = list(events)
+            self.waiting[runner] = list(shares)
             return False
-        samples: list[SampleRecord] = []
-        for event in events:
-            samples.extend(decode_sample_batch(event.value).samples)  # validated by the bridge: decoded once
+        samples: list[SampleRecord] = [sample for share in shares for sample in share.samples]
         self.samples_in += len(samples)
         metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
         result = step(state, samples, self._context(runner, now_ms))
@@ -182,10 +202,10 @@ class StreamWorker(StageWorker):
                 self.open_runners.add(runner)
         return state
 
-    def _ack_when_stored(self, events, lines: list[str]) -> None:
+    def _ack_when_stored(self, shares: list[Share], lines: list[str]) -> None:
         def acknowledge(_future) -> None:
-            for event in events:
-                event.ack()
+            for share in shares:
+                share.event.ack()
 
         self.writer.write(lines).add_done_callback(acknowledge)
 
@@ -198,9 +218,9 @@ class StreamWorker(StageWorker):
         updates: list[RunnerUpdate] = []
         counted: list = []
         for runner in list(self.waiting):
-            events = self.waiting.pop(runner)
-            if await self._step_runner(runner, events, now_ms, lines, updates):
-                counted.extend(events)
+            shares = self.waiting.pop(runner)
+            if await self._step_runner(runner, shares, now_ms, lines, updates):
+                counted.extend(shares)
         await self._send(updates)
         self._ack_when_stored(counted, lines)
 

@@ -186,13 +186,13 @@ class KafkaTail(threading.Thread):
 
     def _take(self, topic: str, record) -> None:
         self.largest_record = max(self.largest_record, len(record.value))
-        value = json.loads(record.value)
         if topic == "footpod.deadletter":
-            self.dead_letters.append(value)
+            self.dead_letters.append(json.loads(record.value))
             return
-        for sample in value["samples"]:
-            key = (sample["device_id"], sample["ts"])
-            self.samples.setdefault(key, []).append((record.timestamp, json.dumps(sample, sort_keys=True)))
+        for batch in json.loads(record.value):  # the bridge packs a partition's batches into one record
+            for sample in batch["samples"]:
+                key = (sample["device_id"], sample["ts"])
+                self.samples.setdefault(key, []).append((record.timestamp, json.dumps(sample, sort_keys=True)))
 
     def keys(self) -> set[tuple[str, int]]:
         with self.lock:

@@ -58,7 +58,7 @@ def distinct_samples_in_kafka(bootstrap: str, expected: int, timeout_s: float = 
                 batches = await consumer.getmany(timeout_ms=500)
                 for records in batches.values():
                     for record in records:
-                        seen.update(s["ts"] for s in json.loads(record.value)["samples"])
+                        seen.update(s["ts"] for batch in json.loads(record.value) for s in batch["samples"])
         finally:
             await consumer.stop()
         return seen

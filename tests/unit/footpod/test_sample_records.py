@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from footpod.contract import CountedSample, SampleBatch
-from footpod.records import decode_sample_batch
+from footpod.records import decode_sample_batch, decode_sample_batches, pack_json
 
 _samples = st.builds(
     CountedSample,
@@ -26,3 +26,15 @@ def test_a_record_decodes_to_the_samples_the_bridge_wrote(samples):
     assert [
         (s.ts, s.device_id, s.cadence_spm, s.distance_m, s.speed_mps, s.seq, s.run_id) for s in decoded.samples
     ] == [(s.ts, s.device_id, s.cadence_spm, s.distance_m, s.speed_mps, s.seq, s.run_id) for s in samples]
+
+
+@given(st.lists(st.tuples(st.sampled_from(["alice", "bob"]), st.lists(_samples, min_size=1, max_size=5)), max_size=6))
+def test_a_packed_record_decodes_to_its_batches_in_order_and_a_lone_batch_too(parts):
+    batches = [SampleBatch(runner=runner, received_ms=1_764_000_000_000, samples=tuple(s)) for runner, s in parts]
+    values = [batch.model_dump_json().encode() for batch in batches]
+    [(_, packed)] = pack_json([(0, value) for value in values], max_bytes=10**9) or [(0, b"[]")]
+    assert [(b.runner, [s.ts for s in b.samples]) for b in decode_sample_batches(packed)] == [
+        (b.runner, [s.ts for s in b.samples]) for b in batches
+    ]
+    for batch, value in zip(batches, values):
+        assert [b.samples[-1].ts for b in decode_sample_batches(value)] == [batch.samples[-1].ts]

@@ -59,18 +59,37 @@ def partition_of(runner: str) -> int:
     return len(runner) % 2  # a stand-in for the producer's key hash
 
 
-class Event:
-    def __init__(self, runner, samples):
-        self.key = runner.encode()
-        self.value = SampleBatch(runner=runner, received_ms=T0, samples=tuple(samples)).model_dump_json().encode()
-        self.acked = False
+class Record:
+    """A record of `footpod.samples` as the bridge packs it: the batches of several runners in one
+    JSON array. Acknowledged, as Faust does, once every reference taken (`incref`) is acked."""
+
+    def __init__(self, *batches):
+        self.value = b"[" + b",".join(
+            SampleBatch(runner=runner, received_ms=T0, samples=tuple(samples)).model_dump_json().encode()
+            for runner, samples in batches
+        ) + b"]"
+        self.refs = 0
+        self.acks = 0
         self.message = self
 
-    def incref(self):
-        pass
+    def incref(self, n=1):
+        self.refs += n
 
     def ack(self):
-        self.acked = True
+        self.acks += 1
+        assert self.acks <= self.refs, "acknowledged more often than referenced"
+
+    @property
+    def acked(self):
+        return self.refs > 0 and self.acks == self.refs
+
+
+class Event(Record):
+    """A record holding one runner's batch as an object, as written before batches were packed."""
+
+    def __init__(self, runner, samples):
+        super().__init__()
+        self.value = SampleBatch(runner=runner, received_ms=T0, samples=tuple(samples)).model_dump_json().encode()
 
 
 def worker(store, **settings_values):
@@ -94,6 +113,25 @@ def test_a_runner_whose_runs_cannot_be_read_waits_alone():
         await stream.retry_waiting()
         await asyncio.sleep(0)
         assert bob.acked and [u["runner"] for u in stream.updates_topic.sent] == ["alice", "bob"]
+
+    asyncio.run(scenario())
+
+
+def test_a_record_of_several_runners_is_acknowledged_once_each_of_them_is_counted():
+    async def scenario():
+        stream = worker(FakeStore(down={"bob"}))
+        both = Record(("alice", run(T0, 300)), ("bob", run(T0, 300, device="bob-pod")))
+        alone = Record(("alice", run(T0 + 400_000, 60)))
+        await stream.take_batch([both, alone])
+        await asyncio.sleep(0)
+        assert alone.acked and not both.acked  # bob's share waits for the store
+        assert [u["runner"] for u in stream.updates_topic.sent] == ["alice"]
+        (update,) = stream.updates_topic.sent  # alice's shares of both records, counted in one step
+        assert [touched["run"]["samples"] for touched in update["touched"]] == [301 + 61]
+        stream.api.down.clear()
+        await stream.retry_waiting()
+        await asyncio.sleep(0)
+        assert both.acked and [u["runner"] for u in stream.updates_topic.sent] == ["alice", "bob"]
 
     asyncio.run(scenario())
 
