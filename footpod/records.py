@@ -96,7 +96,9 @@ def pack_updates(
     """Updates as Kafka records `(partition, value)` (`pack_json`): the updates of the runners on one
     partition of `footpod.updates` (`partition_of`, the partition the runner's key hashes to) go
     together, so each runner's stay with its alert worker and in order."""
-    return pack_json(((partition_of(update.runner), update.model_dump_json().encode()) for update in updates), max_bytes)
+    return pack_json(
+        ((partition_of(update.runner), update.model_dump_json().encode()) for update in updates), max_bytes
+    )
 
 
 _UPDATES = TypeAdapter(list[RunnerUpdate])

@@ -64,10 +64,14 @@ class Record:
     JSON array. Acknowledged, as Faust does, once every reference taken (`incref`) is acked."""
 
     def __init__(self, *batches):
-        self.value = b"[" + b",".join(
-            SampleBatch(runner=runner, received_ms=T0, samples=tuple(samples)).model_dump_json().encode()
-            for runner, samples in batches
-        ) + b"]"
+        self.value = (
+            b"["
+            + b",".join(
+                SampleBatch(runner=runner, received_ms=T0, samples=tuple(samples)).model_dump_json().encode()
+                for runner, samples in batches
+            )
+            + b"]"
+        )
         self.refs = 0
         self.acks = 0
         self.message = self
