@@ -57,6 +57,8 @@ WAIT_S = 120  # live: longest wait for the runners to be known, and for the stor
 RUN_KM = 10.0
 SPEED_MPS = 3.0
 BASE_DAYS_AGO = 3
+TICK_S = 0.01  # live: the publishers' tick
+IDLE_S = 5.0  # live: the stack's CPU at rest is measured this long before the load starts
 console = Console()
 
 
@@ -202,6 +204,7 @@ class Stack:
     kafka_port: int
     influx_port: int
     stages: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
+    servers: dict[str, int] = field(default_factory=dict)  # Mosquitto, Tansu, InfluxDB: name -> pid
 
     def env(self, data_dir: Path) -> dict[str, str]:
         return {
@@ -343,12 +346,22 @@ def _wait_count(stack: Stack, prefix: str, total: int, timeout_s: float) -> int:
 
 
 class CpuMeter:
-    """CPU seconds of the stage processes (and their children) between start and stop, per stage."""
+    """CPU used between start and stop, in % of one core: each stage's processes, each server, this
+    bench's own publishers and subscribers ("bench"), and whatever else ran on the machine ("other",
+    all busy CPU less the parts named): a run disturbed by another program shows it there."""
 
     def __init__(self, stack: Stack):
         self.processes = {stage: [psutil.Process(pid) for pid in pids] for stage, pids in stack.pids().items()}
+        self.processes.update({name: [psutil.Process(pid)] for name, pid in stack.servers.items()})
+        self.processes["bench"] = [psutil.Process()]
         self.before = {stage: self._cpu(procs) for stage, procs in self.processes.items()}
+        self.machine = self._busy()
         self.started = time.perf_counter()
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()
+        return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
     @staticmethod
     def _cpu(procs) -> float:
@@ -360,7 +373,9 @@ class CpuMeter:
 
     def stop(self) -> dict[str, float]:
         wall = time.perf_counter() - self.started
-        return {stage: (self._cpu(procs) - self.before[stage]) / wall * 100 for stage, procs in self.processes.items()}
+        usage = {stage: (self._cpu(procs) - self.before[stage]) / wall * 100 for stage, procs in self.processes.items()}
+        usage["other"] = max(0.0, (self._busy() - self.machine) / wall * 100 - sum(usage.values()))
+        return usage
 
 
 def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
@@ -382,6 +397,10 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
     while time.monotonic() < deadline and not all(name in statuses.latest for name in names):
         time.sleep(0.2)
     warm_s = time.perf_counter() - warm_start
+    time.sleep(3)  # the warm-up's last writes settle
+    idle = CpuMeter(stack)
+    time.sleep(IDLE_S)
+    idle_cpu = idle.stop()  # what the stack costs with nothing to do (Kafka consumers polling)
     published = [0]
     stop = threading.Event()
 
@@ -392,10 +411,12 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
         start = time.time() + 0.5
         second = 0
         while not stop.is_set():
-            # spread each second's samples over the second, as independent runners would be
+            # spread each second's samples over the second, as independent runners would be, in ticks
+            # of 10 ms: a sample due within the tick goes now (stamped now), so the bench sleeps at most
+            # 100 times a second, not once per sample (sleeps cost the bench's own CPU)
             for r in mine:
                 delay = start + second + r / runners - time.time()
-                if delay > 0:
+                if delay > TICK_S:
                     time.sleep(delay)
                 distance[r] += SPEED_MPS
                 body = orjson.dumps(
@@ -446,7 +467,17 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
         "max": latencies[-1] if latencies else None,
         "dropped": dropped.value,
         "cpu": usage,
+        "idle_cpu": idle_cpu,
     }
+
+
+def live_cost(result: dict) -> dict[str, float]:
+    """CPU µs per live sample of each part (stages, servers, the bench), from its CPU share in the live
+    window above its share at rest, and the samples published in that window; an underestimate when
+    the pipeline fell behind."""
+    rate = (result["published"] - result["runners"]) / result["seconds"]
+    idle = result["idle_cpu"]
+    return {part: max(0.0, share - idle.get(part, 0.0)) / 100 / rate * 1e6 for part, share in result["cpu"].items()}
 
 
 def _behind(stack: Stack, prefix: str, total: int) -> int:
@@ -527,6 +558,8 @@ def main() -> None:
                 servers.influxdb(data / "influxdb", port=servers.free_port()).start(),
             ]
         stack = Stack(data, *(server.port for server in started)) if started else None
+        if stack:
+            stack.servers = {server.name: server.process.pid for server in started}
         if "floor" in parts:
             payloads, total = run_payloads("f", args.flood_runners, "bench/floor/{runner}")
             results["floor"] = {"rate": floor(stack.mqtt_port, payloads, total), "samples": total}
@@ -590,6 +623,7 @@ def report(results: dict, args) -> None:
     if r:
         cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r["cpu"].items())
         headroom = os.cpu_count() * 100 - sum(r["cpu"].values())
+        per_sample = live_cost(r)
         fmt = lambda v: f"{v * 1000:,.0f} ms" if v is not None else "-"  # noqa: E731
         table.add_row(
             f"live {r['runners']:,} runners × 1 Hz, {r['seconds']:.0f} s: status p50 / p99 / max",
@@ -598,6 +632,16 @@ def report(results: dict, args) -> None:
             f"{r['stored_at_end']:,} stored when publishing stopped; not stored {WAIT_S} s later "
             f"{r['lost']} of {r['published']:,}; mosquitto dropped {r['dropped']}; CPU {cpu} "
             f"(headroom {headroom:.0f} % of {os.cpu_count() * 100} %)",
+        )
+        pipeline = sum(v for k, v in per_sample.items() if k not in ("bench", "other"))
+        at_rest = sum(v for k, v in r["idle_cpu"].items() if k not in ("bench", "other"))
+        table.add_row(
+            "live: CPU per sample (valid while the pipeline keeps up)",
+            f"{pipeline:,.0f} µs",
+            ", ".join(f"{k} {v:,.0f} µs" for k, v in per_sample.items() if k != "other")
+            + f"; at rest the stack uses {at_rest:.0f} % (Kafka consumers polling); at this cost the rest of "
+            f"{os.cpu_count()} cores carries at most {(os.cpu_count() * 100 - at_rest) / 100 * 1e6 / pipeline:,.0f} "
+            f"live samples/s, without the bench's own publishers",
         )
     r = results.get("memory")
     if r:
