@@ -148,9 +148,11 @@ class Memory:
         """Take in an update of the runner: its recent runs merged into the runs kept, and the update
         kept without them. Returns the runs now known, and those known before (compact)."""
         known = self.compact_runs
-        runs = _merge_runs(known, update.recent)
+        runs = _merge_runs(known, update.recent, update.recent_after_ms)
         self.compact_runs = compact(runs)
-        self._last_update = update.model_copy(update={"recent": (), "touched": ()}).model_dump_json()
+        self._last_update = update.model_copy(
+            update={"recent": (), "touched": (), "recent_after_ms": None}
+        ).model_dump_json()
         return runs, known
 
     @property
@@ -471,12 +473,16 @@ def _ack_when_stored(records: list, *stored: asyncio.Future | None) -> None:
     # --- end of acknowledged once stored
 
 
-def _merge_runs(known: CompactRuns, recent: tuple[RunSummary, ...]) -> tuple[RunSummary, ...]:
-    """The stream's view of its recent weeks replaces ours; older runs we knew stay."""
+def _merge_runs(
+    known: CompactRuns, recent: tuple[RunSummary, ...], after_ms: int | None = None
+) -> tuple[RunSummary, ...]:
+    """The stream's view of its recent weeks (every run ending after `after_ms`) replaces ours; older
+    runs we knew stay. Without `after_ms` (an older stream's update) the view starts at its oldest run,
+    which keeps the earlier versions of a run still growing when it is the only run of those weeks."""
     if not recent:
         return expand(known)
-    floor = min(run.end_ms for run in recent)
-    older = expand(known, before_ms=floor)
+    floor = min(run.end_ms for run in recent) - 1 if after_ms is None else after_ms
+    older = expand(known, before_ms=floor + 1)
     return tuple(sorted((*older, *recent), key=lambda run: run.end_ms))
 
 

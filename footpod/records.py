@@ -63,6 +63,9 @@ class RunnerUpdate(_Record):
     touched: tuple[RunEvaluation, ...]
     latest: RunEvaluation
     recent: tuple[RunSummary, ...] = ()  # every run of the last weeks, for rules that look back
+    # `recent` is every counted run that ends after this instant: the receiver's runs ending after it are
+    # replaced by `recent` (an older version of a run still growing included); None from an older stream
+    recent_after_ms: int | None = None
 
 
 UPDATES_RECORD_BYTES = 256 * 1024  # a record of updates is cut here, well below Kafka's 1 MB message limit

@@ -69,6 +69,7 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
         touched=tuple(touched),
         latest=_latest(new, runs, ctx, touched),
         recent=_recent(runs, winners),
+        recent_after_ms=_recent_after(runs, winners),
     )
     return StepResult(state=new, lines=lines, update=update)
 
@@ -97,6 +98,7 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
         touched=tuple(touched),
         latest=_latest(sealed_state, runs, ctx, touched),
         recent=_recent(runs, winners),
+        recent_after_ms=_recent_after(runs, winners),
     )
     return StepResult(state=sealed_state, lines=lines, update=update)
 
@@ -182,10 +184,15 @@ def _superseded_lines(
 
 def _recent(runs: Runs, touched: Sequence[RunSummary]) -> tuple[RunSummary, ...]:
     """`recent(runs.counted, touched)`, found by bisection."""
+    after = _recent_after(runs, touched)
+    return () if after is None else runs.since(after)
+
+
+def _recent_after(runs: Runs, touched: Sequence[RunSummary]) -> int | None:
+    """Where `recent` starts: `RECENT_DAYS` before the oldest of the latest run and the runs touched."""
     if not runs.counted:
-        return ()
-    oldest = min([runs.counted[-1].end_ms, *(run.end_ms for run in touched)])
-    return runs.since(oldest - RECENT_DAYS * DAY_MS)
+        return None
+    return min([runs.counted[-1].end_ms, *(run.end_ms for run in touched)]) - RECENT_DAYS * DAY_MS
 
 
 def _unique(runs) -> list[RunSummary]:

@@ -89,6 +89,14 @@ def test_merging_into_compact_runs_is_merging_the_runs(known, recent):
     assert _same(_merge_runs(compact(known), tuple(recent)), expected)
 
 
+@given(st.lists(_runs, max_size=8), st.lists(_runs, min_size=1, max_size=8), st.integers(0, 2**42))
+def test_the_streams_recent_runs_replace_every_run_known_to_end_after_their_window_start(known, recent, after_ms):
+    known = sorted(known, key=lambda run: run.end_ms)
+    recent = [run for run in recent if run.end_ms > after_ms] or [recent[0].model_copy(update={"end_ms": after_ms + 1})]
+    expected = tuple(sorted([*(r for r in known if r.end_ms <= after_ms), *recent], key=lambda run: run.end_ms))
+    assert _same(_merge_runs(compact(known), tuple(recent), after_ms), expected)
+
+
 def _update(runs: list[RunSummary], now_ms: int) -> RunnerUpdate:
     """As the stream sends it (read from Kafka's JSON): the latest run evaluated, every run recent."""
 
