@@ -1,11 +1,12 @@
 """The stream's agents: move batches of samples through the pure functions of `streams.step`.
 
 Per batch (up to `stream_batch_max` Kafka records or 0.1 s): each runner's samples are counted
-once (`step`), the new `cadence` and `run` points go to the store, a `RunnerUpdate` goes to the
-alert worker (a batch's updates packed into one record per partition, `footpod.records.pack_updates`).
-Every second, the runs that have become whole are judged (`conclude`). A batch's points go to the
-store's writer in one piece (one write, not one per runner), and its Kafka records are
-acknowledged only when the store has them.
+once (`step`), the new `cadence` points go to the store, a `RunnerUpdate` goes to the alert worker
+(a batch's updates packed into one record per partition, `footpod.records.pack_updates`). An open
+run's `run` point is rewritten every `OPEN_RUN_POINT_EVERY_S` (`_pointed`). Every second, the runs
+that have become whole are judged (`conclude`). A batch's points go to the store's writer in one
+piece (one write, not one per runner), and a Kafka record is acknowledged only once the store has
+the points of all its samples, its open runs' included.
 
 A runner whose state cannot be read from the store yet (the store is down) waits alone: its
 records are held, unacknowledged, and retried; the other runners go on.
@@ -29,10 +30,11 @@ from footpod.worker import StageWorker
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
 from streams.segments import load_params
 from streams.state import RunnerState
-from streams.step import Context, StepResult, conclude, has_open_runs, step
+from streams.step import Context, StepResult, conclude, has_open_runs, open_run_points, step
 
 log = logging.getLogger("footpod.stream")
 STEP_WITHIN_S = 0.1  # how long a batch waits to fill: added to a live sample's delay at most
+OPEN_RUN_POINT_EVERY_S = 5.0  # an open run's `run` point is rewritten at most this often (`_pointed`)
 CONCLUDE_EVERY_S = 1.0  # how often whole runs are looked for (RULES.md §1 "a whole run": 30 s of silence)
 SEED_RETRY_S = 2.0
 SEED_CONCURRENCY = 32  # runners whose states are read from the store at once
@@ -68,6 +70,8 @@ class StreamWorker(StageWorker):
         self.states: dict[str, RunnerState] = {}
         self.open_runners: set[str] = set()  # runners with a run not yet judged whole
         self.waiting: dict[str, list[Share]] = {}  # runner -> shares of records held while its state cannot be read
+        self.unpointed: dict[str, list[Share]] = {}  # runner -> shares counted, their open run's point not written yet
+        self.point_due: dict[str, int] = {}  # runner -> when its open runs' points are written next (ms)
         self.samples_in = 0
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
@@ -105,6 +109,8 @@ class StreamWorker(StageWorker):
         self.states.clear()
         self.open_runners.clear()
         self.waiting.clear()  # unacknowledged: delivered again to whoever owns them now
+        self.unpointed.clear()
+        self.point_due.clear()
 
     async def consume(self, stream) -> None:
         async for events in stream.take_events(self.settings.stream_batch_max, within=STEP_WITHIN_S):
@@ -129,7 +135,7 @@ class StreamWorker(StageWorker):
                 self.waiting[runner].extend(shares)
                 continue
             if await self._step_runner(runner, shares, now_ms, lines, updates):
-                counted.extend(shares)
+                counted.extend(self._pointed(runner, shares, now_ms, lines))
         await self._send(updates)
         self._ack_when_stored(counted, lines)
 
@@ -164,9 +170,29 @@ class StreamWorker(StageWorker):
         samples: list[SampleRecord] = [sample for share in shares for sample in share.samples]
         self.samples_in += len(samples)
         metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
-        result = step(state, samples, self._context(runner, now_ms))
+        result = step(state, samples, self._context(runner, now_ms, run_points=False))
         self._apply(runner, result, lines, updates)
         return True
+
+    def _pointed(self, runner: str, shares: list[Share], now_ms: int, lines: list[str]) -> list[Share]:
+        """The runner's shares whose samples the points in `lines` now hold, to acknowledge once stored.
+
+        A step writes the `run` points of the runs it closes, but those of open runs only here, once
+        every `OPEN_RUN_POINT_EVERY_S` a runner (at its first sample, then on that pace, here or in
+        `conclude_whole_runs`): a live runner's run point is rewritten every few seconds, not at every
+        sample. Until it is, the samples it will hold stay unacknowledged: a stop in between delivers
+        them again, and the state seeded from the store counts them then."""
+        held = self.unpointed.setdefault(runner, [])
+        held.extend(shares)
+        if now_ms < self.point_due.get(runner, 0):
+            return []
+        self.point_due[runner] = now_ms + int(OPEN_RUN_POINT_EVERY_S * 1000)
+        state = self.states.get(runner)
+        if state is None:  # forgotten meanwhile: its shares are delivered again, unacknowledged
+            self.unpointed.pop(runner)
+            return []
+        lines.extend(open_run_points(state, self._context(runner, now_ms)))
+        return self.unpointed.pop(runner)
 
     def _apply(self, runner: str, result: StepResult, lines: list[str], updates: list[RunnerUpdate]) -> None:
         self.states[runner] = result.state
@@ -189,9 +215,15 @@ class StreamWorker(StageWorker):
         for partition, value in pack_updates(updates, self._partition_of):
             await self.updates_topic.send(partition=partition, value=value)
 
-    def _context(self, runner: str, now_ms: int) -> Context:
+    def _context(self, runner: str, now_ms: int, run_points: bool = True) -> Context:
         entry = self.roster.current.entry(runner)
-        return Context(now_ms=now_ms, params=self.params, team=entry.team, baseline_override=entry.baseline_cadence_spm)
+        return Context(
+            now_ms=now_ms,
+            params=self.params,
+            team=entry.team,
+            baseline_override=entry.baseline_cadence_spm,
+            run_points=run_points,
+        )
 
     async def _state_of(self, runner: str) -> RunnerState:
         state = self.states.get(runner)
@@ -220,7 +252,7 @@ class StreamWorker(StageWorker):
         for runner in list(self.waiting):
             shares = self.waiting.pop(runner)
             if await self._step_runner(runner, shares, now_ms, lines, updates):
-                counted.extend(shares)
+                counted.extend(self._pointed(runner, shares, now_ms, lines))
         await self._send(updates)
         self._ack_when_stored(counted, lines)
 
@@ -239,8 +271,12 @@ class StreamWorker(StageWorker):
             result = conclude(state, self._context(runner, now_ms))
             if result.state is not state:  # some run was judged
                 self._apply(runner, result, lines, updates)
+        pointed: list[Share] = []
+        for runner in list(self.unpointed):  # open runs' points due (`_pointed`), after the verdicts
+            if now_ms >= self.point_due.get(runner, 0):
+                pointed.extend(self._pointed(runner, [], now_ms, lines))
         await self._send(updates)
-        self._ack_when_stored([], lines)
+        self._ack_when_stored(pointed, lines)
 
 
 def create_worker(settings: Settings) -> StreamWorker:

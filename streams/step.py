@@ -31,6 +31,9 @@ class Context(BaseModel):
     params: LoadParams
     team: str
     baseline_override: float | None = None
+    # whether `step` writes the `run` points of the open runs it touches; the agent asks for them only
+    # every few seconds a runner (`open_run_points` then), not at every live sample
+    run_points: bool = True
 
 
 class StepResult(BaseModel):
@@ -62,7 +65,8 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     for winner in winners:
         evaluation = _evaluate(new, runs, winner, ctx)
         touched.append(evaluation)
-        lines += _run_lines(new, runs, evaluation, ctx)
+        if ctx.run_points or evaluation.final:
+            lines += _run_lines(new, runs, evaluation, ctx)
     update = RunnerUpdate(
         runner=state.runner,
         team=ctx.team,
@@ -101,6 +105,18 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
         recent_after_ms=_recent_after(runs, winners),
     )
     return StepResult(state=sealed_state, lines=lines, update=update)
+
+
+def open_run_points(state: RunnerState, ctx: Context) -> list[str]:
+    """The `run` points of the runner's open runs as they stand now (each overlap group's): what the
+    steps with `ctx.run_points` False left out."""
+    if not has_open_runs(state):
+        return []
+    runs = state.all_runs(ctx.params)
+    lines = []
+    for winner in _unique(runs.winner_of[key] for key in runs.open_keys if key in runs.winner_of):
+        lines += _run_lines(state, runs, _evaluate(state, runs, winner, ctx), ctx)
+    return lines
 
 
 def may_be_whole(state: RunnerState, now_ms: int, params: LoadParams) -> bool:

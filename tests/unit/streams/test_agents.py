@@ -9,6 +9,7 @@ import httpx
 from footpod.contract import SampleBatch
 from footpod.kafka import create_app
 from footpod.settings import Settings
+from streams import agents
 from streams.agents import StreamWorker
 from tests.unit.streams.stream_histories import T0, run
 
@@ -208,5 +209,36 @@ def test_a_batch_sends_its_updates_as_one_record_per_partition_of_its_runners():
         assert sorted(partition for partition, _ in records) == sorted({partition_of(name) for name in names})
         assert all(partition_of(runner) == partition for partition, runners in records for runner in runners)
         assert sorted(runner for _, runners in records for runner in runners) == sorted(names)
+
+    asyncio.run(scenario())
+
+
+def test_an_open_runs_point_is_written_every_few_seconds_and_its_samples_acknowledged_only_then(monkeypatch):
+    """At 1 Hz a runner's `run` point is written at the first sample, then once per
+    `OPEN_RUN_POINT_EVERY_S`; the samples in between stay unacknowledged until a point holds them."""
+    clock = [T0 / 1000]
+    monkeypatch.setattr(agents.time, "time", lambda: clock[0])
+
+    def run_points(lines):
+        return [line for line in lines if line.startswith("run,")]
+
+    async def scenario():
+        stream = worker(FakeStore())
+        stream.writer = HeldWriter()
+        records = []
+        for second in range(12):  # one sample a second, each in its own record, as live runners send
+            clock[0] = T0 / 1000 + second + 0.2
+            records.append(Event("ann", run(T0 + second * 1000, 0, start_m=3.0 * second)))
+            await stream.take_batch([records[-1]])
+            if second % 3 == 2:
+                await stream.conclude_whole_runs()  # the once-a-second timer, now and then
+        written = [run_points(lines) for lines, _ in stream.writer.writes]
+        stream.writer.store_all()
+        await asyncio.sleep(0)
+        every = int(agents.OPEN_RUN_POINT_EVERY_S)
+        assert sum(map(len, written)) == len(range(0, 12, every))  # at 0 s, then every 5 s (5, 10)
+        last = re.search(r"samples=(\d+)i", [point for points in written for point in points][-1]).group(1)
+        assert int(last) == 2 * every + 1  # the last point holds every sample up to it
+        assert [record.acked for record in records] == [True] * (2 * every + 1) + [False] * (11 - 2 * every)
 
     asyncio.run(scenario())
