@@ -109,7 +109,22 @@ def _app_class(fetch_wait_ms: int) -> type[faust.App]:
         Consumer = FetchingConsumer
 
     class App(faust.App):
+        # A worker that holds records unacknowledged for a while (the stream, `_pointed`) lets them go
+        # here: Faust waits for every record taken to be acknowledged before a rebalance goes on and
+        # before it stops, and its timers do not run then.
+        release_held: Callable[[], None] | None = None
+
         def _new_transport(self):
             return Transport(self.conf.broker_consumer, self)
+
+        def on_rebalance_start(self) -> None:
+            super().on_rebalance_start()  # called on the consumer's thread
+            if self.release_held is not None:
+                self.loop.call_soon_threadsafe(self.release_held)
+
+        async def on_stop(self) -> None:
+            if self.release_held is not None:
+                self.release_held()
+            await super().on_stop()
 
     return App

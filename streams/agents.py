@@ -72,12 +72,14 @@ class StreamWorker(StageWorker):
         self.waiting: dict[str, list[Share]] = {}  # runner -> shares of records held while its state cannot be read
         self.unpointed: dict[str, list[Share]] = {}  # runner -> shares counted, their open run's point not written yet
         self.point_due: dict[str, int] = {}  # runner -> when its open runs' points are written next (ms)
+        self.releasing = False  # a rebalance or a stop is under way: no record is held back (`release_held`)
         self.samples_in = 0
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self._partition_of = None  # runner -> its partition of `footpod.updates`, once the topic is known
 
     def register(self) -> None:
+        self.app.release_held = self.release_held
         self.app.agent(self.samples_topic, name="samples")(self.consume)
         self.app.timer(CONCLUDE_EVERY_S)(self.conclude_whole_runs)
         self.app.timer(SEED_RETRY_S)(self.retry_waiting)
@@ -111,6 +113,7 @@ class StreamWorker(StageWorker):
         self.waiting.clear()  # unacknowledged: delivered again to whoever owns them now
         self.unpointed.clear()
         self.point_due.clear()
+        self.releasing = False
 
     async def consume(self, stream) -> None:
         async for events in stream.take_events(self.settings.stream_batch_max, within=STEP_WITHIN_S):
@@ -184,7 +187,7 @@ class StreamWorker(StageWorker):
         them again, and the state seeded from the store counts them then."""
         held = self.unpointed.setdefault(runner, [])
         held.extend(shares)
-        if now_ms < self.point_due.get(runner, 0):
+        if now_ms < self.point_due.get(runner, 0) and not self.releasing:
             return []
         self.point_due[runner] = now_ms + int(OPEN_RUN_POINT_EVERY_S * 1000)
         state = self.states.get(runner)
@@ -240,6 +243,20 @@ class StreamWorker(StageWorker):
                 share.event.ack()
 
         self.writer.write(lines).add_done_callback(acknowledge)
+
+    def release_held(self) -> None:
+        """A rebalance or a stop begins, and Faust waits for every record taken to be acknowledged: the
+        open runs' points are written now, so the records they hold are acknowledged once stored, and
+        until the next assignment no record is held back for a point (`_pointed`)."""
+        self.releasing = True
+        if self.writer is None or not self.unpointed:
+            return
+        now_ms = int(time.time() * 1000)
+        lines: list[str] = []
+        pointed: list[Share] = []
+        for runner in list(self.unpointed):
+            pointed.extend(self._pointed(runner, [], now_ms, lines))
+        self._ack_when_stored(pointed, lines)
 
     async def retry_waiting(self) -> None:
         """Runners whose state could not be read: try again, and count their held samples."""

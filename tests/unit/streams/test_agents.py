@@ -175,7 +175,8 @@ class HeldWriter(FakeWriter):
 
     def store_all(self):
         for _, future in self.writes:
-            future.set_result(None)
+            if not future.done():
+                future.set_result(None)
 
 
 def test_a_batch_of_several_runners_is_one_store_write_acknowledged_only_once_stored():
@@ -240,5 +241,38 @@ def test_an_open_runs_point_is_written_every_few_seconds_and_its_samples_acknowl
         last = re.search(r"samples=(\d+)i", [point for points in written for point in points][-1]).group(1)
         assert int(last) == 2 * every + 1  # the last point holds every sample up to it
         assert [record.acked for record in records] == [True] * (2 * every + 1) + [False] * (11 - 2 * every)
+
+    asyncio.run(scenario())
+
+
+def test_a_rebalance_or_a_stop_lets_the_held_samples_go_once_their_point_is_stored(monkeypatch):
+    """Faust waits for every record taken to be acknowledged before a rebalance goes on or it stops,
+    and its timers do not run then: the held samples' points are written at once."""
+    clock = [T0 / 1000]
+    monkeypatch.setattr(agents.time, "time", lambda: clock[0])
+
+    async def scenario():
+        stream = worker(FakeStore())
+        stream.register()  # agents, timers and the app's hook, as the worker starts
+        stream.writer = HeldWriter()
+        records = []
+        for second in range(3):
+            clock[0] = T0 / 1000 + second
+            records.append(Event("ann", run(T0 + second * 1000, 0, start_m=3.0 * second)))
+            await stream.take_batch([records[-1]])
+        stream.writer.store_all()
+        await asyncio.sleep(0)
+        assert [record.acked for record in records] == [True, False, False]  # seconds 1, 2 held
+        stream.app.release_held()  # as Faust's rebalance or stop calls it
+        (lines, _) = stream.writer.writes[-1]
+        assert [re.search(r"samples=(\d+)i", line).group(1) for line in lines if line.startswith("run,")] == ["3"]
+        clock[0] += 1
+        records.append(Event("ann", run(T0 + 3000, 0, start_m=9.0)))
+        await stream.take_batch([records[-1]])  # a batch still under way: not held either
+        stream.writer.store_all()
+        await asyncio.sleep(0)
+        assert all(record.acked for record in records)
+        await stream.forget_states(set())  # partitions assigned again: points on their pace again
+        assert not stream.releasing
 
     asyncio.run(scenario())
