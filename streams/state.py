@@ -143,7 +143,10 @@ class History:
     apart: bool  # no two of its segments touch (as `merge_segments` leaves them), so merging may skip them
 
     @classmethod
-    def of(cls, devices: Mapping[str, Sequence[Segment]], params: LoadParams) -> History:
+    def of(
+        cls, devices: Mapping[str, Sequence[Segment]], params: LoadParams, known: Summaries | None = None
+    ) -> History:
+        """The history of `devices`; the runs `known` (summarised by a step before) are not summarised again."""
         groups_of = {device: group_runs(segments, params) for device, segments in devices.items()}
         open_starts = [
             group[0].start_ms
@@ -165,7 +168,7 @@ class History:
             if taken:
                 last[device] = taken[-1][-1]
             held[device] = taken
-        every, open_keys = _summaries(held, params)
+        every, open_keys = _summaries(held, params, known)
         reach = max((run.end_ms for run in every), default=None)
         apart = all(
             not touching(a, b, params)
@@ -197,15 +200,58 @@ class History:
         )
 
 
+@dataclass(frozen=True)
+class Summaries:
+    """Runs summarised by a step, kept for the next one: a run's summary is a function of its
+    segments, which are immutable, so a run whose segments are the very same objects has the same
+    summary (during a live run only the open run changes, once a second). Each entry holds its
+    segments, so they cannot be freed and their identity reused. Never changed once made: a step
+    makes a new one (`RunnerState.all_runs` keeps only the runs it summarised), so a state's
+    summaries are bounded by its runs after the history, and go with it (`forget_history`)."""
+
+    params: LoadParams
+    runs: Mapping[RunKey, tuple[tuple[Segment, ...], RunSummary]]  # (device, start) -> segments, summary
+
+    def summary(
+        self, device: str, group: Sequence[Segment], made: dict[RunKey, tuple[tuple[Segment, ...], RunSummary]]
+    ) -> RunSummary:
+        """`summarise(device, group, self.params)`, taken from these or `made` when the group is the
+        same segments; a new summary (or one found here) is added to `made`."""
+        key = (device, group[0].start_ms)
+        for source in (made, self.runs):
+            found = source.get(key)
+            if found is not None and _same_objects(found[0], group):
+                made[key] = found
+                return found[1]
+        run = summarise(device, group, self.params)
+        made[key] = (tuple(group), run)
+        return run
+
+
+_NO_SUMMARIES: Mapping[RunKey, tuple[tuple[Segment, ...], RunSummary]] = {}
+
+
+def _same_objects(a: Sequence[Segment], b: Sequence[Segment]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
 def _summaries(
-    groups_of: Mapping[str, Iterable[Sequence[Segment]]], params: LoadParams
+    groups_of: Mapping[str, Iterable[Sequence[Segment]]],
+    params: LoadParams,
+    known: Summaries | None = None,
+    made: dict[RunKey, tuple[tuple[Segment, ...], RunSummary]] | None = None,
 ) -> tuple[list[RunSummary], set[RunKey]]:
-    """Every group summarised, ordered by end (then device), and the keys of the open ones."""
+    """Every group summarised, ordered by end (then device), and the keys of the open ones; the
+    summaries `known` (of the same params) are taken as they are, and every one is put in `made`."""
+    if known is None:
+        known = Summaries(params, _NO_SUMMARIES)
+    if made is None:
+        made = {}
     every: list[RunSummary] = []
     open_keys = set()
     for device, groups in groups_of.items():
         for group in groups:
-            run = summarise(device, group, params)
+            run = known.summary(device, group, made)
             if any(segment.open for segment in group):
                 open_keys.add((device, run.start_ms))
             every.append(run)
@@ -222,6 +268,7 @@ class RunnerState(BaseModel):
     first_seen_ms: int | None = None
     devices: dict[str, tuple[Segment, ...]] = {}
     _history: History | None = PrivateAttr(default=None)  # kept in memory only, never stored
+    _summaries: Summaries | None = PrivateAttr(default=None)  # the last step's, kept in memory only
 
     def runs(self, params: LoadParams) -> list[RunSummary]:
         """The runs that count, one per overlap of sources, ordered by end."""
@@ -231,35 +278,50 @@ class RunnerState(BaseModel):
         """Every device's runs, the ones that count, and which runs are still open: the runner's
         `History`, made once, followed by the runs after it."""
         history = self.history(params)
+        known = self.summaries(params)
+        made: dict[RunKey, tuple[tuple[Segment, ...], RunSummary]] = {}
         for made_anew in (False, True):
             tail = {
                 device: group_runs(segments[history.prefix.get(device, 0) :], params)
                 for device, segments in self.devices.items()
             }
-            every, open_keys = _summaries(tail, params)
+            every, open_keys = _summaries(tail, params, known, made)
             reaches_back = history.reach_ms is not None and any(run.start_ms <= history.reach_ms for run in every)
             judged = len(every) - len(open_keys)
             if made_anew or not (reaches_back or judged > HISTORY_AFTER_RUNS):
                 break
             # runs judged whole have piled up after the history, or a run reaches back into it (a
             # late source of an old run): the history is made anew, once
-            history = self._history = History.of(self.devices, params)
+            known, made = Summaries(params, {**known.runs, **made}), {}
+            history = self._history = History.of(self.devices, params, known)
         if reaches_back:  # still: choose among all runs
-            every, open_keys = _summaries({d: group_runs(s, params) for d, s in self.devices.items()}, params)
+            known, made = Summaries(params, {**known.runs, **made}), {}
+            groups_of = {device: group_runs(segments, params) for device, segments in self.devices.items()}
+            every, open_keys = _summaries(groups_of, params, known, made)
+            self._summaries = Summaries(params, made)
             return Runs.of(every, open_keys)
+        self._summaries = Summaries(params, made)
         return history.runs.then(Runs.of(every, open_keys))
+
+    def summaries(self, params: LoadParams) -> Summaries:
+        """The runs the last step summarised (none if made with other params)."""
+        known = self._summaries
+        if known is None or (known.params is not params and known.params != params):
+            return Summaries(params, _NO_SUMMARIES)
+        return known
 
     def history(self, params: LoadParams) -> History:
         """The runner's `History`, made on first use and kept by the steps after it."""
         history = self._history
         if history is None or (history.params is not params and history.params != params):
-            history = self._history = History.of(self.devices, params)
+            history = self._history = History.of(self.devices, params, self.summaries(params))
         return history
 
     def forget_history(self) -> None:
         """Let the history's summaries go (a runner with no run under way: its next step makes them
         again, once), so the runners at rest hold their segments only."""
         self._history = None
+        self._summaries = None
 
     def starts_run_at(self, device: str, start_ms: int, params: LoadParams) -> bool:
         """Whether one of the device's runs starts at `start_ms` (its first segment starts there)."""
@@ -278,7 +340,8 @@ class RunnerState(BaseModel):
             lo -= 1
         while 0 < hi < len(segments) and same_run(segments[hi - 1], segments[hi], params):
             hi += 1
-        return [summarise(device, group, params) for group in group_runs(segments[lo:hi], params)]
+        known, made = self.summaries(params), {}
+        return [known.summary(device, group, made) for group in group_runs(segments[lo:hi], params)]
 
     def segments_of(self, run: RunSummary) -> list[Segment]:
         """The device's segments within the run (segments are ordered and do not overlap)."""
@@ -339,6 +402,7 @@ def count_samples(
         by_device[sample.device_id].append(sample)
     devices = dict(state.devices)
     history = state._history
+    known, made = state.summaries(params), {}
     fresh: list[CountedSample] = []
     touched: list[RunSummary] = []
     for device, device_samples in by_device.items():
@@ -355,7 +419,7 @@ def count_samples(
         if history is not None and not history.holds_prefix_of(devices[device], device, min(new_ts)):
             history = None  # made again on first use
         fresh.extend(sample for group in groups for sample in group)
-        touched.extend(_runs_containing(device, devices[device], new_ts, params))
+        touched.extend(_runs_containing(device, devices[device], new_ts, known, made))
     if not fresh:
         return Counted(state=state, fresh=(), touched=())
     first_seen = min(sample.ts for sample in fresh)
@@ -363,15 +427,21 @@ def count_samples(
         first_seen = min(first_seen, state.first_seen_ms)
     new_state = RunnerState.model_construct(runner=state.runner, first_seen_ms=first_seen, devices=devices)
     new_state._history = history
+    new_state._summaries = Summaries(params, {**known.runs, **made})
     return Counted(state=new_state, fresh=tuple(fresh), touched=tuple(sorted(touched, key=lambda r: r.end_ms)))
 
 
 def _runs_containing(
-    device: str, segments: tuple[Segment, ...], ts_list: list[int], params: LoadParams
+    device: str,
+    segments: tuple[Segment, ...],
+    ts_list: list[int],
+    known: Summaries,
+    made: dict[RunKey, tuple[tuple[Segment, ...], RunSummary]],
 ) -> list[RunSummary]:
     """The device's runs holding a segment that starts at one of `ts_list`: found by bisection and
     widened to whole runs (`group_runs`), not by grouping every segment."""
     found: list[RunSummary] = []
+    params = known.params
     hi = 0  # the end (exclusive) of the last run found: timestamps are taken in order
     for ts in sorted(set(ts_list)):
         index = bisect.bisect_right(segments, ts, key=_start) - 1
@@ -383,7 +453,7 @@ def _runs_containing(
         hi = index + 1
         while hi < len(segments) and same_run(segments[hi - 1], segments[hi], params):
             hi += 1
-        found.append(summarise(device, segments[lo:hi], params))
+        found.append(known.summary(device, segments[lo:hi], made))
     return found
 
 
@@ -398,11 +468,12 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
     whole run (`streams.segments`). Returns the new state and the device runs sealed."""
     devices: dict[str, tuple[Segment, ...]] = {}
     sealed: list[RunSummary] = []
+    known, made = state.summaries(params), {}
     for device, segments in state.devices.items():
         kept: list[Segment] = []
         for group in group_runs(segments, params):
             arrivals = [segment.arrived_ms for segment in group if segment.arrived_ms is not None]
-            run = summarise(device, group, params) if arrivals else None  # runs judged before: as they are
+            run = known.summary(device, group, made) if arrivals else None  # runs judged before: as they are
             if run is not None and is_whole(run, max(arrivals), now_ms, params):
                 kept.append(join_all(group, params).model_copy(update={"arrived_ms": None}))
                 sealed.append(run)
@@ -415,6 +486,7 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
     # The history holds no open run and a sealed run keeps its start, end and run id: it stays valid
     # (`RunnerState.all_runs` makes it anew once enough whole runs follow it).
     sealed_state._history = state._history
+    sealed_state._summaries = known  # of the runs not sealed, still the same segments
     return sealed_state, sorted(sealed, key=lambda r: r.end_ms)
 
 

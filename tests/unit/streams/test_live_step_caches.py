@@ -1,0 +1,121 @@
+"""What a step keeps for the next one (the history, the runs it summarised) changes nothing it
+answers: random live sequences (several devices, gaps that cut runs, late and repeated samples,
+runs judged whole, runners at rest) give, step by step, the lines, update and state of the same
+step on the same segments with nothing kept (a state that has summarised nothing yet)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from footpod.contract import CountedSample
+from footpod.load import DAY_MS
+from streams.state import RunnerState
+from streams.step import StepResult, conclude, has_open_runs, step
+from tests.unit.streams.stream_histories import PARAMS, T0, ctx
+
+DEVICES = ("pod", "watch", "band")
+GAP_MS = PARAMS.run_gap_ms
+
+
+def without_memory(state: RunnerState) -> RunnerState:
+    """The same segments in a state that has summarised nothing yet."""
+    return RunnerState(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=dict(state.devices))
+
+
+def sharing_memory(state: RunnerState) -> RunnerState:
+    """The same segments with the same history and summaries (what a later step of it would find)."""
+    twin = RunnerState.model_construct(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=state.devices)
+    twin._history, twin._summaries = state._history, state._summaries
+    return twin
+
+
+def runs_of(state: RunnerState) -> tuple:
+    runs = state.all_runs(PARAMS)
+    return (
+        [run.model_dump_json() for run in runs.every],
+        [run.model_dump_json() for run in runs.counted],
+        sorted(runs.open_keys),
+        sorted((key, run.run_id) for key, run in runs.winner_of.items()),
+    )
+
+
+def assert_same(result: StepResult, reference: StepResult) -> None:
+    """Byte for byte: the lines, the update as sent (JSON: 0 and 0.0 differ there), the state as
+    stored, and the state's runs as the next step will find them."""
+    assert result.lines == reference.lines
+    assert (result.update and result.update.model_dump_json()) == (
+        reference.update and reference.update.model_dump_json()
+    )
+    assert result.state.model_dump_json() == reference.state.model_dump_json()
+    assert runs_of(sharing_memory(result.state)) == runs_of(without_memory(reference.state))
+
+
+action = st.one_of(
+    st.tuples(st.just("next"), st.integers(0, 2), st.sampled_from([1000, 1000, 1000, 2000, 5000])),
+    st.tuples(st.just("gap"), st.integers(0, 2), st.integers(GAP_MS + 1000, GAP_MS + DAY_MS)),
+    st.tuples(st.just("late"), st.integers(0, 2), st.integers(1, 40)),
+    st.tuples(st.just("again"), st.integers(0, 2), st.integers(0, 1000)),
+    st.tuples(st.just("conclude"), st.just(0), st.sampled_from([0, PARAMS.settle_ms, GAP_MS + PARAMS.settle_ms])),
+)
+
+
+@settings(max_examples=60)
+@given(
+    season=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2), st.integers(30, 600)), max_size=12),
+    actions=st.lists(st.lists(action, min_size=1, max_size=3), min_size=1, max_size=80),
+    run_ids=st.booleans(),
+)
+def test_live_steps_answer_as_the_same_steps_with_nothing_kept(season, actions, run_ids):
+    state = RunnerState(runner="alice")
+    now = T0 + 50 * DAY_MS
+
+    def apply(result: StepResult, reference: StepResult) -> RunnerState:
+        assert_same(result, reference)
+        if not has_open_runs(result.state):
+            result.state.forget_history()  # as the stream worker does for a runner at rest
+        return result.state
+
+    def sample(device: int, ts: int, run: int) -> CountedSample:
+        return CountedSample(
+            ts=ts,
+            device_id=DEVICES[device],
+            cadence_spm=(120.0, 165.0, 171.0, 182.0)[ts // 1000 % 4],
+            distance_m=2.9 * (ts - T0) / 1000 + device,
+            speed_mps=None if ts // 1000 % 3 == 0 else 3.0,
+            run_id=f"{DEVICES[device]}-{run}" if run_ids and device == 1 else None,
+        )
+
+    for day, device, seconds in season:  # runs synced, then judged whole
+        start = T0 + day * DAY_MS
+        batch = [sample(device, start + i * 1000, day) for i in range(0, seconds, 3)]
+        now += 60_000
+        state = apply(step(state, batch, ctx(now)), step(without_memory(state), batch, ctx(now)))
+        now += GAP_MS + PARAMS.settle_ms
+        state = apply(conclude(state, ctx(now)), conclude(without_memory(state), ctx(now)))
+
+    cursor = [now + 1000 * device for device in range(len(DEVICES))]
+    run_of = [100] * len(DEVICES)
+    sent: list[CountedSample] = []
+    for batch_actions in actions:
+        batch = []
+        for kind, device, amount in batch_actions:
+            if kind == "conclude":
+                now += amount
+                state = apply(conclude(state, ctx(now)), conclude(without_memory(state), ctx(now)))
+                continue
+            if kind == "next":
+                cursor[device] += amount
+            elif kind == "gap":
+                cursor[device] += amount
+                run_of[device] += 1
+            if kind == "again" and sent:
+                batch.append(sent[amount % len(sent)])
+            elif kind == "late":
+                batch.append(sample(device, cursor[device] - amount * 1000, run_of[device]))
+            else:
+                batch.append(sample(device, cursor[device], run_of[device]))
+        if batch:
+            sent.extend(batch)
+            now = max(now + 1000, max(s.ts for s in batch) + 200)
+            state = apply(step(state, batch, ctx(now)), step(without_memory(state), batch, ctx(now)))
