@@ -102,6 +102,25 @@ class Runs:
             device_kms=device_kms,
         )
 
+    def joined(self, later: Runs) -> Runs:
+        """`then`, with one map each instead of chained ones (a history taken further, run by run,
+        does not chain a map per run)."""
+        if not self.every:
+            return later
+        device_kms = dict(self.device_kms)
+        for device, (ends, kms) in later.device_kms.items():
+            before_ends, before_kms = device_kms.get(device, ([], []))
+            device_kms[device] = (before_ends + ends, before_kms + kms)
+        return Runs(
+            every=self.every + later.every,
+            counted=self.counted + later.counted,
+            winner_of={**self.winner_of, **later.winner_of},
+            open_keys=self.open_keys | later.open_keys,
+            groups={**self.groups, **later.groups},
+            counted_ends=self.counted_ends + later.counted_ends,
+            device_kms=device_kms,
+        )
+
     def members(self, winner: RunSummary) -> list[RunSummary]:
         """The runs an overlap group holds: the counted one first."""
         key = key_of(winner)
@@ -177,6 +196,45 @@ class History:
         )
         return cls(params=params, prefix=prefix, last=last, runs=Runs.of(every, open_keys), reach_ms=reach, apart=apart)
 
+    def taken_further(
+        self, tail: Mapping[str, list[list[Segment]]], made: Mapping[RunKey, tuple[tuple[Segment, ...], RunSummary]]
+    ) -> tuple[History, set[RunKey]] | None:
+        """This history with the runs after it that `History.of` would take now (judged whole, ending
+        before any open run starts), and their keys; None when there are none. `tail` is each device's
+        runs after this history's segments, summarised in `made`; none of them may start within this
+        history (`reach_ms`), so no overlap of sources spans both and its runs are joined to these as
+        they are, instead of grouping and summarising every run again."""
+        open_starts = [group[0].start_ms for groups in tail.values() for group in groups if _is_open(group)]
+        cutoff = min(open_starts, default=None)
+        prefix, last, apart = dict(self.prefix), dict(self.last), self.apart
+        taken: list[RunSummary] = []
+        for device, groups in tail.items():
+            segments: list[Segment] = []
+            for group in groups:
+                if _is_open(group) or (cutoff is not None and group[-1].end_ms >= cutoff):
+                    break
+                segments.extend(group)
+                taken.append(made[(device, group[0].start_ms)][1])
+            if not segments:
+                continue
+            chain = [last[device], *segments] if device in last else segments
+            apart = apart and not any(touching(a, b, self.params) for a, b in zip(chain, chain[1:]))
+            prefix[device] = prefix.get(device, 0) + len(segments)
+            last[device] = segments[-1]
+        if not taken:
+            return None
+        taken.sort(key=lambda run: (run.end_ms, run.device_id))
+        reach = max(run.end_ms for run in taken)
+        further = History(
+            params=self.params,
+            prefix=prefix,
+            last=last,
+            runs=self.runs.joined(Runs.of(taken)),
+            reach_ms=reach if self.reach_ms is None else max(self.reach_ms, reach),
+            apart=apart,
+        )
+        return further, {key_of(run) for run in taken}
+
     def merge(self, device: str, old: Sequence[Segment], new: Sequence[Segment]) -> tuple[Segment, ...]:
         """`merge_segments(old, new)`, skipping the history's segments when they cannot change."""
         if self.apart:
@@ -229,6 +287,10 @@ class Summaries:
 
 
 _NO_SUMMARIES: Mapping[RunKey, tuple[tuple[Segment, ...], RunSummary]] = {}
+
+
+def _is_open(group: Sequence[Segment]) -> bool:
+    return any(segment.open for segment in group)
 
 
 def _same_objects(a: Sequence[Segment], b: Sequence[Segment]) -> bool:
@@ -287,6 +349,14 @@ class RunnerState(BaseModel):
             }
             every, open_keys = _summaries(tail, params, known, made)
             reaches_back = history.reach_ms is not None and any(run.start_ms <= history.reach_ms for run in every)
+            if not reaches_back and len(every) > len(open_keys):
+                # runs judged whole after the history (one judged by the step before): taken into it
+                # as they are, so a live step after them sees the open run only
+                further = history.taken_further(tail, made)
+                if further is not None:
+                    history, taken = further
+                    self._history = history
+                    every = [run for run in every if key_of(run) not in taken]
             judged = len(every) - len(open_keys)
             if made_anew or not (reaches_back or judged > HISTORY_AFTER_RUNS):
                 break
@@ -333,6 +403,11 @@ class RunnerState(BaseModel):
 
     def runs_near(self, device: str, first_ms: int, last_ms: int, params: LoadParams) -> list[RunSummary]:
         """The device's runs that could hold a sample in [first_ms, last_ms]: those around it only."""
+        known, made = self.summaries(params), {}
+        return [known.summary(device, group, made) for group in self.groups_near(device, first_ms, last_ms, params)]
+
+    def groups_near(self, device: str, first_ms: int, last_ms: int, params: LoadParams) -> list[list[Segment]]:
+        """The segments of `runs_near`'s runs, run by run (not summarised)."""
         segments = self.devices.get(device, ())
         lo = max(0, bisect.bisect_left(segments, first_ms - params.run_gap_ms, key=_start) - 1)
         hi = bisect.bisect_right(segments, last_ms + params.run_gap_ms, key=_start)
@@ -340,8 +415,7 @@ class RunnerState(BaseModel):
             lo -= 1
         while 0 < hi < len(segments) and same_run(segments[hi - 1], segments[hi], params):
             hi += 1
-        known, made = self.summaries(params), {}
-        return [known.summary(device, group, made) for group in group_runs(segments[lo:hi], params)]
+        return group_runs(segments[lo:hi], params)
 
     def segments_of(self, run: RunSummary) -> list[Segment]:
         """The device's segments within the run (segments are ordered and do not overlap)."""

@@ -15,7 +15,8 @@ from footpod.contract import CountedSample
 from footpod.load import BASELINE_DAYS, CHRONIC_DAYS, DAY_MS, EWMA_DAYS, WEEK_MS
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
-from streams.segments import LoadParams, join_all
+from streams.runs import summarise
+from streams.segments import LoadParams, Segment, join_all
 from streams.state import RunnerState, Runs, count_samples, evaluate, key_of, seal
 
 RECENT_DAYS = 60  # what the alert worker looks back at: pain and return to run (4 weeks), daily EWMA (56 days)
@@ -49,10 +50,10 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     counted = count_samples(state, samples, ctx.params, ctx.now_ms)
     if not counted.fresh:
         return StepResult(state=state)
-    before: dict[str, dict[int, RunSummary]] = {}
-    for run in counted.touched:  # the runs the new samples may have changed, as they were
-        for old in state.runs_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
-            before.setdefault(run.device_id, {})[old.start_ms] = old
+    before: dict[str, dict[int, list[Segment]]] = {}
+    for run in counted.touched:  # the runs the new samples may have changed, as they were (their segments)
+        for old in state.groups_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
+            before.setdefault(run.device_id, {})[old[0].start_ms] = old
     new = counted.state
     runs = new.all_runs(ctx.params)
     winners = _unique(runs.winner_of[key_of(run)] for run in counted.touched)
@@ -161,22 +162,23 @@ def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: C
 
 
 def _superseded_lines(
-    state: RunnerState, team: str, before: dict[str, dict[int, RunSummary]], params: LoadParams
+    state: RunnerState, team: str, before: dict[str, dict[int, list[Segment]]], params: LoadParams
 ) -> list[str]:
     """Runs whose start moved earlier (late samples before them): their point at the old start
     is overwritten as superseded, so one run stays one point (issue 9). Only the device's runs
-    around the old start (`runs_near`) can start there or hold it."""
+    around the old start (`runs_near`) can start there or hold it. `before` holds the runs as they
+    were, by device and start, as their segments (summarised only if superseded)."""
     lines = []
     for device, old_runs in before.items():
-        for old in old_runs.values():
-            if state.starts_run_at(device, old.start_ms, params):  # the run still starts there
+        for start_ms, old in old_runs.items():
+            if state.starts_run_at(device, start_ms, params):  # the run still starts there
                 continue
-            new_runs = state.runs_near(device, old.start_ms, old.start_ms, params)
-            if any(run.start_ms == old.start_ms for run in new_runs):
+            new_runs = state.runs_near(device, start_ms, start_ms, params)
+            if any(run.start_ms == start_ms for run in new_runs):
                 continue
-            into = next((run for run in new_runs if run.start_ms < old.start_ms <= run.end_ms), None)
+            into = next((run for run in new_runs if run.start_ms < start_ms <= run.end_ms), None)
             if into is not None:
-                lines.append(superseded_run_point(state.runner, team, old, into.run_id))
+                lines.append(superseded_run_point(state.runner, team, summarise(device, old, params), into.run_id))
     return lines
 
 
