@@ -26,10 +26,27 @@ def km_between(runs: Sequence[RunSummary], after_ms: int, until_ms: int) -> floa
 
 
 def load_at(runs: Sequence[RunSummary], as_of_ms: int, first_seen_ms: int) -> LoadSnapshot:
-    """The runner's load at `as_of_ms`, from the runs known then."""
-    week = km_between(runs, as_of_ms - WEEK_MS, as_of_ms)
-    prev = km_between(runs, as_of_ms - 2 * WEEK_MS, as_of_ms - WEEK_MS)
-    chronic = km_between(runs, as_of_ms - CHRONIC_DAYS * DAY_MS, as_of_ms) / 4
+    """The runner's load at `as_of_ms`, from the runs known then: `km_between` the week, the week
+    before and the 28 days, and `daily_km`, in one pass over the runs (the stream evaluates a live
+    run once a second), each summed over the same runs in the same order as those functions."""
+    week_kms: list[float] = []  # ends in (as_of - 7 d, as_of]
+    prev_kms: list[float] = []  # ends in (as_of - 14 d, as_of - 7 d]
+    chronic_kms: list[float] = []  # ends in (as_of - 28 d, as_of]
+    daily = [0.0] * EWMA_DAYS
+    for run in runs:
+        age = as_of_ms - run.end_ms
+        if age < 0:
+            continue
+        km = run.km
+        if age < WEEK_MS:
+            week_kms.append(km)
+        elif age < 2 * WEEK_MS:
+            prev_kms.append(km)
+        if age < CHRONIC_DAYS * DAY_MS:
+            chronic_kms.append(km)
+        if age < EWMA_DAYS * DAY_MS:
+            daily[EWMA_DAYS - 1 - age // DAY_MS] += km
+    week, prev, chronic = sum(week_kms), sum(prev_kms), sum(chronic_kms) / 4
     return LoadSnapshot(
         as_of_ms=as_of_ms,
         week_km=week,
@@ -37,7 +54,7 @@ def load_at(runs: Sequence[RunSummary], as_of_ms: int, first_seen_ms: int) -> Lo
         change_pct=change_pct(week, prev),
         chronic_week_km=chronic,
         acwr=week / chronic if chronic > 0 else None,
-        acwr_ewma=acwr_ewma(daily_km(runs, as_of_ms, EWMA_DAYS)),
+        acwr_ewma=acwr_ewma(daily),
         history_days=max(0.0, (as_of_ms - first_seen_ms) / DAY_MS),
     )
 
@@ -61,13 +78,14 @@ def daily_km(runs: Sequence[RunSummary], as_of_ms: int, days: int) -> list[float
 
 def acwr_ewma(daily: Sequence[float]) -> float | None:
     """Acute over chronic exponentially weighted load (Williams et al. 2017), from the first active day."""
+    first = next((index for index, load in enumerate(daily) if load > 0), None)
+    if first is None:
+        return None
     acute = chronic = 0.0
-    started = False
-    for load in daily:
-        started = started or load > 0
-        if started:
-            acute = EWMA_ACUTE * load + (1 - EWMA_ACUTE) * acute
-            chronic = EWMA_CHRONIC * load + (1 - EWMA_CHRONIC) * chronic
+    keep_acute, keep_chronic = 1 - EWMA_ACUTE, 1 - EWMA_CHRONIC
+    for load in daily[first:]:
+        acute = EWMA_ACUTE * load + keep_acute * acute
+        chronic = EWMA_CHRONIC * load + keep_chronic * chronic
     return acute / chronic if chronic > 0 else None
 
 

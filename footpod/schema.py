@@ -37,20 +37,26 @@ class Measurement(BaseModel):
     optional: Mapping[str, type] = {}  # written when known
 
     @functools.cached_property
-    def _prepared(self) -> tuple[tuple[str, ...], dict[str, tuple[type, str]]]:
-        """The tags in line order, and every field's type and escaped key: worked out once."""
+    def _prepared(self) -> tuple[tuple[str, ...], dict[str, tuple[Callable[[Any], str | None], str]], tuple[str, ...]]:
+        """The tags in line order, every field's writer (`_field_text` of its type) and escaped key,
+        the required fields: worked out once."""
         types = {**self.optional, **self.fields}
-        return tuple(sorted(self.tags)), {key: (kind, key.translate(_ESCAPE_KEY)) for key, kind in types.items()}
+        known = {
+            key: (_TYPED_TEXT.get(kind) or functools.partial(_typed_text, key, kind), key.translate(_ESCAPE_KEY))
+            for key, kind in types.items()
+        }
+        return tuple(sorted(self.tags)), known, tuple(self.fields)
 
     def line(self, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
-        """One point as line protocol (as `_line` writes it); absent optional fields (None) are left out.
+        """One point as line protocol (as `_line` writes it, each field as its type); absent optional
+        fields (None) are left out.
 
         Raises ValueError for a tag or field this measurement does not have, or a missing one:
         a renamed field fails here, at the writer, not later as a silently empty read-back."""
-        tag_order, known = self._prepared
+        tag_order, known, required = self._prepared
         if len(tags) != len(tag_order) or any(tag not in tags for tag in tag_order):
             raise ValueError(f"{self.name}: tags {sorted(tags)} are not {sorted(self.tags)}")
-        if any(name not in known for name in fields) or any(fields.get(name) is None for name in self.fields):
+        if not fields.keys() <= known.keys() or None in map(fields.get, required):
             unknown = set(fields) - set(known)
             missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
             raise ValueError(f"{self.name}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
@@ -59,8 +65,8 @@ class Measurement(BaseModel):
             value = fields[name]
             if value is None:
                 continue
-            kind, key = known[name]
-            if (text := _field_text(name, kind(value))) is not None:
+            text_of, key = known[name]
+            if (text := text_of(value)) is not None:
                 parts.append(f"{key}={text}")
         if not parts:
             return ""
@@ -119,6 +125,28 @@ def _field_text(key: str, value: Any) -> str | None:
     if isinstance(value, str):
         return f'"{value.translate(_ESCAPE_STRING)}"'
     raise ValueError(f'Type: "{type(value)}" of field: "{key}" is not supported.')
+
+
+def _float_text(value: Any) -> str | None:
+    """`_field_text` of `float(value)`."""
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    text = str(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _typed_text(key: str, kind: type, value: Any) -> str | None:
+    return _field_text(key, kind(value))
+
+
+_TYPED_TEXT: dict[type, Callable[[Any], str | None]] = {
+    float: _float_text,
+    int: lambda value: f"{int(value)}i",
+    bool: lambda value: "true" if value else "false",
+    str: lambda value: f'"{str(value).translate(_ESCAPE_STRING)}"',
+}
+"""`_field_text(key, kind(value))` for each field type a measurement has, without going through its checks."""
 
 
 CADENCE = Measurement(

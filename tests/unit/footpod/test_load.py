@@ -4,8 +4,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from footpod.load import DAY_MS, acwr_ewma, cadence_baseline, cadence_dev_pct, change_pct, daily_km, load_at
-from footpod.records import RunSummary
+from footpod.load import (
+    CHRONIC_DAYS,
+    DAY_MS,
+    EWMA_ACUTE,
+    EWMA_CHRONIC,
+    EWMA_DAYS,
+    WEEK_MS,
+    acwr_ewma,
+    cadence_baseline,
+    cadence_dev_pct,
+    change_pct,
+    daily_km,
+    km_between,
+    load_at,
+)
+from footpod.records import LoadSnapshot, RunSummary
 
 NOW = 1_764_000_000_000
 
@@ -81,6 +95,50 @@ def test_ewma_rises_after_a_sudden_increase():
 
 def test_ewma_starts_at_the_first_active_day():
     assert acwr_ewma([0.0] * 30 + [5.0]) == acwr_ewma([5.0])
+
+
+def ewma_day_by_day(daily):
+    """Williams et al.'s EWMA walked through every day, counting from the first active one."""
+    acute = chronic = 0.0
+    started = False
+    for load in daily:
+        started = started or load > 0
+        if started:
+            acute = EWMA_ACUTE * load + (1 - EWMA_ACUTE) * acute
+            chronic = EWMA_CHRONIC * load + (1 - EWMA_CHRONIC) * chronic
+    return acute / chronic if chronic > 0 else None
+
+
+@given(st.lists(st.floats(0, 50) | st.just(0.0), max_size=80))
+def test_ewma_is_the_day_by_day_ewma(daily):
+    assert acwr_ewma(daily) == ewma_day_by_day(daily)
+
+
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(-2 * DAY_MS, 70 * DAY_MS), st.floats(0, 40) | st.sampled_from([0.0, 0.1, 10.0])),
+        max_size=40,
+    ),
+    first_seen_days=st.integers(0, 100),
+)
+def test_load_in_one_pass_is_each_window_summed_apart(runs, first_seen_days):
+    """`load_at` as its definition: `km_between` of each window and the EWMA of `daily_km`, the
+    same floats to the last bit (as the stream writes and sends them)."""
+    summaries = sorted((run(age / DAY_MS, km) for age, km in runs), key=lambda r: r.end_ms)
+    week = km_between(summaries, NOW - WEEK_MS, NOW)
+    prev = km_between(summaries, NOW - 2 * WEEK_MS, NOW - WEEK_MS)
+    chronic = km_between(summaries, NOW - CHRONIC_DAYS * DAY_MS, NOW) / 4
+    expected = LoadSnapshot(
+        as_of_ms=NOW,
+        week_km=week,
+        prev_week_km=prev,
+        change_pct=change_pct(week, prev),
+        chronic_week_km=chronic,
+        acwr=week / chronic if chronic > 0 else None,
+        acwr_ewma=ewma_day_by_day(daily_km(summaries, NOW, EWMA_DAYS)),
+        history_days=max(0.0, first_seen_days * DAY_MS / DAY_MS),
+    )
+    assert load_at(summaries, NOW, NOW - first_seen_days * DAY_MS).model_dump_json() == expected.model_dump_json()
 
 
 @given(st.lists(st.floats(0, 50), min_size=1, max_size=80))
