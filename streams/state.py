@@ -12,7 +12,8 @@ import bisect
 from collections import ChainMap, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, is_
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -294,7 +295,7 @@ def _is_open(group: Sequence[Segment]) -> bool:
 
 
 def _same_objects(a: Sequence[Segment], b: Sequence[Segment]) -> bool:
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+    return len(a) == len(b) and all(map(is_, a, b))
 
 
 def _summaries(
@@ -355,7 +356,7 @@ class RunnerState(BaseModel):
                 further = history.taken_further(tail, made)
                 if further is not None:
                     history, taken = further
-                    self._history = history
+                    _kept(self)["_history"] = history
                     every = [run for run in every if key_of(run) not in taken]
             judged = len(every) - len(open_keys)
             if made_anew or not (reaches_back or judged > HISTORY_AFTER_RUNS):
@@ -363,35 +364,34 @@ class RunnerState(BaseModel):
             # runs judged whole have piled up after the history, or a run reaches back into it (a
             # late source of an old run): the history is made anew, once
             known, made = Summaries(params, {**known.runs, **made}), {}
-            history = self._history = History.of(self.devices, params, known)
+            history = _kept(self)["_history"] = History.of(self.devices, params, known)
         if reaches_back:  # still: choose among all runs
             known, made = Summaries(params, {**known.runs, **made}), {}
             groups_of = {device: group_runs(segments, params) for device, segments in self.devices.items()}
             every, open_keys = _summaries(groups_of, params, known, made)
-            self._summaries = Summaries(params, made)
+            _kept(self)["_summaries"] = Summaries(params, made)
             return Runs.of(every, open_keys)
-        self._summaries = Summaries(params, made)
+        _kept(self)["_summaries"] = Summaries(params, made)
         return history.runs.then(Runs.of(every, open_keys))
 
     def summaries(self, params: LoadParams) -> Summaries:
         """The runs the last step summarised (none if made with other params)."""
-        known = self._summaries
+        known = _kept(self)["_summaries"]
         if known is None or (known.params is not params and known.params != params):
             return Summaries(params, _NO_SUMMARIES)
         return known
 
     def history(self, params: LoadParams) -> History:
         """The runner's `History`, made on first use and kept by the steps after it."""
-        history = self._history
+        history = _kept(self)["_history"]
         if history is None or (history.params is not params and history.params != params):
-            history = self._history = History.of(self.devices, params, self.summaries(params))
+            history = _kept(self)["_history"] = History.of(self.devices, params, self.summaries(params))
         return history
 
     def forget_history(self) -> None:
         """Let the history's summaries go (a runner with no run under way: its next step makes them
         again, once), so the runners at rest hold their segments only."""
-        self._history = None
-        self._summaries = None
+        _kept(self).update(_history=None, _summaries=None)
 
     def starts_run_at(self, device: str, start_ms: int, params: LoadParams) -> bool:
         """Whether one of the device's runs starts at `start_ms` (its first segment starts there)."""
@@ -428,6 +428,35 @@ class RunnerState(BaseModel):
             if segment.end_ms <= run.end_ms:
                 found.append(segment)
         return found
+
+
+def _kept(state: RunnerState) -> dict[str, Any]:
+    """The state's private attributes (`_history`, `_summaries`) as pydantic keeps them, read and set
+    as a dict: through `BaseModel.__getattr__` a read costs microseconds, on every step of every
+    runner under way."""
+    return state.__pydantic_private__  # type: ignore[return-value]
+
+
+_STATE_FIELDS = frozenset(RunnerState.model_fields)
+
+
+def _state(
+    runner: str,
+    first_seen_ms: int | None,
+    devices: dict[str, tuple[Segment, ...]],
+    history: History | None,
+    summaries: Summaries | None,
+) -> RunnerState:
+    """`RunnerState.model_construct(runner=..., first_seen_ms=..., devices=...)` with its history and
+    summaries set, made directly (a step makes one for every sample of a live runner; pydantic's
+    `model_construct` goes through its fields and private defaults one by one). Its segments are
+    already valid: they are the state's own, or made by `streams.segments`."""
+    state = object.__new__(RunnerState)
+    object.__setattr__(state, "__dict__", {"runner": runner, "first_seen_ms": first_seen_ms, "devices": devices})
+    object.__setattr__(state, "__pydantic_fields_set__", set(_STATE_FIELDS))
+    object.__setattr__(state, "__pydantic_extra__", None)
+    object.__setattr__(state, "__pydantic_private__", {"_history": history, "_summaries": summaries})
+    return state
 
 
 def one_per_overlap(runs: Sequence[RunSummary]) -> dict[RunKey, RunSummary]:
@@ -475,7 +504,7 @@ def count_samples(
     for sample in samples:
         by_device[sample.device_id].append(sample)
     devices = dict(state.devices)
-    history = state._history
+    history = _kept(state)["_history"]
     known, made = state.summaries(params), {}
     fresh: list[CountedSample] = []
     touched: list[RunSummary] = []
@@ -485,7 +514,7 @@ def count_samples(
         if not groups:
             continue
         new_segments = [segment for group in groups for segment in build_segments(group, params, arrived_ms)]
-        if history is not None and history.params == params:
+        if history is not None and (history.params is params or history.params == params):
             devices[device] = history.merge(device, old, new_segments)
         else:
             devices[device] = merge_segments(old, new_segments, params)
@@ -499,9 +528,7 @@ def count_samples(
     first_seen = min(sample.ts for sample in fresh)
     if state.first_seen_ms is not None:
         first_seen = min(first_seen, state.first_seen_ms)
-    new_state = RunnerState.model_construct(runner=state.runner, first_seen_ms=first_seen, devices=devices)
-    new_state._history = history
-    new_state._summaries = Summaries(params, {**known.runs, **made})
+    new_state = _state(state.runner, first_seen, devices, history, Summaries(params, {**known.runs, **made}))
     return Counted(state=new_state, fresh=tuple(fresh), touched=tuple(sorted(touched, key=lambda r: r.end_ms)))
 
 
@@ -556,11 +583,9 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
         devices[device] = tuple(kept)
     if not sealed:
         return state, []
-    sealed_state = RunnerState.model_construct(runner=state.runner, first_seen_ms=state.first_seen_ms, devices=devices)
     # The history holds no open run and a sealed run keeps its start, end and run id: it stays valid
-    # (`RunnerState.all_runs` makes it anew once enough whole runs follow it).
-    sealed_state._history = state._history
-    sealed_state._summaries = known  # of the runs not sealed, still the same segments
+    # (`RunnerState.all_runs` takes the sealed runs into it). The runs not sealed keep their summaries.
+    sealed_state = _state(state.runner, state.first_seen_ms, devices, _kept(state)["_history"], known)
     return sealed_state, sorted(sealed, key=lambda r: r.end_ms)
 
 

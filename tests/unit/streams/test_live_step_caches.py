@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from footpod.contract import CountedSample
 from footpod.load import DAY_MS
+from streams.segments import Segment
 from streams.state import RunnerState
 from streams.step import StepResult, conclude, has_open_runs, step
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx
@@ -119,3 +120,17 @@ def test_live_steps_answer_as_the_same_steps_with_nothing_kept(season, actions, 
             sent.extend(batch)
             now = max(now + 1000, max(s.ts for s in batch) + 200)
             state = apply(step(state, batch, ctx(now)), step(without_memory(state), batch, ctx(now)))
+
+
+def test_a_state_made_directly_is_the_one_pydantic_constructs():
+    from streams.state import _kept, _state
+
+    devices = {"pod": (Segment.of(1, 2, 0.0, 3.0, 3.0, 2, 2, 340.0),)}
+    made = _state("alice", 1, devices, None, None)
+    constructed = RunnerState.model_construct(runner="alice", first_seen_ms=1, devices=devices)
+    assert made == constructed and made.model_dump_json() == constructed.model_dump_json()
+    assert made.model_fields_set == constructed.model_fields_set
+    assert made.__pydantic_extra__ == constructed.__pydantic_extra__
+    assert _kept(made).keys() == _kept(constructed).keys() == RunnerState.__private_attributes__.keys()
+    made.forget_history()  # its private attributes are set as pydantic sets them
+    assert made._history is None and made._summaries is None
