@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from footpod.contract import CountedSample
-from footpod.load import cadence_baseline, cadence_dev_pct, load_at
-from footpod.records import RunEvaluation, RunSummary
+from footpod.load import LoadBefore, cadence_baseline, cadence_dev_pct, load_at, load_before
+from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
 from streams.runs import group_runs, same_run, summarise
 from streams.segments import (
     LoadParams,
@@ -259,6 +259,26 @@ class History:
         )
 
 
+BEFORE_KEPT = 4  # runs whose `Before` a runner's state keeps (a few sources live at once)
+
+
+@dataclass(frozen=True)
+class Before:
+    """What a run's evaluation takes from the runs before it (`RunnerState.before`)."""
+
+    runs: tuple[RunSummary, ...]  # the very runs, ordered by end
+    load: LoadBefore  # their load sums, at the run's end (and for the rest of that day)
+    baseline: float | None  # the cadence baseline at the run's start
+
+    def holds(self, runs: tuple[RunSummary, ...], end_ms: int) -> bool:
+        """Whether these are the very runs `runs`, and their sums hold at `end_ms`."""
+        return (
+            self.load.since_ms <= end_ms < self.load.until_ms
+            and len(self.runs) == len(runs)
+            and all(map(is_, self.runs, runs))
+        )
+
+
 @dataclass(frozen=True)
 class Summaries:
     """Runs summarised by a step, kept for the next one: a run's summary is a function of its
@@ -332,6 +352,7 @@ class RunnerState(BaseModel):
     devices: dict[str, tuple[Segment, ...]] = {}
     _history: History | None = PrivateAttr(default=None)  # kept in memory only, never stored
     _summaries: Summaries | None = PrivateAttr(default=None)  # the last step's, kept in memory only
+    _before: Mapping[RunKey, Before] | None = PrivateAttr(default=None)  # the last runs evaluated, in memory only
 
     def runs(self, params: LoadParams) -> list[RunSummary]:
         """The runs that count, one per overlap of sources, ordered by end."""
@@ -391,7 +412,23 @@ class RunnerState(BaseModel):
     def forget_history(self) -> None:
         """Let the history's summaries go (a runner with no run under way: its next step makes them
         again, once), so the runners at rest hold their segments only."""
-        _kept(self).update(_history=None, _summaries=None)
+        _kept(self).update(_history=None, _summaries=None, _before=None)
+
+    def before(self, run: RunSummary, runs_before: tuple[RunSummary, ...]) -> Before:
+        """What `run`'s evaluation takes from the runs before it (`runs_before`: its window of runs,
+        ordered by end, but it, the last): their load sums and the cadence baseline at its start.
+        Kept for the steps after it: the next sample of a live run finds the very same runs
+        before it, and an end that moved by a second, within the day the sums hold for."""
+        kept = _kept(self)
+        known = kept["_before"] or {}
+        key = key_of(run)
+        found = known.get(key)
+        if found is not None and found.holds(runs_before, run.end_ms):
+            return found
+        before = Before(runs_before, load_before(runs_before, run.end_ms), cadence_baseline(runs_before, run.start_ms))
+        others = [(other, kept_before) for other, kept_before in known.items() if other != key]
+        kept["_before"] = dict([*others[-(BEFORE_KEPT - 1) :], (key, before)])
+        return before
 
     def starts_run_at(self, device: str, start_ms: int, params: LoadParams) -> bool:
         """Whether one of the device's runs starts at `start_ms` (its first segment starts there)."""
@@ -446,16 +483,17 @@ def _state(
     devices: dict[str, tuple[Segment, ...]],
     history: History | None,
     summaries: Summaries | None,
+    before: Mapping[RunKey, Before] | None,
 ) -> RunnerState:
-    """`RunnerState.model_construct(runner=..., first_seen_ms=..., devices=...)` with its history and
-    summaries set, made directly (a step makes one for every sample of a live runner; pydantic's
+    """`RunnerState.model_construct(runner=..., first_seen_ms=..., devices=...)` with what it keeps
+    in memory set, made directly (a step makes one for every sample of a live runner; pydantic's
     `model_construct` goes through its fields and private defaults one by one). Its segments are
     already valid: they are the state's own, or made by `streams.segments`."""
     state = object.__new__(RunnerState)
     object.__setattr__(state, "__dict__", {"runner": runner, "first_seen_ms": first_seen_ms, "devices": devices})
     object.__setattr__(state, "__pydantic_fields_set__", set(_STATE_FIELDS))
     object.__setattr__(state, "__pydantic_extra__", None)
-    object.__setattr__(state, "__pydantic_private__", {"_history": history, "_summaries": summaries})
+    object.__setattr__(state, "__pydantic_private__", {"_history": history, "_summaries": summaries, "_before": before})
     return state
 
 
@@ -528,7 +566,8 @@ def count_samples(
     first_seen = min(sample.ts for sample in fresh)
     if state.first_seen_ms is not None:
         first_seen = min(first_seen, state.first_seen_ms)
-    new_state = _state(state.runner, first_seen, devices, history, Summaries(params, {**known.runs, **made}))
+    summaries = Summaries(params, {**known.runs, **made})
+    new_state = _state(state.runner, first_seen, devices, history, summaries, _kept(state)["_before"])
     return Counted(state=new_state, fresh=tuple(fresh), touched=tuple(sorted(touched, key=lambda r: r.end_ms)))
 
 
@@ -585,7 +624,8 @@ def seal(state: RunnerState, now_ms: int, params: LoadParams) -> tuple[RunnerSta
         return state, []
     # The history holds no open run and a sealed run keeps its start, end and run id: it stays valid
     # (`RunnerState.all_runs` takes the sealed runs into it). The runs not sealed keep their summaries.
-    sealed_state = _state(state.runner, state.first_seen_ms, devices, _kept(state)["_history"], known)
+    kept = _kept(state)
+    sealed_state = _state(state.runner, state.first_seen_ms, devices, kept["_history"], known, kept["_before"])
     return sealed_state, sorted(sealed, key=lambda r: r.end_ms)
 
 
@@ -601,9 +641,22 @@ def evaluate(
 ) -> RunEvaluation:
     """The load at the run's end and its cadence against the baseline; live while the gap is open."""
     baseline = baseline_override if baseline_override is not None else cadence_baseline(runs, run.start_ms)
+    return evaluation_with(run, load_at(runs, run.end_ms, first_seen_ms), baseline, now_ms, params, device_km, final)
+
+
+def evaluation_with(
+    run: RunSummary,
+    load: LoadSnapshot,
+    baseline: float | None,
+    now_ms: int,
+    params: LoadParams,
+    device_km: float | None,
+    final: bool,
+) -> RunEvaluation:
+    """`evaluate`, given the load at the run's end and the cadence baseline."""
     return RunEvaluation(
         run=run,
-        load=load_at(runs, run.end_ms, first_seen_ms),
+        load=load,
         cadence_baseline_spm=baseline,
         cadence_dev_pct=cadence_dev_pct(run.cadence_spm, baseline),
         live=now_ms - run.end_ms < params.run_gap_ms,

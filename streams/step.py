@@ -17,7 +17,7 @@ from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
 from streams.runs import summarise
 from streams.segments import LoadParams, Segment, join_all
-from streams.state import RunnerState, Runs, count_samples, evaluate, key_of, seal
+from streams.state import RunnerState, Runs, count_samples, evaluate, evaluation_with, key_of, seal
 
 RECENT_DAYS = 60  # what the alert worker looks back at: pain and return to run (4 weeks), daily EWMA (56 days)
 LOAD_REACH_MS = max(2 * WEEK_MS, CHRONIC_DAYS * DAY_MS, EWMA_DAYS * DAY_MS)  # the runs `load_at` reads end within
@@ -123,18 +123,22 @@ def has_open_runs(state: RunnerState) -> bool:
 def _evaluate(state: RunnerState, runs: Runs, run: RunSummary, ctx: Context) -> RunEvaluation:
     """`evaluate` over the counted runs its windows can see (load up to `LOAD_REACH_MS` before the
     run's end, the cadence baseline's days before its start): the same runs in the same order,
-    found by bisection instead of a walk through the runner's whole history."""
+    found by bisection instead of a walk through the runner's whole history; those before the run
+    summed once for the steps of a live run (`RunnerState.before`)."""
     after = min(run.end_ms - LOAD_REACH_MS, run.start_ms - BASELINE_DAYS * DAY_MS - 1)
-    return evaluate(
-        run,
-        runs.window(after, run.end_ms),
-        state.first_seen_ms or run.start_ms,
-        ctx.now_ms,
-        ctx.params,
-        ctx.baseline_override,
-        runs.device_km(run.device_id, run.end_ms),
-        final=not runs.is_open(run),
-    )
+    window = runs.window(after, run.end_ms)
+    first_seen_ms = state.first_seen_ms or run.start_ms
+    device_km = runs.device_km(run.device_id, run.end_ms)
+    final = not runs.is_open(run)
+    if not window or window[-1] is not run:  # another run ends with it: all from the window
+        return evaluate(
+            run, window, first_seen_ms, ctx.now_ms, ctx.params, ctx.baseline_override, device_km, final=final
+        )
+    # the run ends the window: the runs before it are summed once and kept (`RunnerState.before`)
+    before = state.before(run, window[:-1])
+    baseline = ctx.baseline_override if ctx.baseline_override is not None else before.baseline
+    load = before.load.load_at(run.end_ms, first_seen_ms, run.km)
+    return evaluation_with(run, load, baseline, ctx.now_ms, ctx.params, device_km, final)
 
 
 def _latest(state: RunnerState, runs: Runs, ctx: Context, touched: Sequence[RunEvaluation]) -> RunEvaluation:

@@ -18,6 +18,7 @@ from footpod.load import (
     daily_km,
     km_between,
     load_at,
+    load_before,
 )
 from footpod.records import LoadSnapshot, RunSummary
 
@@ -125,20 +126,25 @@ def test_load_in_one_pass_is_each_window_summed_apart(runs, first_seen_days):
     """`load_at` as its definition: `km_between` of each window and the EWMA of `daily_km`, the
     same floats to the last bit (as the stream writes and sends them)."""
     summaries = sorted((run(age / DAY_MS, km) for age, km in runs), key=lambda r: r.end_ms)
-    week = km_between(summaries, NOW - WEEK_MS, NOW)
-    prev = km_between(summaries, NOW - 2 * WEEK_MS, NOW - WEEK_MS)
-    chronic = km_between(summaries, NOW - CHRONIC_DAYS * DAY_MS, NOW) / 4
-    expected = LoadSnapshot(
-        as_of_ms=NOW,
+    expected = load_by_definition(summaries, NOW, NOW - first_seen_days * DAY_MS)
+    assert load_at(summaries, NOW, NOW - first_seen_days * DAY_MS).model_dump_json() == expected.model_dump_json()
+
+
+def load_by_definition(runs, as_of, first_seen):
+    """RULES.md §1's load, window by window (`km_between`) and day by day (`daily_km`)."""
+    week = km_between(runs, as_of - WEEK_MS, as_of)
+    prev = km_between(runs, as_of - 2 * WEEK_MS, as_of - WEEK_MS)
+    chronic = km_between(runs, as_of - CHRONIC_DAYS * DAY_MS, as_of) / 4
+    return LoadSnapshot(
+        as_of_ms=as_of,
         week_km=week,
         prev_week_km=prev,
         change_pct=change_pct(week, prev),
         chronic_week_km=chronic,
         acwr=week / chronic if chronic > 0 else None,
-        acwr_ewma=ewma_day_by_day(daily_km(summaries, NOW, EWMA_DAYS)),
-        history_days=max(0.0, first_seen_days * DAY_MS / DAY_MS),
+        acwr_ewma=ewma_day_by_day(daily_km(runs, as_of, EWMA_DAYS)),
+        history_days=max(0.0, (as_of - first_seen) / DAY_MS),
     )
-    assert load_at(summaries, NOW, NOW - first_seen_days * DAY_MS).model_dump_json() == expected.model_dump_json()
 
 
 @given(st.lists(st.floats(0, 50), min_size=1, max_size=80))
@@ -163,3 +169,32 @@ def test_cadence_baseline_is_the_median_of_the_previous_28_days(runs, expected):
 def test_cadence_deviation_in_percent_of_baseline():
     assert cadence_dev_pct(161.5, 170) == pytest.approx(-5.0)
     assert cadence_dev_pct(None, 170) is None and cadence_dev_pct(170, None) is None
+
+
+@given(
+    ages=st.lists(st.integers(-DAY_MS, 70 * DAY_MS), max_size=30),
+    kms=st.lists(st.floats(0, 40) | st.sampled_from([0.0, 0.1, 10.0]), min_size=31, max_size=31),
+    later=st.floats(0, 1),
+    km=st.none() | st.floats(0, 40),
+)
+def test_sums_kept_for_the_runs_before_a_run_give_its_load_as_from_scratch(ages, kms, later, km):
+    """The stream keeps `load_before` of the runs before a live run and adds the run to it, at any
+    instant the sums hold for: the load is `load_at` of all the runs then, to the last bit."""
+    before = sorted((run(age / DAY_MS, kms[index]) for index, age in enumerate(ages)), key=lambda r: r.end_ms)
+    kept = load_before(before, NOW)
+    assert NOW < kept.until_ms <= NOW + DAY_MS
+    as_of = NOW + int(later * (kept.until_ms - 1 - NOW))
+    first_seen = NOW - 40 * DAY_MS
+    live = RunSummary(
+        run_id="live", device_id="pod", start_ms=as_of - 1000, end_ms=as_of, km=km or 0.0, samples=2, cadence_spm=None
+    )
+    runs = before if km is None else [*before, live]
+    expected = load_by_definition(runs, as_of, first_seen)
+    assert kept.load_at(as_of, first_seen, km).model_dump_json() == expected.model_dump_json()
+
+
+def test_sums_kept_are_refused_once_a_run_moves_to_another_day():
+    kept = load_before([run(1.5, 10.0)], NOW)
+    assert kept.until_ms == NOW + DAY_MS // 2
+    with pytest.raises(ValueError):
+        kept.load_at(kept.until_ms, NOW)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from footpod.contract import CountedSample
 from footpod.load import DAY_MS
 from streams.segments import Segment
-from streams.state import RunnerState
+from streams.state import RunnerState, device_km, evaluate
 from streams.step import StepResult, conclude, has_open_runs, step
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx
 
@@ -41,15 +41,31 @@ def runs_of(state: RunnerState) -> tuple:
     )
 
 
-def assert_same(result: StepResult, reference: StepResult) -> None:
+def assert_same(result: StepResult, reference: StepResult, now_ms: int) -> None:
     """Byte for byte: the lines, the update as sent (JSON: 0 and 0.0 differ there), the state as
-    stored, and the state's runs as the next step will find them."""
+    stored, and the state's runs as the next step will find them; and each run evaluated as
+    `evaluate` evaluates it over all the runs that count."""
     assert result.lines == reference.lines
     assert (result.update and result.update.model_dump_json()) == (
         reference.update and reference.update.model_dump_json()
     )
     assert result.state.model_dump_json() == reference.state.model_dump_json()
     assert runs_of(sharing_memory(result.state)) == runs_of(without_memory(reference.state))
+    if result.update is not None:
+        counted = without_memory(result.state).runs(PARAMS)
+        for evaluated in (*result.update.touched, result.update.latest):
+            run = evaluated.run
+            expected = evaluate(
+                run,
+                counted,
+                result.state.first_seen_ms or run.start_ms,
+                now_ms,
+                PARAMS,
+                None,
+                device_km(counted, run.device_id, run.end_ms),
+                final=evaluated.final,
+            )
+            assert evaluated.model_dump_json() == expected.model_dump_json()
 
 
 action = st.one_of(
@@ -61,18 +77,23 @@ action = st.one_of(
 )
 
 
-@settings(max_examples=60)
+@settings(max_examples=80)
 @given(
-    season=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 2), st.integers(30, 600)), max_size=12),
+    season=st.lists(
+        st.tuples(st.integers(0, 49), st.integers(0, 2), st.integers(30, 600), st.integers(0, 300)), max_size=12
+    ),
     actions=st.lists(st.lists(action, min_size=1, max_size=3), min_size=1, max_size=80),
     run_ids=st.booleans(),
 )
 def test_live_steps_answer_as_the_same_steps_with_nothing_kept(season, actions, run_ids):
+    """The season's runs end at the time of day the live runs go through, some a few minutes
+    later: a live run's end passes their ends' time of day, where its load sums move a day."""
     state = RunnerState(runner="alice")
-    now = T0 + 50 * DAY_MS
+    live_start = T0 + 50 * DAY_MS
+    now = live_start - DAY_MS
 
     def apply(result: StepResult, reference: StepResult) -> RunnerState:
-        assert_same(result, reference)
+        assert_same(result, reference, now)
         if not has_open_runs(result.state):
             result.state.forget_history()  # as the stream worker does for a runner at rest
         return result.state
@@ -87,15 +108,15 @@ def test_live_steps_answer_as_the_same_steps_with_nothing_kept(season, actions, 
             run_id=f"{DEVICES[device]}-{run}" if run_ids and device == 1 else None,
         )
 
-    for day, device, seconds in season:  # runs synced, then judged whole
-        start = T0 + day * DAY_MS
-        batch = [sample(device, start + i * 1000, day) for i in range(0, seconds, 3)]
+    for day, device, seconds, end_s in season:  # runs synced, then judged whole
+        end = T0 + day * DAY_MS + end_s * 1000
+        batch = [sample(device, end - i * 1000, day) for i in range(seconds, -1, -3)]
         now += 60_000
         state = apply(step(state, batch, ctx(now)), step(without_memory(state), batch, ctx(now)))
         now += GAP_MS + PARAMS.settle_ms
         state = apply(conclude(state, ctx(now)), conclude(without_memory(state), ctx(now)))
 
-    cursor = [now + 1000 * device for device in range(len(DEVICES))]
+    cursor = [live_start + 1000 * device for device in range(len(DEVICES))]
     run_of = [100] * len(DEVICES)
     sent: list[CountedSample] = []
     for batch_actions in actions:
@@ -126,11 +147,11 @@ def test_a_state_made_directly_is_the_one_pydantic_constructs():
     from streams.state import _kept, _state
 
     devices = {"pod": (Segment.of(1, 2, 0.0, 3.0, 3.0, 2, 2, 340.0),)}
-    made = _state("alice", 1, devices, None, None)
+    made = _state("alice", 1, devices, None, None, None)
     constructed = RunnerState.model_construct(runner="alice", first_seen_ms=1, devices=devices)
     assert made == constructed and made.model_dump_json() == constructed.model_dump_json()
     assert made.model_fields_set == constructed.model_fields_set
     assert made.__pydantic_extra__ == constructed.__pydantic_extra__
     assert _kept(made).keys() == _kept(constructed).keys() == RunnerState.__private_attributes__.keys()
     made.forget_history()  # its private attributes are set as pydantic sets them
-    assert made._history is None and made._summaries is None
+    assert made._history is None and made._summaries is None and made._before is None
