@@ -251,3 +251,8 @@ def test_a_measurement_writes_each_field_as_its_type_then_as_any_line(point):
     kinds = {**measurement.optional, **measurement.fields}
     typed = {name: kinds[name](value) for name, value in fields.items() if value is not None}
     assert measurement.line(tags, fields, ts_ms) == schema._line(measurement.name, tags, typed, ts_ms)
+
+
+@given(st.text(alphabet=st.sampled_from('ab"\\\\ ,=\n\t€')) | st.text())
+def test_a_string_field_is_escaped_as_influxdb_client_escapes_it(text):
+    assert schema._string_text(text) == '"' + text.translate(schema._ESCAPE_STRING) + '"'
