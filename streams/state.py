@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from footpod.contract import CountedSample
 from footpod.load import LoadBefore, cadence_baseline, cadence_dev_pct, load_at, load_before
 from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
-from streams.runs import group_runs, same_run, summarise
+from streams.runs import built, group_runs, same_run, summarise
 from streams.segments import (
     LoadParams,
     Segment,
@@ -654,14 +654,17 @@ def evaluation_with(
     final: bool,
 ) -> RunEvaluation:
     """`evaluate`, given the load at the run's end and the cadence baseline."""
-    return RunEvaluation(
-        run=run,
-        load=load,
-        cadence_baseline_spm=baseline,
-        cadence_dev_pct=cadence_dev_pct(run.cadence_spm, baseline),
-        live=now_ms - run.end_ms < params.run_gap_ms,
-        final=final,
-        device_km=device_km,
+    return built(
+        RunEvaluation,
+        {
+            "run": run,
+            "load": load,
+            "cadence_baseline_spm": None if baseline is None else float(baseline),
+            "cadence_dev_pct": cadence_dev_pct(run.cadence_spm, baseline),
+            "live": now_ms - run.end_ms < params.run_gap_ms,
+            "final": bool(final),
+            "device_km": None if device_km is None else float(device_km),  # a sum of no runs is 0, not 0.0
+        },
     )
 
 

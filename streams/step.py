@@ -15,7 +15,7 @@ from footpod.contract import CountedSample
 from footpod.load import BASELINE_DAYS, CHRONIC_DAYS, DAY_MS, EWMA_DAYS, WEEK_MS
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
-from streams.runs import summarise
+from streams.runs import built, summarise
 from streams.segments import LoadParams, Segment, join_all
 from streams.state import RunnerState, Runs, count_samples, evaluate, evaluation_with, key_of, seal
 
@@ -64,14 +64,17 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
         evaluation = _evaluate(new, runs, winner, ctx)
         touched.append(evaluation)
         lines += _run_lines(new, runs, evaluation, ctx)
-    update = RunnerUpdate(
-        runner=state.runner,
-        team=ctx.team,
-        touched=tuple(touched),
-        latest=_latest(new, runs, ctx, touched),
-        recent=_recent(runs, winners),
+    update = built(
+        RunnerUpdate,
+        {
+            "runner": state.runner,
+            "team": ctx.team,
+            "touched": tuple(touched),
+            "latest": _latest(new, runs, ctx, touched),
+            "recent": _recent(runs, winners),
+        },
     )
-    return StepResult(state=new, lines=lines, update=update)
+    return built(StepResult, {"state": new, "lines": lines, "update": update})
 
 
 def conclude(state: RunnerState, ctx: Context) -> StepResult:
@@ -92,12 +95,15 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
             touched.append(evaluation)
     if not touched:  # an overlapping source is still open: its verdict comes with it
         return StepResult(state=sealed_state, lines=lines)
-    update = RunnerUpdate(
-        runner=state.runner,
-        team=ctx.team,
-        touched=tuple(touched),
-        latest=_latest(sealed_state, runs, ctx, touched),
-        recent=_recent(runs, winners),
+    update = built(
+        RunnerUpdate,
+        {
+            "runner": state.runner,
+            "team": ctx.team,
+            "touched": tuple(touched),
+            "latest": _latest(sealed_state, runs, ctx, touched),
+            "recent": _recent(runs, winners),
+        },
     )
     return StepResult(state=sealed_state, lines=lines, update=update)
 
