@@ -51,9 +51,10 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     if not counted.fresh:
         return StepResult(state=state)
     before: dict[str, dict[int, list[Segment]]] = {}
-    for run in counted.touched:  # the runs the new samples may have changed, as they were (their segments)
-        for old in state.groups_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
-            before.setdefault(run.device_id, {})[old[0].start_ms] = old
+    if not _after_all(state, counted.fresh):  # else no run's start can move: nothing is superseded
+        for run in counted.touched:  # the runs the new samples may have changed, as they were (their segments)
+            for old in state.groups_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
+                before.setdefault(run.device_id, {})[old[0].start_ms] = old
     new = counted.state
     runs = new.all_runs(ctx.params)
     winners = _unique(runs.winner_of[key_of(run)] for run in counted.touched)
@@ -169,6 +170,16 @@ def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: C
             duplicate = evaluation.model_copy(update={"run": member})
             lines.append(run_point(state.runner, ctx.team, duplicate, stored, duplicate_of=evaluation.run.run_id))
     return lines
+
+
+def _after_all(state: RunnerState, fresh: Sequence[CountedSample]) -> bool:
+    """Whether each sample comes after every segment its device had (a live sample, as a rule):
+    such samples start runs or join the last one, and every run starts where it started."""
+    for sample in fresh:
+        segments = state.devices.get(sample.device_id)
+        if segments and sample.ts <= segments[-1].end_ms:
+            return False
+    return True
 
 
 def _superseded_lines(

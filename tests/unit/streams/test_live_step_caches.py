@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from footpod.contract import CountedSample
 from footpod.load import DAY_MS
 from footpod.records import RunnerUpdate
+from streams.points import superseded_run_point
 from streams.segments import Segment
 from streams.state import RunnerState, device_km, evaluate
 from streams.step import StepResult, conclude, has_open_runs, step
@@ -72,6 +73,28 @@ def assert_same(result: StepResult, reference: StepResult, now_ms: int) -> None:
             assert evaluated.model_dump_json() == expected.model_dump_json()
 
 
+def superseded(lines: list[str]) -> list[str]:
+    return sorted(line for line in lines if ",superseded_by=" in line)
+
+
+def superseded_from_scratch(old: RunnerState, new: RunnerState) -> list[str]:
+    """The point of every run of `old` whose start no longer starts a run but lies within one
+    (late samples came before it), as superseded by that run (issue 9)."""
+    old_runs, new_runs = without_memory(old).all_runs(PARAMS).every, without_memory(new).all_runs(PARAMS).every
+    starts = {(run.device_id, run.start_ms) for run in new_runs}
+    lines = []
+    for run in old_runs:
+        if (run.device_id, run.start_ms) in starts:
+            continue
+        into = [
+            other
+            for other in new_runs
+            if other.device_id == run.device_id and other.start_ms < run.start_ms <= other.end_ms
+        ]
+        lines += [superseded_run_point(old.runner, "harriers", run, other.run_id) for other in into]
+    return sorted(lines)
+
+
 action = st.one_of(
     st.tuples(st.just("next"), st.integers(0, 2), st.sampled_from([1000, 1000, 1000, 2000, 5000])),
     st.tuples(st.just("gap"), st.integers(0, 2), st.integers(GAP_MS + 1000, GAP_MS + DAY_MS)),
@@ -98,6 +121,7 @@ def test_live_steps_answer_as_the_same_steps_with_nothing_kept(season, actions, 
 
     def apply(result: StepResult, reference: StepResult) -> RunnerState:
         assert_same(result, reference, now)
+        assert superseded(result.lines) == superseded_from_scratch(state, result.state)
         if not has_open_runs(result.state):
             result.state.forget_history()  # as the stream worker does for a runner at rest
         return result.state
