@@ -37,17 +37,31 @@ class Measurement(BaseModel):
     optional: Mapping[str, type] = {}  # written when known
 
     @functools.cached_property
-    def _prepared(
-        self,
-    ) -> tuple[tuple[str, ...], dict[str, tuple[Callable[[Any], str | None], str]], tuple[str, ...], str]:
-        """The tags in line order, every field's writer (`_field_text` of its type) and escaped key,
-        the required fields, the escaped name: worked out once."""
+    def _prepared(self) -> tuple[tuple[str, ...], dict[str, tuple[type, str]], tuple[str, ...], str]:
+        """The tags in line order, every field's type and escaped key, the required fields, the
+        escaped name: worked out once."""
         types = {**self.optional, **self.fields}
-        known = {
-            key: (_TYPED_TEXT.get(kind) or functools.partial(_typed_text, key, kind), key.translate(_ESCAPE_KEY))
-            for key, kind in types.items()
-        }
+        known = {key: (kind, key.translate(_ESCAPE_KEY)) for key, kind in types.items()}
         return tuple(sorted(self.tags)), known, tuple(self.fields), self.name.translate(_ESCAPE_MEASUREMENT)
+
+    @functools.cached_property
+    def _orders(self) -> dict[tuple[str, ...], tuple[tuple[str, type, str], ...]]:
+        """Each set of fields a writer gives (as it gives them) in line order, with their types and
+        escaped keys: a writer gives the same names at every point."""
+        return {}
+
+    def _order(self, names: tuple[str, ...]) -> tuple[tuple[str, type, str], ...] | None:
+        """The fields `names` in line order (None if the measurement does not name one of them)."""
+        orders = self._orders
+        order = orders.get(names)
+        if order is None:
+            known = self._prepared[1]
+            if not known.keys() >= set(names):
+                return None
+            order = tuple((name, *known[name]) for name in sorted(names))
+            if len(orders) < 64:
+                orders[names] = order
+        return order
 
     def line(self, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
         """One point as line protocol (as `_line` writes it, each field as its type); absent optional
@@ -58,17 +72,29 @@ class Measurement(BaseModel):
         tag_order, known, required, name = self._prepared
         if len(tags) != len(tag_order) or any(tag not in tags for tag in tag_order):
             raise ValueError(f"{self.name}: tags {sorted(tags)} are not {sorted(self.tags)}")
-        if not fields.keys() <= known.keys() or None in map(fields.get, required):
+        order = self._order(tuple(fields))
+        if order is None or None in map(fields.get, required):
             unknown = set(fields) - set(known)
             missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
             raise ValueError(f"{self.name}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
         parts = []
-        for field in sorted(fields):
+        for field, kind, key in order:  # `_field_text(field, kind(value))`, each type written here
             value = fields[field]
             if value is None:
                 continue
-            text_of, key = known[field]
-            if (text := text_of(value)) is not None:
+            if kind is float:
+                value = float(value)
+                if not _isfinite(value):
+                    continue
+                text = str(value)
+                parts.append(f"{key}={text[:-2] if text.endswith('.0') else text}")
+            elif kind is int:
+                parts.append(f"{key}={int(value)}i")
+            elif kind is str:
+                parts.append(f"{key}={_string_text(str(value))}")
+            elif kind is bool:
+                parts.append(f"{key}={'true' if value else 'false'}")
+            elif (text := _field_text(field, kind(value))) is not None:
                 parts.append(f"{key}={text}")
         if not parts:
             return ""
@@ -136,26 +162,7 @@ def _string_text(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _float_text(value: Any) -> str | None:
-    """`_field_text` of `float(value)`."""
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    text = str(value)
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _typed_text(key: str, kind: type, value: Any) -> str | None:
-    return _field_text(key, kind(value))
-
-
-_TYPED_TEXT: dict[type, Callable[[Any], str | None]] = {
-    float: _float_text,
-    int: lambda value: f"{int(value)}i",
-    bool: lambda value: "true" if value else "false",
-    str: lambda value: _string_text(str(value)),
-}
-"""`_field_text(key, kind(value))` for each field type a measurement has, without going through its checks."""
+_isfinite = math.isfinite
 
 
 CADENCE = Measurement(
