@@ -9,8 +9,8 @@ runs is a few hundred segments) and every window, shoe wear and a re-sync of an 
 from __future__ import annotations
 
 import bisect
-from collections import ChainMap, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter, is_
 from typing import Any
@@ -39,6 +39,36 @@ _start = attrgetter("start_ms")
 
 def key_of(run: RunSummary) -> RunKey:
     return run.device_id, run.start_ms
+
+
+_MISSING = object()
+
+
+class _Over(Mapping):
+    """`ChainMap(top, base)` of two maps, read only, looked up through `dict.get` (a live step
+    looks up its runs in the runs after the history, over the history's)."""
+
+    __slots__ = ("base", "top")
+
+    def __init__(self, top: Mapping, base: Mapping) -> None:
+        self.top, self.base = top, base
+
+    def __getitem__(self, key: Any) -> Any:
+        value = self.top.get(key, _MISSING)
+        return self.base[key] if value is _MISSING else value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = self.top.get(key, _MISSING)
+        return self.base.get(key, default) if value is _MISSING else value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.top or key in self.base
+
+    def __iter__(self) -> Iterator:
+        return iter({**self.base, **self.top})
+
+    def __len__(self) -> int:
+        return len({**self.base, **self.top})
 
 
 @dataclass(frozen=True)
@@ -84,21 +114,16 @@ class Runs:
         overlap group spans both, and the order by end is the two orders one after the other)."""
         if not self.every:
             return later
-        device_kms = ChainMap(
-            {
-                device: (self.device_kms[device][0] + ends, self.device_kms[device][1] + kms)
-                for device, (ends, kms) in later.device_kms.items()
-                if device in self.device_kms
-            },
-            later.device_kms,
-            self.device_kms,
-        )
+        device_kms = {**self.device_kms, **later.device_kms}  # a few devices
+        for device, (ends, kms) in later.device_kms.items():
+            if device in self.device_kms:
+                device_kms[device] = (self.device_kms[device][0] + ends, self.device_kms[device][1] + kms)
         return Runs(
             every=self.every + later.every,
             counted=self.counted + later.counted,
-            winner_of=ChainMap(later.winner_of, self.winner_of),
+            winner_of=_Over(later.winner_of, self.winner_of),
             open_keys=self.open_keys | later.open_keys,
-            groups=ChainMap(later.groups, self.groups),
+            groups=_Over(later.groups, self.groups),
             counted_ends=self.counted_ends + later.counted_ends,
             device_kms=device_kms,
         )
