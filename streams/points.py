@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 from footpod import schema
@@ -11,7 +10,6 @@ from footpod.records import RunEvaluation, RunSummary
 from streams.segments import Segment
 
 CADENCE_BUCKET_MS = 10_000  # CONTRACT.md: cadence per sample, or per 10 s of a run
-_SEGMENTS_JSON = json.JSONEncoder(separators=(",", ":")).encode  # `json.dumps(..., separators=...)`, made once
 
 
 def cadence_points(runner: str, team: str, fresh: Sequence[CountedSample]) -> list[str]:
@@ -54,7 +52,7 @@ def run_point(
             "end_ms": run.end_ms,
             "final": evaluation.final,
             "duplicate_of": duplicate_of or "",
-            "segments": _SEGMENTS_JSON([segment.model_dump() for segment in segments]),
+            "segments": "[" + ",".join(segment.json() for segment in segments) + "]",
             "cadence_spm": _round(run.cadence_spm, 2),
             "device_km": _round(evaluation.device_km, 3),
             "cadence_dev_pct": _round(evaluation.cadence_dev_pct, 2),

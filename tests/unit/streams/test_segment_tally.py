@@ -107,3 +107,18 @@ def test_a_segment_reads_as_its_fields():
         "Segment(start_ms=1, end_ms=2, first_m=0.0, last_m=3.0, meters=3.0, samples=2, running_samples=2, "
         "running_spm_sum=340.0, run_id=None, arrived_ms=None)"
     )
+
+
+_any_float = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0, 1e16, 1e-7, 0.1])
+
+
+@given(
+    st.integers(-(2**62), 2**62),
+    st.integers(-(2**62), 2**62),
+    st.tuples(_any_float, _any_float, _any_float, st.integers(0, 2**62), st.integers(0, 2**62), _any_float),
+    st.none() | st.text(),
+    st.none() | st.integers(0, 2**62),
+)
+def test_a_segment_is_written_as_json_dumps_writes_it(start, end, readings, run_id, arrived):
+    segment = Segment.of(start, end, *readings, run_id=run_id, arrived_ms=arrived)
+    assert segment.json() == json.dumps(segment.model_dump(), separators=(",", ":"))
