@@ -18,12 +18,15 @@ def built(cls: type[Model], fields: dict[str, Any]) -> Model:
     types (a float where a float goes: pydantic would convert nothing), every field given: made as
     `model_construct` makes it, without going through the fields one by one (a live runner's step
     builds a few records a second; validating them was a tenth of its time)."""
-    model = object.__new__(cls)
-    object.__setattr__(model, "__dict__", fields)
-    object.__setattr__(model, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
+    model = _new(cls)
+    _set(model, "__dict__", fields)
+    _set(model, "__pydantic_fields_set__", set(fields))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
     return model
+
+
+_new, _set = object.__new__, object.__setattr__
 
 
 def group_runs(segments: Sequence[Segment], params: LoadParams) -> list[list[Segment]]:

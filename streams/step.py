@@ -153,7 +153,7 @@ def _latest(state: RunnerState, runs: Runs, ctx: Context, touched: Sequence[RunE
     already in the same step (same state, runs and context), so it is not evaluated twice."""
     latest = runs.counted[-1]
     for evaluation in touched:
-        if evaluation.run == latest:
+        if evaluation.run is latest or evaluation.run == latest:
             return evaluation
     return _evaluate(state, runs, latest, ctx)
 
