@@ -89,6 +89,18 @@ class Runs:
     @classmethod
     def of(cls, every: Sequence[RunSummary], open_keys: Iterable[RunKey] = ()) -> Runs:
         """`every` (ordered by end, then device) with one run counted per overlap."""
+        if len(every) == 1:  # a live run after the history, as a rule: it counts, alone
+            (run,) = every
+            key = key_of(run)
+            return cls(
+                every=(run,),
+                counted=(run,),
+                winner_of={key: run},
+                open_keys=frozenset(open_keys),
+                groups={key: [run]},
+                counted_ends=[run.end_ms],
+                device_kms={run.device_id: ([run.end_ms], [run.km])},
+            )
         winner_of = one_per_overlap(every)
         counted = tuple(run for run in every if winner_of[key_of(run)] is run)
         groups: dict[RunKey, list[RunSummary]] = {}

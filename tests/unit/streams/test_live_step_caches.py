@@ -183,3 +183,15 @@ def test_a_state_made_directly_is_the_one_pydantic_constructs():
     assert _kept(made).keys() == _kept(constructed).keys() == RunnerState.__private_attributes__.keys()
     made.forget_history()  # its private attributes are set as pydantic sets them
     assert made._history is None and made._summaries is None and made._before is None
+
+
+def test_one_run_alone_is_counted_as_choosing_among_runs_counts_it():
+    from footpod.records import RunSummary
+    from streams.state import Runs, key_of, one_per_overlap
+
+    run = RunSummary(run_id="r", device_id="pod", start_ms=1, end_ms=9, km=0.5, samples=3, cadence_spm=None)
+    runs = Runs.of([run], [key_of(run)])
+    assert runs.winner_of == one_per_overlap([run]) and runs.counted == (run,) and runs.every == (run,)
+    assert runs.groups == {key_of(run): [run]} and runs.open_keys == {key_of(run)}
+    assert runs.counted_ends == [9] and runs.device_kms == {"pod": ([9], [0.5])}
+    assert runs.members(run) == [run] and runs.is_open(run) and runs.device_km("pod", 9) == 0.5
