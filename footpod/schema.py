@@ -45,6 +45,10 @@ class Measurement(BaseModel):
         return tuple(sorted(self.tags)), known, tuple(self.fields), self.name.translate(_ESCAPE_MEASUREMENT)
 
     @functools.cached_property
+    def _tag_set(self) -> frozenset[str]:
+        return frozenset(self.tags)
+
+    @functools.cached_property
     def _orders(self) -> dict[tuple[str, ...], tuple[tuple[str, type, str], ...]]:
         """Each set of fields a writer gives (as it gives them) in line order, with their types and
         escaped keys: a writer gives the same names at every point."""
@@ -70,7 +74,7 @@ class Measurement(BaseModel):
         Raises ValueError for a tag or field this measurement does not have, or a missing one:
         a renamed field fails here, at the writer, not later as a silently empty read-back."""
         tag_order, known, required, name = self._prepared
-        if len(tags) != len(tag_order) or any(tag not in tags for tag in tag_order):
+        if len(tags) != len(tag_order) or not tags.keys() >= self._tag_set:
             raise ValueError(f"{self.name}: tags {sorted(tags)} are not {sorted(self.tags)}")
         order = self._order(tuple(fields))
         if order is None or None in map(fields.get, required):
