@@ -446,6 +446,14 @@ class RunnerState(BaseModel):
             history = _kept(self)["_history"] = History.of(self.devices, params, self.summaries(params))
         return history
 
+    def maybe_open(self) -> list[Sequence[Segment]]:
+        """Each device's segments that may be open: those after its history's (which holds runs
+        judged whole only), not the runner's every run (the stream asks after every step)."""
+        history = _kept(self)["_history"]
+        if history is None:
+            return list(self.devices.values())
+        return [segments[history.prefix.get(device, 0) :] for device, segments in self.devices.items()]
+
     def forget_history(self) -> None:
         """Let the history's summaries go (a runner with no run under way: its next step makes them
         again, once), so the runners at rest hold their segments only."""

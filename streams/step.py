@@ -118,13 +118,13 @@ def may_be_whole(state: RunnerState, now_ms: int, params: LoadParams) -> bool:
         segment.arrived_ms is not None
         and now_ms - segment.arrived_ms >= params.settle_ms
         and now_ms - segment.end_ms >= params.run_gap_ms
-        for segments in state.devices.values()
+        for segments in state.maybe_open()
         for segment in segments
     )
 
 
 def has_open_runs(state: RunnerState) -> bool:
-    return any(segment.open for segments in state.devices.values() for segment in segments)
+    return any(segment.open for segments in state.maybe_open() for segment in segments)
 
 
 def _evaluate(state: RunnerState, runs: Runs, run: RunSummary, ctx: Context) -> RunEvaluation:

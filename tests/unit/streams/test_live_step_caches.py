@@ -14,7 +14,7 @@ from footpod.records import RunnerUpdate
 from streams.points import superseded_run_point
 from streams.segments import Segment
 from streams.state import RunnerState, device_km, evaluate
-from streams.step import StepResult, conclude, has_open_runs, step
+from streams.step import StepResult, conclude, has_open_runs, may_be_whole, step
 from tests.unit.streams.stream_histories import PARAMS, T0, ctx
 
 DEVICES = ("pod", "watch", "band")
@@ -122,6 +122,14 @@ def test_live_steps_answer_as_the_same_steps_with_nothing_kept(season, actions, 
     def apply(result: StepResult, reference: StepResult) -> RunnerState:
         assert_same(result, reference, now)
         assert superseded(result.lines) == superseded_from_scratch(state, result.state)
+        every_segment = [segment for segments in result.state.devices.values() for segment in segments]
+        assert has_open_runs(result.state) == any(segment.open for segment in every_segment)
+        for later in (0, PARAMS.settle_ms, GAP_MS + PARAMS.settle_ms):  # `may_be_whole` as over every segment
+            at = now + later
+            assert may_be_whole(result.state, at, PARAMS) == any(
+                segment.open and at - segment.arrived_ms >= PARAMS.settle_ms and at - segment.end_ms >= GAP_MS
+                for segment in every_segment
+            )
         if not has_open_runs(result.state):
             result.state.forget_history()  # as the stream worker does for a runner at rest
         return result.state
