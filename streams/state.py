@@ -189,8 +189,8 @@ class History:
     the runs after the history (the open one), whatever the number of runs before.
 
     It holds each device's first `prefix[device]` segments; a step keeps it while those segments
-    stay the same objects and the next one starts another run (`carry_history`); judging a run
-    whole makes a new one (`seal`)."""
+    stay the same objects and the next one starts another run (`holds_prefix_of`); runs judged
+    whole after it are taken into a new one (`taken_further`)."""
 
     params: LoadParams
     prefix: dict[str, int]  # device -> how many of its leading segments the history holds
@@ -397,7 +397,8 @@ class RunnerState(BaseModel):
 
     def all_runs(self, params: LoadParams) -> Runs:
         """Every device's runs, the ones that count, and which runs are still open: the runner's
-        `History`, made once, followed by the runs after it."""
+        `History`, made once and taking the runs judged whole after it as they come
+        (`History.taken_further`), followed by the runs after it, summarised once (`Summaries`)."""
         history = self.history(params)
         known = self.summaries(params)
         made: dict[RunKey, tuple[tuple[Segment, ...], RunSummary]] = {}
