@@ -37,35 +37,73 @@ class Measurement(BaseModel):
     optional: Mapping[str, type] = {}  # written when known
 
     @functools.cached_property
-    def _prepared(self) -> tuple[tuple[str, ...], dict[str, tuple[type, str]]]:
-        """The tags in line order, and every field's type and escaped key: worked out once."""
+    def _prepared(self) -> tuple[tuple[str, ...], dict[str, tuple[type, str]], tuple[str, ...], str]:
+        """The tags in line order, every field's type and escaped key, the required fields, the
+        escaped name: worked out once."""
         types = {**self.optional, **self.fields}
-        return tuple(sorted(self.tags)), {key: (kind, key.translate(_ESCAPE_KEY)) for key, kind in types.items()}
+        known = {key: (kind, key.translate(_ESCAPE_KEY)) for key, kind in types.items()}
+        return tuple(sorted(self.tags)), known, tuple(self.fields), self.name.translate(_ESCAPE_MEASUREMENT)
+
+    @functools.cached_property
+    def _tag_set(self) -> frozenset[str]:
+        return frozenset(self.tags)
+
+    @functools.cached_property
+    def _orders(self) -> dict[tuple[str, ...], tuple[tuple[str, type, str], ...]]:
+        """Each set of fields a writer gives (as it gives them) in line order, with their types and
+        escaped keys: a writer gives the same names at every point."""
+        return {}
+
+    def _order(self, names: tuple[str, ...]) -> tuple[tuple[str, type, str], ...] | None:
+        """The fields `names` in line order (None if the measurement does not name one of them)."""
+        orders = self._orders
+        order = orders.get(names)
+        if order is None:
+            known = self._prepared[1]
+            if not known.keys() >= set(names):
+                return None
+            order = tuple((name, *known[name]) for name in sorted(names))
+            if len(orders) < 64:
+                orders[names] = order
+        return order
 
     def line(self, tags: Mapping[str, str], fields: Mapping[str, Any], ts_ms: int) -> str:
-        """One point as line protocol (as `_line` writes it); absent optional fields (None) are left out.
+        """One point as line protocol (as `_line` writes it, each field as its type); absent optional
+        fields (None) are left out.
 
         Raises ValueError for a tag or field this measurement does not have, or a missing one:
         a renamed field fails here, at the writer, not later as a silently empty read-back."""
-        tag_order, known = self._prepared
-        if len(tags) != len(tag_order) or any(tag not in tags for tag in tag_order):
+        tag_order, known, required, name = self._prepared
+        if len(tags) != len(tag_order) or not tags.keys() >= self._tag_set:
             raise ValueError(f"{self.name}: tags {sorted(tags)} are not {sorted(self.tags)}")
-        if any(name not in known for name in fields) or any(fields.get(name) is None for name in self.fields):
+        order = self._order(tuple(fields))
+        if order is None or None in map(fields.get, required):
             unknown = set(fields) - set(known)
             missing = set(self.fields) - {name for name, value in fields.items() if value is not None}
             raise ValueError(f"{self.name}: unknown fields {sorted(unknown)}, missing {sorted(missing)}")
         parts = []
-        for name in sorted(fields):
-            value = fields[name]
+        for field, kind, key in order:  # `_field_text(field, kind(value))`, each type written here
+            value = fields[field]
             if value is None:
                 continue
-            kind, key = known[name]
-            if (text := _field_text(name, kind(value))) is not None:
+            if kind is float:
+                value = float(value)
+                if not _isfinite(value):
+                    continue
+                text = str(value)
+                parts.append(f"{key}={text[:-2] if text.endswith('.0') else text}")
+            elif kind is int:
+                parts.append(f"{key}={int(value)}i")
+            elif kind is str:
+                parts.append(f"{key}={_string_text(str(value))}")
+            elif kind is bool:
+                parts.append(f"{key}={'true' if value else 'false'}")
+            elif (text := _field_text(field, kind(value))) is not None:
                 parts.append(f"{key}={text}")
         if not parts:
             return ""
-        tag_text = _tag_text(tag_order, tuple(tags[tag] for tag in tag_order))
-        return f"{self.name.translate(_ESCAPE_MEASUREMENT)}{tag_text} {','.join(parts)} {int(ts_ms)}"
+        tag_text = _tag_text(tag_order, tuple(map(tags.__getitem__, tag_order)))
+        return f"{name}{tag_text} {','.join(parts)} {int(ts_ms)}"
 
 
 # Line protocol as influxdb-client's `Point.to_line_protocol` writes it (same escapes, sorted tags and
@@ -117,8 +155,18 @@ def _field_text(key: str, value: Any) -> str | None:
         text = str(value)
         return text[:-2] if text.endswith(".0") else text
     if isinstance(value, str):
-        return f'"{value.translate(_ESCAPE_STRING)}"'
+        return _string_text(value)
     raise ValueError(f'Type: "{type(value)}" of field: "{key}" is not supported.')
+
+
+def _string_text(value: str) -> str:
+    """A string field: quoted, its backslashes and quotes escaped (as `str.translate` with
+    `_ESCAPE_STRING` escapes them, but in two passes in C: a run's segments are a few hundred
+    characters of JSON, which `translate` maps one by one)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_isfinite = math.isfinite
 
 
 CADENCE = Measurement(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 from footpod import schema
@@ -53,7 +52,7 @@ def run_point(
             "end_ms": run.end_ms,
             "final": evaluation.final,
             "duplicate_of": duplicate_of or "",
-            "segments": json.dumps([segment.model_dump() for segment in segments], separators=(",", ":")),
+            "segments": "[" + ",".join(segment.json() for segment in segments) + "]",
             "cadence_spm": _round(run.cadence_spm, 2),
             "device_km": _round(evaluation.device_km, 3),
             "cadence_dev_pct": _round(evaluation.cadence_dev_pct, 2),

@@ -28,6 +28,8 @@ seen, and an irregular device has no single interval to adapt to.
 from __future__ import annotations
 
 import bisect
+import json
+import math
 import struct
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
@@ -170,6 +172,23 @@ class Segment(msgspec.Struct, frozen=True, gc=False):
     def model_dump(self) -> dict[str, Any]:
         return dict(zip(_FIELDS, self._values()))
 
+    def json(self) -> str:
+        """`json.dumps(self.model_dump(), separators=(",", ":"))`, written directly (a live run's
+        point carries its segment, written anew at every sample)."""
+        start, end, first, last, meters, samples, running, spm_sum, run_id, arrived = self._values()
+        return _JSON % (
+            int.__repr__(start),
+            int.__repr__(end),
+            _json_float(first),
+            _json_float(last),
+            _json_float(meters),
+            int.__repr__(samples),
+            int.__repr__(running),
+            _json_float(spm_sum),
+            "null" if run_id is None else _json_string(run_id),
+            "null" if arrived is None else int.__repr__(arrived),
+        )
+
     def model_copy(self, update: dict[str, Any]) -> Segment:
         if update.keys() <= _PLAIN:
             return msgspec.structs.replace(self, **update)
@@ -181,6 +200,21 @@ class Segment(msgspec.Struct, frozen=True, gc=False):
         return core_schema.no_info_plain_validator_function(
             cls.model_validate, serialization=core_schema.plain_serializer_function_ser_schema(cls.model_dump)
         )
+
+
+_JSON = "{" + ",".join(f'"{name}":%s' for name in _FIELDS) + "}"
+_json_string = json.encoder.encode_basestring_ascii  # as `json.dumps` writes a string (ensure_ascii)
+
+
+def _json_float(value: float) -> str:
+    """A float as `json.dumps` writes it."""
+    if value != value:
+        return "NaN"
+    if value == math.inf:
+        return "Infinity"
+    if value == -math.inf:
+        return "-Infinity"
+    return float.__repr__(value)
 
 
 _start = attrgetter("start_ms")

@@ -15,8 +15,9 @@ from footpod.contract import CountedSample
 from footpod.load import BASELINE_DAYS, CHRONIC_DAYS, DAY_MS, EWMA_DAYS, WEEK_MS
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
-from streams.segments import LoadParams, join_all
-from streams.state import RunnerState, Runs, count_samples, evaluate, key_of, seal
+from streams.runs import built, summarise
+from streams.segments import LoadParams, Segment, join_all
+from streams.state import RunnerState, Runs, count_samples, evaluate, evaluation_with, key_of, seal
 
 RECENT_DAYS = 60  # what the alert worker looks back at: pain and return to run (4 weeks), daily EWMA (56 days)
 LOAD_REACH_MS = max(2 * WEEK_MS, CHRONIC_DAYS * DAY_MS, EWMA_DAYS * DAY_MS)  # the runs `load_at` reads end within
@@ -52,10 +53,11 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     counted = count_samples(state, samples, ctx.params, ctx.now_ms)
     if not counted.fresh:
         return StepResult(state=state)
-    before: dict[str, dict[int, RunSummary]] = {}
-    for run in counted.touched:  # the runs the new samples may have changed, as they were
-        for old in state.runs_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
-            before.setdefault(run.device_id, {})[old.start_ms] = old
+    before: dict[str, dict[int, list[Segment]]] = {}
+    if not _after_all(state, counted.fresh):  # else no run's start can move: nothing is superseded
+        for run in counted.touched:  # the runs the new samples may have changed, as they were (their segments)
+            for old in state.groups_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
+                before.setdefault(run.device_id, {})[old[0].start_ms] = old
     new = counted.state
     runs = new.all_runs(ctx.params)
     winners = _unique(runs.winner_of[key_of(run)] for run in counted.touched)
@@ -67,15 +69,18 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
         touched.append(evaluation)
         if ctx.run_points or evaluation.final:
             lines += _run_lines(new, runs, evaluation, ctx)
-    update = RunnerUpdate(
-        runner=state.runner,
-        team=ctx.team,
-        touched=tuple(touched),
-        latest=_latest(new, runs, ctx, touched),
-        recent=_recent(runs, winners),
-        recent_after_ms=_recent_after(runs, winners),
+    update = built(
+        RunnerUpdate,
+        {
+            "runner": state.runner,
+            "team": ctx.team,
+            "touched": tuple(touched),
+            "latest": _latest(new, runs, ctx, touched),
+            "recent": _recent(runs, winners),
+            "recent_after_ms": _recent_after(runs, winners),
+        },
     )
-    return StepResult(state=new, lines=lines, update=update)
+    return built(StepResult, {"state": new, "lines": lines, "update": update})
 
 
 def conclude(state: RunnerState, ctx: Context) -> StepResult:
@@ -96,13 +101,16 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
             touched.append(evaluation)
     if not touched:  # an overlapping source is still open: its verdict comes with it
         return StepResult(state=sealed_state, lines=lines)
-    update = RunnerUpdate(
-        runner=state.runner,
-        team=ctx.team,
-        touched=tuple(touched),
-        latest=_latest(sealed_state, runs, ctx, touched),
-        recent=_recent(runs, winners),
-        recent_after_ms=_recent_after(runs, winners),
+    update = built(
+        RunnerUpdate,
+        {
+            "runner": state.runner,
+            "team": ctx.team,
+            "touched": tuple(touched),
+            "latest": _latest(sealed_state, runs, ctx, touched),
+            "recent": _recent(runs, winners),
+            "recent_after_ms": _recent_after(runs, winners),
+        },
     )
     return StepResult(state=sealed_state, lines=lines, update=update)
 
@@ -128,30 +136,34 @@ def may_be_whole(state: RunnerState, now_ms: int, params: LoadParams) -> bool:
         segment.arrived_ms is not None
         and now_ms - segment.arrived_ms >= params.settle_ms
         and now_ms - segment.end_ms >= params.run_gap_ms
-        for segments in state.devices.values()
+        for segments in state.maybe_open()
         for segment in segments
     )
 
 
 def has_open_runs(state: RunnerState) -> bool:
-    return any(segment.open for segments in state.devices.values() for segment in segments)
+    return any(segment.open for segments in state.maybe_open() for segment in segments)
 
 
 def _evaluate(state: RunnerState, runs: Runs, run: RunSummary, ctx: Context) -> RunEvaluation:
     """`evaluate` over the counted runs its windows can see (load up to `LOAD_REACH_MS` before the
     run's end, the cadence baseline's days before its start): the same runs in the same order,
-    found by bisection instead of a walk through the runner's whole history."""
+    found by bisection instead of a walk through the runner's whole history; those before the run
+    summed once for the steps of a live run (`RunnerState.before`)."""
     after = min(run.end_ms - LOAD_REACH_MS, run.start_ms - BASELINE_DAYS * DAY_MS - 1)
-    return evaluate(
-        run,
-        runs.window(after, run.end_ms),
-        state.first_seen_ms or run.start_ms,
-        ctx.now_ms,
-        ctx.params,
-        ctx.baseline_override,
-        runs.device_km(run.device_id, run.end_ms),
-        final=not runs.is_open(run),
-    )
+    window = runs.window(after, run.end_ms)
+    first_seen_ms = state.first_seen_ms or run.start_ms
+    device_km = runs.device_km(run.device_id, run.end_ms)
+    final = not runs.is_open(run)
+    if not window or window[-1] is not run:  # another run ends with it: all from the window
+        return evaluate(
+            run, window, first_seen_ms, ctx.now_ms, ctx.params, ctx.baseline_override, device_km, final=final
+        )
+    # the run ends the window: the runs before it are summed once and kept (`RunnerState.before`)
+    before = state.before(run, window[:-1])
+    baseline = ctx.baseline_override if ctx.baseline_override is not None else before.baseline
+    load = before.load.load_at(run.end_ms, first_seen_ms, run.km)
+    return evaluation_with(run, load, baseline, ctx.now_ms, ctx.params, device_km, final)
 
 
 def _latest(state: RunnerState, runs: Runs, ctx: Context, touched: Sequence[RunEvaluation]) -> RunEvaluation:
@@ -159,7 +171,7 @@ def _latest(state: RunnerState, runs: Runs, ctx: Context, touched: Sequence[RunE
     already in the same step (same state, runs and context), so it is not evaluated twice."""
     latest = runs.counted[-1]
     for evaluation in touched:
-        if evaluation.run == latest:
+        if evaluation.run is latest or evaluation.run == latest:
             return evaluation
     return _evaluate(state, runs, latest, ctx)
 
@@ -178,23 +190,34 @@ def _run_lines(state: RunnerState, runs: Runs, evaluation: RunEvaluation, ctx: C
     return lines
 
 
+def _after_all(state: RunnerState, fresh: Sequence[CountedSample]) -> bool:
+    """Whether each sample comes after every segment its device had (a live sample, as a rule):
+    such samples start runs or join the last one, and every run starts where it started."""
+    for sample in fresh:
+        segments = state.devices.get(sample.device_id)
+        if segments and sample.ts <= segments[-1].end_ms:
+            return False
+    return True
+
+
 def _superseded_lines(
-    state: RunnerState, team: str, before: dict[str, dict[int, RunSummary]], params: LoadParams
+    state: RunnerState, team: str, before: dict[str, dict[int, list[Segment]]], params: LoadParams
 ) -> list[str]:
     """Runs whose start moved earlier (late samples before them): their point at the old start
     is overwritten as superseded, so one run stays one point (issue 9). Only the device's runs
-    around the old start (`runs_near`) can start there or hold it."""
+    around the old start (`runs_near`) can start there or hold it. `before` holds the runs as they
+    were, by device and start, as their segments (summarised only if superseded)."""
     lines = []
     for device, old_runs in before.items():
-        for old in old_runs.values():
-            if state.starts_run_at(device, old.start_ms, params):  # the run still starts there
+        for start_ms, old in old_runs.items():
+            if state.starts_run_at(device, start_ms, params):  # the run still starts there
                 continue
-            new_runs = state.runs_near(device, old.start_ms, old.start_ms, params)
-            if any(run.start_ms == old.start_ms for run in new_runs):
+            new_runs = state.runs_near(device, start_ms, start_ms, params)
+            if any(run.start_ms == start_ms for run in new_runs):
                 continue
-            into = next((run for run in new_runs if run.start_ms < old.start_ms <= run.end_ms), None)
+            into = next((run for run in new_runs if run.start_ms < start_ms <= run.end_ms), None)
             if into is not None:
-                lines.append(superseded_run_point(state.runner, team, old, into.run_id))
+                lines.append(superseded_run_point(state.runner, team, summarise(device, old, params), into.run_id))
     return lines
 
 

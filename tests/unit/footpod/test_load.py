@@ -4,8 +4,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from footpod.load import DAY_MS, acwr_ewma, cadence_baseline, cadence_dev_pct, change_pct, daily_km, load_at
-from footpod.records import RunSummary
+from footpod.load import (
+    CHRONIC_DAYS,
+    DAY_MS,
+    EWMA_ACUTE,
+    EWMA_CHRONIC,
+    EWMA_DAYS,
+    WEEK_MS,
+    acwr_ewma,
+    cadence_baseline,
+    cadence_dev_pct,
+    change_pct,
+    daily_km,
+    km_between,
+    load_at,
+    load_before,
+)
+from footpod.records import LoadSnapshot, RunSummary
 
 NOW = 1_764_000_000_000
 
@@ -83,6 +98,55 @@ def test_ewma_starts_at_the_first_active_day():
     assert acwr_ewma([0.0] * 30 + [5.0]) == acwr_ewma([5.0])
 
 
+def ewma_day_by_day(daily):
+    """Williams et al.'s EWMA walked through every day, counting from the first active one."""
+    acute = chronic = 0.0
+    started = False
+    for load in daily:
+        started = started or load > 0
+        if started:
+            acute = EWMA_ACUTE * load + (1 - EWMA_ACUTE) * acute
+            chronic = EWMA_CHRONIC * load + (1 - EWMA_CHRONIC) * chronic
+    return acute / chronic if chronic > 0 else None
+
+
+@given(st.lists(st.floats(0, 50) | st.just(0.0), max_size=80))
+def test_ewma_is_the_day_by_day_ewma(daily):
+    assert acwr_ewma(daily) == ewma_day_by_day(daily)
+
+
+@given(
+    runs=st.lists(
+        st.tuples(st.integers(-2 * DAY_MS, 70 * DAY_MS), st.floats(0, 40) | st.sampled_from([0.0, 0.1, 10.0])),
+        max_size=40,
+    ),
+    first_seen_days=st.integers(0, 100),
+)
+def test_load_in_one_pass_is_each_window_summed_apart(runs, first_seen_days):
+    """`load_at` as its definition: `km_between` of each window and the EWMA of `daily_km`, the
+    same floats to the last bit (as the stream writes and sends them)."""
+    summaries = sorted((run(age / DAY_MS, km) for age, km in runs), key=lambda r: r.end_ms)
+    expected = load_by_definition(summaries, NOW, NOW - first_seen_days * DAY_MS)
+    assert load_at(summaries, NOW, NOW - first_seen_days * DAY_MS).model_dump_json() == expected.model_dump_json()
+
+
+def load_by_definition(runs, as_of, first_seen):
+    """RULES.md §1's load, window by window (`km_between`) and day by day (`daily_km`)."""
+    week = km_between(runs, as_of - WEEK_MS, as_of)
+    prev = km_between(runs, as_of - 2 * WEEK_MS, as_of - WEEK_MS)
+    chronic = km_between(runs, as_of - CHRONIC_DAYS * DAY_MS, as_of) / 4
+    return LoadSnapshot(
+        as_of_ms=as_of,
+        week_km=week,
+        prev_week_km=prev,
+        change_pct=change_pct(week, prev),
+        chronic_week_km=chronic,
+        acwr=week / chronic if chronic > 0 else None,
+        acwr_ewma=ewma_day_by_day(daily_km(runs, as_of, EWMA_DAYS)),
+        history_days=max(0.0, (as_of - first_seen) / DAY_MS),
+    )
+
+
 @given(st.lists(st.floats(0, 50), min_size=1, max_size=80))
 def test_ewma_is_never_negative(daily):
     value = acwr_ewma(daily)
@@ -105,3 +169,32 @@ def test_cadence_baseline_is_the_median_of_the_previous_28_days(runs, expected):
 def test_cadence_deviation_in_percent_of_baseline():
     assert cadence_dev_pct(161.5, 170) == pytest.approx(-5.0)
     assert cadence_dev_pct(None, 170) is None and cadence_dev_pct(170, None) is None
+
+
+@given(
+    ages=st.lists(st.integers(-DAY_MS, 70 * DAY_MS), max_size=30),
+    kms=st.lists(st.floats(0, 40) | st.sampled_from([0.0, 0.1, 10.0]), min_size=31, max_size=31),
+    later=st.floats(0, 1),
+    km=st.none() | st.floats(0, 40),
+)
+def test_sums_kept_for_the_runs_before_a_run_give_its_load_as_from_scratch(ages, kms, later, km):
+    """The stream keeps `load_before` of the runs before a live run and adds the run to it, at any
+    instant the sums hold for: the load is `load_at` of all the runs then, to the last bit."""
+    before = sorted((run(age / DAY_MS, kms[index]) for index, age in enumerate(ages)), key=lambda r: r.end_ms)
+    kept = load_before(before, NOW)
+    assert NOW < kept.until_ms <= NOW + DAY_MS
+    as_of = NOW + int(later * (kept.until_ms - 1 - NOW))
+    first_seen = NOW - 40 * DAY_MS
+    live = RunSummary(
+        run_id="live", device_id="pod", start_ms=as_of - 1000, end_ms=as_of, km=km or 0.0, samples=2, cadence_spm=None
+    )
+    runs = before if km is None else [*before, live]
+    expected = load_by_definition(runs, as_of, first_seen)
+    assert kept.load_at(as_of, first_seen, km).model_dump_json() == expected.model_dump_json()
+
+
+def test_sums_kept_are_refused_once_a_run_moves_to_another_day():
+    kept = load_before([run(1.5, 10.0)], NOW)
+    assert kept.until_ms == NOW + DAY_MS // 2
+    with pytest.raises(ValueError):
+        kept.load_at(kept.until_ms, NOW)

@@ -2,6 +2,7 @@
 compared and joined as when each was a field of its own."""
 
 import json
+import math
 
 import msgspec
 import pytest
@@ -107,3 +108,18 @@ def test_a_segment_reads_as_its_fields():
         "Segment(start_ms=1, end_ms=2, first_m=0.0, last_m=3.0, meters=3.0, samples=2, running_samples=2, "
         "running_spm_sum=340.0, run_id=None, arrived_ms=None)"
     )
+
+
+_any_float = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, 1e16, 1e-7, 0.1]) | st.floats()
+
+
+@given(
+    st.integers(-(2**62), 2**62),
+    st.integers(-(2**62), 2**62),
+    st.tuples(_any_float, _any_float, _any_float, st.integers(0, 2**62), st.integers(0, 2**62), _any_float),
+    st.none() | st.text(),
+    st.none() | st.integers(0, 2**62),
+)
+def test_a_segment_is_written_as_json_dumps_writes_it(start, end, readings, run_id, arrived):
+    segment = Segment.of(start, end, *readings, run_id=run_id, arrived_ms=arrived)
+    assert segment.json() == json.dumps(segment.model_dump(), separators=(",", ":"))
