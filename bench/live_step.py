@@ -91,8 +91,7 @@ def main() -> None:
         return
     wall0, cpu0, wall, cpu = medians(args.days, args.steps)
     print(
-        f"median µs per live step (wall/CPU): no history {wall0:.0f}/{cpu0:.0f}, "
-        f"{args.days} days {wall:.0f}/{cpu:.0f}"
+        f"median µs per live step (wall/CPU): no history {wall0:.0f}/{cpu0:.0f}, {args.days} days {wall:.0f}/{cpu:.0f}"
     )
     if args.profile:
         state, start = runner(args.days)
