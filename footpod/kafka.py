@@ -21,6 +21,12 @@ PAIN = "footpod.pain"
 DEADLETTER = "footpod.deadletter"  # CONTRACT.md, "Bad input"
 UPDATES = "footpod.updates"  # stream -> alert worker: runs and load
 ALL_TOPICS = (SAMPLES, PAIN, DEADLETTER, UPDATES)
+# A fetch answered at once with whatever is there (aiokafka's default, 1 byte) makes a consumer under a
+# steady trickle of live records fetch again and again, a record or two each time: at 500 live runners
+# Tansu spent over half a core answering those fetches. Asking for this much lets the broker hold a fetch
+# until that much is there or the fetch wait is up, so a consumer fetches at most once a wait when
+# records trickle, and at once when they pour (a sync).
+FETCH_MIN_BYTES = 64 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +92,8 @@ def create_app(settings: Settings, app_id: str) -> faust.App:
 
 
 def _app_class(fetch_wait_ms: int) -> type[faust.App]:
-    """`faust.App` with its Kafka consumer's `fetch_max_wait_ms` set (Faust fixes it at 1,500 ms).
+    """`faust.App` with its Kafka consumer's `fetch_max_wait_ms` set (Faust fixes it at 1,500 ms), and
+    `fetch_min_bytes` (`FETCH_MIN_BYTES`).
 
     A fetch with nothing to read waits at the broker up to that long; Tansu answers it only when
     the wait is up, not when records arrive, so a live sample waited ~0.4 s on average and up to
@@ -99,6 +106,7 @@ def _app_class(fetch_wait_ms: int) -> type[faust.App]:
         def _create_worker_consumer(self, transport):
             consumer = super()._create_worker_consumer(transport)
             consumer._fetch_max_wait_ms = fetch_wait_ms  # read by AIOKafkaConsumer.start(), not before
+            consumer._fetch_min_bytes = FETCH_MIN_BYTES
             return consumer
 
     class FetchingConsumer(driver.Consumer):
