@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.stack import own_pipeline
-from tests.integration.training import daily_runs, monday_weeks_ago
+from tests.integration.training import daily_runs, midnight_days_ago
 
 STAGES = ("bridge", "stream", "alerts")
 
@@ -66,10 +66,13 @@ def test_every_stage_is_healthy_and_answers_json(pipeline):
 def test_a_simulated_team_shows_in_every_stages_counters(pipeline, watch, phone):
     before = {stage: scrape(pipeline, stage) for stage in STAGES}
     watcher = watch("alerts/unassigned/#")
-    first_monday = monday_weeks_ago(3)
+    # three weeks ending yesterday: the progression crosses +10 % on the fourth day of the third week,
+    # 4 days ago on any weekday (from a Monday 3 ISO weeks back it was 7 days old by Thursday 06:28
+    # UTC, and no longer pushed: RULES.md §7, FOOTPOD_PUSH_WITHIN_DAYS)
+    first_day = midnight_days_ago(21)
     team = {
-        "mira": daily_runs("mira-pod", first_monday, [30.0, 30.0, 36.0]),  # +20 %: a progression alert
-        "omar": daily_runs("omar-pod", first_monday, [20.0, 20.0, 20.0]),
+        "mira": daily_runs("mira-pod", first_day, [30.0, 30.0, 36.0]),  # +20 %: a progression alert
+        "omar": daily_runs("omar-pod", first_day, [20.0, 20.0, 20.0]),
     }
     sent = 0
     for name, runs in team.items():

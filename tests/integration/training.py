@@ -15,6 +15,13 @@ def monday_weeks_ago(weeks: int) -> int:
     return int(monday.timestamp() * 1000)
 
 
+def midnight_days_ago(days: int) -> int:
+    """Epoch ms of 00:00 UTC `days` days before today: runs that end before today whatever the
+    weekday and hour, so an alert they cause is as old on every day the tests run."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((today - timedelta(days=days)).timestamp() * 1000)
+
+
 def run(device: str, start_ms: int, km: float, cadence: float = 172.0) -> list[dict]:
     """A steady run at 1 Hz: 3 m a second."""
     count = int(km * 1000 / SPEED_MPS) + 1
