@@ -27,6 +27,7 @@ from footpod import kafka, metrics
 from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batches, pack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
+from streams.runs import built
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
 from streams.segments import load_params
 from streams.state import RunnerState
@@ -74,6 +75,7 @@ class StreamWorker(StageWorker):
         self.point_due: dict[str, int] = {}  # runner -> when its open runs' points are written next (ms)
         self.releasing = False  # a rebalance or a stop is under way: no record is held back (`release_held`)
         self.samples_in = 0
+        self._samples_in_metric = metrics.SAMPLES_IN.labels(self.stage)
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self._partition_of = None  # runner -> its partition of `footpod.updates`, once the topic is known
@@ -172,7 +174,7 @@ class StreamWorker(StageWorker):
             return False
         samples: list[SampleRecord] = [sample for share in shares for sample in share.samples]
         self.samples_in += len(samples)
-        metrics.SAMPLES_IN.labels(self.stage).inc(len(samples))
+        self._samples_in_metric.inc(len(samples))
         result = step(state, samples, self._context(runner, now_ms, run_points=False))
         self._apply(runner, result, lines, updates)
         return True
@@ -219,13 +221,18 @@ class StreamWorker(StageWorker):
             await self.updates_topic.send(partition=partition, value=value)
 
     def _context(self, runner: str, now_ms: int, run_points: bool = True) -> Context:
+        """Built, not validated (`streams.runs.built`): every value has its type already, and a
+        context is made for every runner of every batch."""
         entry = self.roster.current.entry(runner)
-        return Context(
-            now_ms=now_ms,
-            params=self.params,
-            team=entry.team,
-            baseline_override=entry.baseline_cadence_spm,
-            run_points=run_points,
+        return built(
+            Context,
+            {
+                "now_ms": now_ms,
+                "params": self.params,
+                "team": entry.team,
+                "baseline_override": entry.baseline_cadence_spm,
+                "run_points": run_points,
+            },
         )
 
     async def _state_of(self, runner: str) -> RunnerState:
