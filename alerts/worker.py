@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import faust
 import msgspec
@@ -34,7 +35,7 @@ from footpod import kafka, metrics, schema
 from footpod.contract import Alert, PainEvent, PainReport, Status
 from footpod.errors import StoreReadError
 from footpod.mqtt import mqtt_client
-from footpod.records import RunnerUpdate, RunSummary, unpack_updates
+from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummary, unpack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 
@@ -64,6 +65,7 @@ class Publisher:
 
 
 _RUN = struct.Struct("<qqdqd?I")  # start_ms, end_ms, km, samples, cadence_spm (0.0 when None), has cadence, device
+_END = struct.Struct("<q")  # a packed run's end_ms, 8 bytes in
 
 
 class CompactRuns(msgspec.Struct, frozen=True, gc=False):
@@ -88,13 +90,17 @@ def compact(runs: Iterable[RunSummary]) -> CompactRuns:
         device = devices.setdefault(r.device_id, len(devices))
         if r.run_id != f"{r.device_id}@{r.start_ms}":
             run_ids[index] = r.run_id
-        cadence = r.cadence_spm
-        packed += _RUN.pack(
-            r.start_ms, r.end_ms, r.km, r.samples, 0.0 if cadence is None else cadence, cadence is not None, device
-        )
+        packed += _packed(r, device)
     if not packed:
         return NO_RUNS
     return CompactRuns(bytes(packed), tuple(map(sys.intern, devices)), run_ids or None)
+
+
+def _packed(run: RunSummary, device: int) -> bytes:
+    cadence = run.cadence_spm
+    return _RUN.pack(
+        run.start_ms, run.end_ms, run.km, run.samples, 0.0 if cadence is None else cadence, cadence is not None, device
+    )
 
 
 def expand(runs: CompactRuns, before_ms: int | None = None) -> tuple[RunSummary, ...]:
@@ -106,28 +112,127 @@ def expand(runs: CompactRuns, before_ms: int | None = None) -> tuple[RunSummary,
             continue
         device_id = runs.devices[device]
         expanded.append(
-            RunSummary(
-                run_id=run_ids[index] if index in run_ids else f"{device_id}@{start}",
-                device_id=device_id,
-                start_ms=start,
-                end_ms=end,
-                km=km,
-                samples=samples,
-                cadence_spm=cadence if has_cadence else None,
+            _made(
+                RunSummary,
+                {
+                    "run_id": run_ids[index] if index in run_ids else f"{device_id}@{start}",
+                    "device_id": device_id,
+                    "start_ms": start,
+                    "end_ms": end,
+                    "km": km,
+                    "samples": samples,
+                    "cadence_spm": cadence if has_cadence else None,
+                },
+                _RUN_FIELDS_SET,
             )
         )
     return tuple(expanded)
 
 
+def merge_delta(known: CompactRuns, changed: Iterable[RunSummary]) -> CompactRuns:
+    """`known` (by end) with each run of `changed` in place of the run of the same device and start,
+    or inserted where its end goes (`RunnerUpdate.recent_kind` "delta"): the packed bytes patched,
+    not every run expanded and packed again. A run changed by a delta only grew, so the version
+    known ends after it starts: it is looked for from the latest run back to there."""
+    packed, devices = bytearray(known.packed), list(known.devices)
+    run_ids = dict(known.run_ids or {})
+    size = _RUN.size
+    for run in changed:
+        if run.device_id in devices:
+            device = devices.index(run.device_id)
+        else:
+            device = len(devices)
+            devices.append(sys.intern(run.device_id))
+        count = len(packed) // size
+        for index in range(count - 1, -1, -1):
+            start, end, *_, of_device = _RUN.unpack_from(packed, index * size)
+            if end < run.start_ms:
+                break
+            if start == run.start_ms and of_device == device:
+                del packed[index * size : (index + 1) * size]
+                run_ids = {i - (i > index): run_id for i, run_id in run_ids.items() if i != index}
+                count -= 1
+                break
+        lo, hi = 0, count  # after every run that ends no later
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _END.unpack_from(packed, mid * size + 8)[0] <= run.end_ms:
+                lo = mid + 1
+            else:
+                hi = mid
+        packed[lo * size : lo * size] = _packed(run, device)
+        run_ids = {i + (i >= lo): run_id for i, run_id in run_ids.items()}
+        if run.run_id != f"{run.device_id}@{run.start_ms}":
+            run_ids[lo] = run.run_id
+    if not packed:
+        return NO_RUNS
+    return CompactRuns(bytes(packed), tuple(devices), run_ids or None)
+
+
+_RUN_FIELDS = tuple(RunSummary.model_fields)
+_RUN_FIELDS_SET = frozenset(_RUN_FIELDS)
+_LOAD_FIELDS = tuple(LoadSnapshot.model_fields)
+_EVALUATION_REST = tuple(name for name in RunEvaluation.model_fields if name not in ("run", "load"))
+_UPDATE_FIELDS_SET = frozenset(RunnerUpdate.model_fields)
+_new, _set = object.__new__, object.__setattr__
+
+
+def _made(cls: type, fields: dict[str, Any], fields_set: frozenset[str] | None = None) -> Any:
+    """`cls(**fields)` for values that have their fields' types already (read from packed runs, or an
+    update taken in), every field given: as `model_construct` makes it, without going through the
+    fields one by one (`expand` makes every run of a runner at each of its updates)."""
+    model = _new(cls)
+    _set(model, "__dict__", fields)
+    _set(model, "__pydantic_fields_set__", set(fields) if fields_set is None else set(fields_set))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
+def _latest_of(update: RunnerUpdate) -> tuple:
+    """What `status_of` reads of an update (its runner, team and `latest`) as plain values: a few
+    hundred bytes, taken without encoding anything (`Memory.take`)."""
+    latest = update.latest
+    run, load = latest.run.__dict__, latest.load.__dict__
+    return (
+        update.runner,
+        update.team,
+        tuple(run[name] for name in _RUN_FIELDS),
+        tuple(load[name] for name in _LOAD_FIELDS),
+        tuple(getattr(latest, name) for name in _EVALUATION_REST),
+    )
+
+
+def _update_of(latest: tuple) -> RunnerUpdate:
+    """The update `_latest_of` kept, without its `recent` runs and `touched` evaluations."""
+    runner, team, run, load, rest = latest
+    evaluation = {
+        "run": _made(RunSummary, dict(zip(_RUN_FIELDS, run, strict=True))),
+        "load": _made(LoadSnapshot, dict(zip(_LOAD_FIELDS, load, strict=True))),
+        **dict(zip(_EVALUATION_REST, rest, strict=True)),
+    }
+    fields = {
+        "runner": runner,
+        "team": team,
+        "touched": (),
+        "latest": _made(RunEvaluation, {name: evaluation[name] for name in RunEvaluation.model_fields}),
+        "recent": (),
+        "recent_after_ms": None,
+        "recent_kind": "window",
+    }
+    return _made(RunnerUpdate, {name: fields[name] for name in RunnerUpdate.model_fields})
+
+
 class Memory:
-    """One runner as the worker knows it. Its runs are kept compact (`CompactRuns`) and its latest update
-    as JSON, without the runs it carried: 10 weeks of runs take 2 KB, not 40 (README "Speed")."""
+    """One runner as the worker knows it. Its runs are kept compact (`CompactRuns`) and of its latest
+    update only what its status reads, as plain values (`_latest_of`): 10 weeks of runs take 2 KB, not
+    40 (README "Speed")."""
 
     __slots__ = (
         "compact_runs",
         "reports",
         "published",
-        "_last_update",
+        "_latest",
         "pace",
         "last_arrival_ms",
         "pending",
@@ -138,34 +243,36 @@ class Memory:
         self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
-        self._last_update: str | None = None  # JSON: a few hundred bytes where the models take 8 KB
+        self._latest: tuple | None = None  # `_latest_of`: a few hundred bytes where the models take 4 KB
         self.pace = AT_REST
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
         self.pending_records: list = []  # their Kafka records, acknowledged once they are decided
 
     def take(self, update: RunnerUpdate) -> tuple[tuple[RunSummary, ...], CompactRuns]:
-        """Take in an update of the runner: its recent runs merged into the runs kept, and the update
-        kept without them. Returns the runs now known, and those known before (compact)."""
+        """Take in an update of the runner: its recent runs merged into the runs kept (a window replacing
+        the runs known to end in it, a delta run by run), and the update kept without them. Returns the
+        runs now known, and those known before (compact)."""
         known = self.compact_runs
-        runs = _merge_runs(known, update.recent, update.recent_after_ms)
-        self.compact_runs = compact(runs)
-        self._last_update = update.model_copy(
-            update={"recent": (), "touched": (), "recent_after_ms": None}
-        ).model_dump_json()
+        if update.recent_kind == "delta":
+            self.compact_runs = merge_delta(known, update.recent)
+            runs = expand(self.compact_runs)
+        else:
+            runs = _merge_runs(known, update.recent, update.recent_after_ms)
+            self.compact_runs = compact(runs)
+        self._latest = _latest_of(update)
         return runs, known
 
     @property
     def last_update(self) -> RunnerUpdate | None:
         """The latest update taken in, without its `recent` runs (kept above) and `touched` evaluations:
-        `status_of` reads its runner, team and `latest` only. Kept as the JSON it came in as (an update
-        is read from Kafka's JSON, so reading it again gives the same update)."""
-        return None if self._last_update is None else RunnerUpdate.model_validate_json(self._last_update)
+        `status_of` reads its runner, team and `latest` only."""
+        return None if self._latest is None else _update_of(self._latest)
 
     @property
     def updated(self) -> bool:
         """Whether an update of the runner has been taken in (without reading it)."""
-        return self._last_update is not None
+        return self._latest is not None
 
 
 class AlertWorker(StageWorker):

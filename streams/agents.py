@@ -72,6 +72,9 @@ class StreamWorker(StageWorker):
         self.waiting: dict[str, list[Share]] = {}  # runner -> shares of records held while its state cannot be read
         self.unpointed: dict[str, list[Share]] = {}  # runner -> shares counted, their open run's point not written yet
         self.point_due: dict[str, int] = {}  # runner -> when its open runs' points are written next (ms)
+        # runners seeded in this worker whose next update carries the whole `recent` window (`Context.full_window`),
+        # not only what changed: the alert worker may have started meanwhile, or known them from another view
+        self.window_due: set[str] = set()
         self.releasing = False  # a rebalance or a stop is under way: no record is held back (`release_held`)
         self.samples_in = 0
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
@@ -113,6 +116,7 @@ class StreamWorker(StageWorker):
         self.waiting.clear()  # unacknowledged: delivered again to whoever owns them now
         self.unpointed.clear()
         self.point_due.clear()
+        self.window_due.clear()  # seeded again, each then due a window
         self.releasing = False
 
     async def consume(self, stream) -> None:
@@ -206,6 +210,7 @@ class StreamWorker(StageWorker):
             result.state.forget_history()  # at rest: segments only, until its next run
         if result.update is not None:
             updates.append(result.update)
+            self.window_due.discard(runner)  # its context asked for the window
         lines.extend(result.lines)
 
     async def _send(self, updates: list[RunnerUpdate]) -> None:
@@ -226,6 +231,7 @@ class StreamWorker(StageWorker):
             team=entry.team,
             baseline_override=entry.baseline_cadence_spm,
             run_points=run_points,
+            full_window=runner in self.window_due,
         )
 
     async def _state_of(self, runner: str) -> RunnerState:
@@ -233,6 +239,8 @@ class StreamWorker(StageWorker):
         if state is None:
             seeded = await seed_state(self.api, runner) or RunnerState(runner=runner)
             state = self.states.setdefault(runner, seeded)  # another task may have seeded it meanwhile
+            if state is seeded:
+                self.window_due.add(runner)
             if has_open_runs(state):
                 self.open_runners.add(runner)
         return state
