@@ -35,7 +35,7 @@ from footpod import kafka, metrics, schema
 from footpod.contract import Alert, PainEvent, PainReport, Status
 from footpod.errors import StoreReadError
 from footpod.mqtt import mqtt_client
-from footpod.records import LoadSnapshot, RunEvaluation, RunnerUpdate, RunSummary, unpack_updates
+from footpod.records import RunnerUpdate, RunSummary, unpack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 
@@ -169,64 +169,37 @@ def merge_delta(known: CompactRuns, changed: Iterable[RunSummary]) -> CompactRun
     return CompactRuns(bytes(packed), tuple(devices), run_ids or None)
 
 
-_RUN_FIELDS = tuple(RunSummary.model_fields)
-_RUN_FIELDS_SET = frozenset(_RUN_FIELDS)
-_LOAD_FIELDS = tuple(LoadSnapshot.model_fields)
-_EVALUATION_REST = tuple(name for name in RunEvaluation.model_fields if name not in ("run", "load"))
-_UPDATE_FIELDS_SET = frozenset(RunnerUpdate.model_fields)
+_RUN_FIELDS_SET = frozenset(RunSummary.model_fields)
 _new, _set = object.__new__, object.__setattr__
 
 
-def _made(cls: type, fields: dict[str, Any], fields_set: frozenset[str] | None = None) -> Any:
-    """`cls(**fields)` for values that have their fields' types already (read from packed runs, or an
-    update taken in), every field given: as `model_construct` makes it, without going through the
-    fields one by one (`expand` makes every run of a runner at each of its updates)."""
+def _made(cls: type, fields: dict[str, Any], fields_set: frozenset[str]) -> Any:
+    """`cls(**fields)` for values that have their fields' types already (read from packed runs), every
+    field given: as `model_construct` makes it, without going through the fields one by one
+    (`expand` makes every run of a runner at each of its updates)."""
     model = _new(cls)
     _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", set(fields) if fields_set is None else set(fields_set))
+    _set(model, "__pydantic_fields_set__", set(fields_set))
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model
 
 
-def _latest_of(update: RunnerUpdate) -> tuple:
-    """What `status_of` reads of an update (its runner, team and `latest`) as plain values: a few
-    hundred bytes, taken without encoding anything (`Memory.take`)."""
-    latest = update.latest
-    run, load = latest.run.__dict__, latest.load.__dict__
-    return (
-        update.runner,
-        update.team,
-        tuple(run[name] for name in _RUN_FIELDS),
-        tuple(load[name] for name in _LOAD_FIELDS),
-        tuple(getattr(latest, name) for name in _EVALUATION_REST),
-    )
+_encode_latest = msgspec.json.Encoder(enc_hook=lambda model: model.__dict__).encode
+"""An update's fields as JSON, its records (pydantic models) as their fields: what `model_dump_json` gives
+of them, without going through pydantic."""
 
 
-def _update_of(latest: tuple) -> RunnerUpdate:
-    """The update `_latest_of` kept, without its `recent` runs and `touched` evaluations."""
-    runner, team, run, load, rest = latest
-    evaluation = {
-        "run": _made(RunSummary, dict(zip(_RUN_FIELDS, run, strict=True))),
-        "load": _made(LoadSnapshot, dict(zip(_LOAD_FIELDS, load, strict=True))),
-        **dict(zip(_EVALUATION_REST, rest, strict=True)),
-    }
-    fields = {
-        "runner": runner,
-        "team": team,
-        "touched": (),
-        "latest": _made(RunEvaluation, {name: evaluation[name] for name in RunEvaluation.model_fields}),
-        "recent": (),
-        "recent_after_ms": None,
-        "recent_kind": "window",
-    }
-    return _made(RunnerUpdate, {name: fields[name] for name in RunnerUpdate.model_fields})
+def _latest_of(update: RunnerUpdate) -> bytes:
+    """What `status_of` reads of an update (its runner, team and `latest`), as JSON: a few hundred
+    bytes where the models take 4 KB, and read back as an update (`RunnerUpdate.model_validate_json`)."""
+    return _encode_latest({"runner": update.runner, "team": update.team, "touched": (), "latest": update.latest})
 
 
 class Memory:
     """One runner as the worker knows it. Its runs are kept compact (`CompactRuns`) and of its latest
-    update only what its status reads, as plain values (`_latest_of`): 10 weeks of runs take 2 KB, not
-    40 (README "Speed")."""
+    update only what its status reads, as JSON (`_latest_of`): 10 weeks of runs take 2 KB, not 40
+    (README "Speed")."""
 
     __slots__ = (
         "compact_runs",
@@ -243,7 +216,7 @@ class Memory:
         self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
-        self._latest: tuple | None = None  # `_latest_of`: a few hundred bytes where the models take 4 KB
+        self._latest: bytes | None = None  # `_latest_of`: a few hundred bytes where the models take 4 KB
         self.pace = AT_REST
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
@@ -267,7 +240,7 @@ class Memory:
     def last_update(self) -> RunnerUpdate | None:
         """The latest update taken in, without its `recent` runs (kept above) and `touched` evaluations:
         `status_of` reads its runner, team and `latest` only."""
-        return None if self._latest is None else _update_of(self._latest)
+        return None if self._latest is None else RunnerUpdate.model_validate_json(self._latest)
 
     @property
     def updated(self) -> bool:
