@@ -190,10 +190,12 @@ _encode_latest = msgspec.json.Encoder(enc_hook=lambda model: model.__dict__).enc
 of them, without going through pydantic."""
 
 
-def _latest_of(update: RunnerUpdate) -> bytes:
+def _latest_of(update: RunnerUpdate) -> str:
     """What `status_of` reads of an update (its runner, team and `latest`), as JSON: a few hundred
-    bytes where the models take 4 KB, and read back as an update (`RunnerUpdate.model_validate_json`)."""
-    return _encode_latest({"runner": update.runner, "team": update.team, "touched": (), "latest": update.latest})
+    bytes where the models take 4 KB, and read back as an update (`RunnerUpdate.model_validate_json`).
+    Kept as a `str`, of its very size (the encoder's `bytes` keeps the room it was written in)."""
+    fields = {"runner": update.runner, "team": update.team, "touched": (), "latest": update.latest}
+    return _encode_latest(fields).decode()
 
 
 class Memory:
@@ -216,7 +218,7 @@ class Memory:
         self.compact_runs = compact(runs)  # by end
         self.reports = reports
         self.published = published
-        self._latest: bytes | None = None  # `_latest_of`: a few hundred bytes where the models take 4 KB
+        self._latest: str | None = None  # `_latest_of`: a few hundred bytes where the models take 4 KB
         self.pace = AT_REST
         self.last_arrival_ms: int | None = None  # when the latest update or report of this runner arrived
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
