@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import faust
 import msgspec
@@ -104,29 +103,39 @@ def _packed(run: RunSummary, device: int) -> bytes:
 
 
 def expand(runs: CompactRuns, before_ms: int | None = None) -> tuple[RunSummary, ...]:
-    """The runs kept, as `RunSummary`s; only those that end before `before_ms` when it is given."""
+    """The runs kept, as `RunSummary`s; only those that end before `before_ms` when it is given. Each
+    made as `model_construct` makes it (its values have their fields' types: they were a run's),
+    without validating them again: a delta's update expands every run of the runner."""
     expanded = []
     run_ids = runs.run_ids or {}
+    devices = runs.devices
     for index, (start, end, km, samples, cadence, has_cadence, device) in enumerate(_RUN.iter_unpack(runs.packed)):
         if before_ms is not None and end >= before_ms:
             continue
-        device_id = runs.devices[device]
-        expanded.append(
-            _made(
-                RunSummary,
-                {
-                    "run_id": run_ids[index] if index in run_ids else f"{device_id}@{start}",
-                    "device_id": device_id,
-                    "start_ms": start,
-                    "end_ms": end,
-                    "km": km,
-                    "samples": samples,
-                    "cadence_spm": cadence if has_cadence else None,
-                },
-                _RUN_FIELDS_SET,
-            )
+        device_id = devices[device]
+        run = _new(RunSummary)
+        _set(
+            run,
+            "__dict__",
+            {
+                "run_id": run_ids[index] if index in run_ids else f"{device_id}@{start}",
+                "device_id": device_id,
+                "start_ms": start,
+                "end_ms": end,
+                "km": km,
+                "samples": samples,
+                "cadence_spm": cadence if has_cadence else None,
+            },
         )
+        _set(run, "__pydantic_fields_set__", set(_RUN_FIELDS))
+        _set(run, "__pydantic_extra__", None)
+        _set(run, "__pydantic_private__", None)
+        expanded.append(run)
     return tuple(expanded)
+
+
+_RUN_FIELDS = tuple(RunSummary.model_fields)
+_new, _set = object.__new__, object.__setattr__
 
 
 def merge_delta(known: CompactRuns, changed: Iterable[RunSummary]) -> CompactRuns:
@@ -167,22 +176,6 @@ def merge_delta(known: CompactRuns, changed: Iterable[RunSummary]) -> CompactRun
     if not packed:
         return NO_RUNS
     return CompactRuns(bytes(packed), tuple(devices), run_ids or None)
-
-
-_RUN_FIELDS_SET = frozenset(RunSummary.model_fields)
-_new, _set = object.__new__, object.__setattr__
-
-
-def _made(cls: type, fields: dict[str, Any], fields_set: frozenset[str]) -> Any:
-    """`cls(**fields)` for values that have their fields' types already (read from packed runs), every
-    field given: as `model_construct` makes it, without going through the fields one by one
-    (`expand` makes every run of a runner at each of its updates)."""
-    model = _new(cls)
-    _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", set(fields_set))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model
 
 
 _encode_latest = msgspec.json.Encoder(enc_hook=lambda model: model.__dict__).encode
