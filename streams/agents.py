@@ -2,7 +2,9 @@
 
 Per batch (up to `stream_batch_max` Kafka records or 0.1 s): each runner's samples are counted
 once (`step`), the new `cadence` points go to the store, a `RunnerUpdate` goes to the alert worker
-(a batch's updates packed into one record per partition, `footpod.records.pack_updates`). An open
+(a batch's updates packed into one record per partition, `footpod.records.pack_updates`): the first
+of a runner after its state is seeded carries the whole window of its recent runs, the others only
+what changed where nothing else did (`RunnerUpdate.recent_kind`). An open
 run's `run` point is rewritten every `OPEN_RUN_POINT_EVERY_S` (`_pointed`). Every second, the runs
 that have become whole are judged (`conclude`). A batch's points go to the store's writer in one
 piece (one write, not one per runner), and a Kafka record is acknowledged only once the store has
