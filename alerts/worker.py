@@ -127,14 +127,16 @@ def expand(runs: CompactRuns, before_ms: int | None = None) -> tuple[RunSummary,
                 "cadence_spm": cadence if has_cadence else None,
             },
         )
-        _set(run, "__pydantic_fields_set__", set(_RUN_FIELDS))
+        _set(run, "__pydantic_fields_set__", _EVERY_RUN_FIELD)
         _set(run, "__pydantic_extra__", None)
         _set(run, "__pydantic_private__", None)
         expanded.append(run)
     return tuple(expanded)
 
 
-_RUN_FIELDS = tuple(RunSummary.model_fields)
+# every field set, one set for every run expanded: a frozen model never adds to it, and a copy of one
+# (`model_copy`) copies it first; a set a run saves a fifth of `expand`'s time
+_EVERY_RUN_FIELD = set(RunSummary.model_fields)
 _new, _set = object.__new__, object.__setattr__
 
 

@@ -202,3 +202,16 @@ def test_an_update_from_an_older_stream_without_a_kind_is_a_window():
     memory = Memory(tuple(runs), [], set())
     merged, _ = memory.take(update)
     assert merged == tuple(runs[:3])  # the runs after the window's first run are gone: it is all there is
+
+
+def test_runs_expanded_are_runs_a_copy_of_one_changes_no_other():
+    runs = [
+        RunSummary(run_id=f"pod@{at}", device_id="pod", start_ms=at, end_ms=at + 9, km=1.0, samples=9, cadence_spm=170)
+        for at in (10, 20)
+    ]
+    first, second = expand(compact(runs))
+    changed = first.model_copy(update={"km": 2.5})
+    assert (changed.km, first.km, second.km) == (2.5, 1.0, 1.0)
+    every_field = set(RunSummary.model_fields)
+    assert changed.model_fields_set == first.model_fields_set == second.model_fields_set == every_field
+    assert RunSummary.model_validate_json(second.model_dump_json()) == second == runs[1]
