@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -66,6 +67,12 @@ class RunnerUpdate(_Record):
     # `recent` is every counted run that ends after this instant: the receiver's runs ending after it are
     # replaced by `recent` (an older version of a run still growing included); None from an older stream
     recent_after_ms: int | None = None
+    # what `recent` holds. "window": every counted run that ends after `recent_after_ms`, as above (an
+    # update without this field, from an older stream, means it too). "delta": only the counted runs of
+    # the overlaps the step changed, where no other counted run changed (a live sample, as a rule):
+    # each replaces the receiver's run of the same device and start, or is inserted, by end; every
+    # other run stays as the receiver knows it (`recent_after_ms` None)
+    recent_kind: Literal["window", "delta"] = "window"
 
 
 UPDATES_RECORD_BYTES = 256 * 1024  # a record of updates is cut here, well below Kafka's 1 MB message limit

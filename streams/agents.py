@@ -2,7 +2,9 @@
 
 Per batch (up to `stream_batch_max` Kafka records or 0.1 s): each runner's samples are counted
 once (`step`), the new `cadence` points go to the store, a `RunnerUpdate` goes to the alert worker
-(a batch's updates packed into one record per partition, `footpod.records.pack_updates`). An open
+(a batch's updates packed into one record per partition, `footpod.records.pack_updates`): the first
+of a runner after its state is seeded carries the whole window of its recent runs, the others only
+what changed where nothing else did (`RunnerUpdate.recent_kind`). An open
 run's `run` point is rewritten every `OPEN_RUN_POINT_EVERY_S` (`_pointed`). Every second, the runs
 that have become whole are judged (`conclude`). A batch's points go to the store's writer in one
 piece (one write, not one per runner), and a Kafka record is acknowledged only once the store has
@@ -73,6 +75,9 @@ class StreamWorker(StageWorker):
         self.waiting: dict[str, list[Share]] = {}  # runner -> shares of records held while its state cannot be read
         self.unpointed: dict[str, list[Share]] = {}  # runner -> shares counted, their open run's point not written yet
         self.point_due: dict[str, int] = {}  # runner -> when its open runs' points are written next (ms)
+        # runners seeded in this worker whose next update carries the whole `recent` window (`Context.full_window`),
+        # not only what changed: the alert worker may have started meanwhile, or known them from another view
+        self.window_due: set[str] = set()
         self.releasing = False  # a rebalance or a stop is under way: no record is held back (`release_held`)
         self.samples_in = 0
         self._samples_in_metric = metrics.SAMPLES_IN.labels(self.stage)
@@ -115,6 +120,7 @@ class StreamWorker(StageWorker):
         self.waiting.clear()  # unacknowledged: delivered again to whoever owns them now
         self.unpointed.clear()
         self.point_due.clear()
+        self.window_due.clear()  # seeded again, each then due a window
         self.releasing = False
 
     async def consume(self, stream) -> None:
@@ -208,6 +214,7 @@ class StreamWorker(StageWorker):
             result.state.forget_history()  # at rest: segments only, until its next run
         if result.update is not None:
             updates.append(result.update)
+            self.window_due.discard(runner)  # its context asked for the window
         lines.extend(result.lines)
 
     async def _send(self, updates: list[RunnerUpdate]) -> None:
@@ -232,6 +239,7 @@ class StreamWorker(StageWorker):
                 "team": entry.team,
                 "baseline_override": entry.baseline_cadence_spm,
                 "run_points": run_points,
+                "full_window": runner in self.window_due,
             },
         )
 
@@ -240,6 +248,8 @@ class StreamWorker(StageWorker):
         if state is None:
             seeded = await seed_state(self.api, runner) or RunnerState(runner=runner)
             state = self.states.setdefault(runner, seeded)  # another task may have seeded it meanwhile
+            if state is seeded:
+                self.window_due.add(runner)
             if has_open_runs(state):
                 self.open_runners.add(runner)
         return state

@@ -17,7 +17,16 @@ from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
 from streams.points import cadence_points, run_point, superseded_run_point
 from streams.runs import built, summarise
 from streams.segments import LoadParams, Segment, join_all
-from streams.state import RunnerState, Runs, count_samples, evaluate, evaluation_with, key_of, seal
+from streams.state import (
+    RunnerState,
+    Runs,
+    count_samples,
+    evaluate,
+    evaluation_with,
+    key_of,
+    one_per_overlap,
+    seal,
+)
 
 RECENT_DAYS = 60  # what the alert worker looks back at: pain and return to run (4 weeks), daily EWMA (56 days)
 LOAD_REACH_MS = max(2 * WEEK_MS, CHRONIC_DAYS * DAY_MS, EWMA_DAYS * DAY_MS)  # the runs `load_at` reads end within
@@ -35,6 +44,10 @@ class Context(BaseModel):
     # whether `step` writes the `run` points of the open runs it touches; the agent asks for them only
     # every few seconds a runner (`open_run_points` then), not at every live sample
     run_points: bool = True
+    # whether the update carries the whole `recent` window whatever the step changed: the runner's first
+    # update after its state was seeded in this worker (a start, a rebalance), as the alert worker may
+    # have restarted meanwhile or known the runner from another view
+    full_window: bool = False
 
 
 class StepResult(BaseModel):
@@ -54,7 +67,8 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
     if not counted.fresh:
         return StepResult(state=state)
     before: dict[str, dict[int, list[Segment]]] = {}
-    if not _after_all(state, counted.fresh):  # else no run's start can move: nothing is superseded
+    after_all = _after_all(state, counted.fresh)
+    if not after_all:  # else no run's start can move: nothing is superseded
         for run in counted.touched:  # the runs the new samples may have changed, as they were (their segments)
             for old in state.groups_near(run.device_id, run.start_ms, run.end_ms, ctx.params):
                 before.setdefault(run.device_id, {})[old[0].start_ms] = old
@@ -69,6 +83,9 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
         touched.append(evaluation)
         if ctx.run_points or evaluation.final:
             lines += _run_lines(new, runs, evaluation, ctx)
+    delta = (
+        after_all and not ctx.full_window and _only_winners_changed(state, runs, winners, counted.touched, ctx.params)
+    )
     update = built(
         RunnerUpdate,
         {
@@ -76,8 +93,7 @@ def step(state: RunnerState, samples: Sequence[CountedSample], ctx: Context) -> 
             "team": ctx.team,
             "touched": tuple(touched),
             "latest": _latest(new, runs, ctx, touched),
-            "recent": _recent(runs, winners),
-            "recent_after_ms": _recent_after(runs, winners),
+            **_recent_fields(runs, winners, delta),
         },
     )
     return built(StepResult, {"state": new, "lines": lines, "update": update})
@@ -101,6 +117,8 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
             touched.append(evaluation)
     if not touched:  # an overlapping source is still open: its verdict comes with it
         return StepResult(state=sealed_state, lines=lines)
+    # a run sealed keeps its device, start and end: where no other source overlaps it, it alone changed
+    delta = not ctx.full_window and all(len(runs.members(winner)) == 1 for winner in winners)
     update = built(
         RunnerUpdate,
         {
@@ -108,8 +126,7 @@ def conclude(state: RunnerState, ctx: Context) -> StepResult:
             "team": ctx.team,
             "touched": tuple(touched),
             "latest": _latest(sealed_state, runs, ctx, touched),
-            "recent": _recent(runs, winners),
-            "recent_after_ms": _recent_after(runs, winners),
+            **_recent_fields(runs, winners, delta),
         },
     )
     return StepResult(state=sealed_state, lines=lines, update=update)
@@ -219,6 +236,40 @@ def _superseded_lines(
             if into is not None:
                 lines.append(superseded_run_point(state.runner, team, summarise(device, old, params), into.run_id))
     return lines
+
+
+def _only_winners_changed(
+    state: RunnerState, runs: Runs, winners: Sequence[RunSummary], touched: Sequence[RunSummary], params: LoadParams
+) -> bool:
+    """Whether the step changed no counted run but `winners` (the counted runs of the overlaps it
+    touched), each keeping its device and start: then the alert worker, knowing the counted runs
+    before the step, knows them after it from `winners` alone (`RunnerUpdate.recent_kind`, "delta").
+    Called for samples that come after every segment of their device (`_after_all`): runs only grow
+    or begin, none starts elsewhere or goes, and overlaps only join. A run alone in its overlap was
+    alone before: it counted, under its key. In an overlap of sources, the runs counted before (the
+    old versions of the runs touched, the others as they are) must have been the one counted now."""
+    touched_keys = {key_of(run) for run in touched}
+    for winner in winners:
+        members = runs.members(winner)
+        if len(members) == 1:
+            continue
+        old = []
+        for member in members:
+            if key_of(member) not in touched_keys:
+                old.append(member)
+                continue
+            device, start = key_of(member)
+            old.extend(run for run in state.runs_near(device, start, start, params) if run.start_ms == start)
+        if any(key_of(counted) != key_of(winner) for counted in one_per_overlap(old).values()):
+            return False
+    return True
+
+
+def _recent_fields(runs: Runs, winners: Sequence[RunSummary], delta: bool) -> dict:
+    """The update's `recent` runs: the winners alone (a delta), or every run of the window."""
+    if delta:
+        return {"recent": tuple(winners), "recent_after_ms": None, "recent_kind": "delta"}
+    return {"recent": _recent(runs, winners), "recent_after_ms": _recent_after(runs, winners), "recent_kind": "window"}
 
 
 def _recent(runs: Runs, touched: Sequence[RunSummary]) -> tuple[RunSummary, ...]:

@@ -1,14 +1,15 @@
 """The alert worker keeps a runner's runs compact between events and gives the rules back the same runs."""
 
+import json
 import sys
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.decide import RunnerFacts, status_of
-from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand
+from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand, merge_delta
 from footpod.load import load_at
-from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary, unpack_updates
 
 _DEVICES = ["pod-1", "pod-2", "watch"]
 DAY_MS = 86_400_000
@@ -147,3 +148,70 @@ def test_an_update_taken_in_gives_the_same_status_and_runs():
     facts = RunnerFacts(runner="ana", team="red", runs=merged)
     for at in (None, now_ms, now_ms + 9 * DAY_MS):
         assert status_of(last, facts, at) == status_of(update, facts, at)
+
+
+def _grown(run: RunSummary, end_ms: int) -> RunSummary:
+    """A run as a later step knows it: the same device and start, ending no earlier than it starts."""
+    return run.model_copy(update={"end_ms": max(end_ms, run.start_ms)})
+
+
+def _key(run: RunSummary) -> tuple[str, int]:
+    return run.device_id, run.start_ms
+
+
+@given(
+    st.lists(_runs, max_size=10, unique_by=_key),
+    st.lists(st.tuples(st.booleans(), _runs, st.integers(0, 2**42)), max_size=3),
+)
+def test_a_delta_replaces_the_run_of_the_same_device_and_start_or_is_inserted_and_keeps_the_runs_by_end(
+    known, deltas
+):
+    known = sorted((_grown(run, run.end_ms) for run in known), key=lambda run: run.end_ms)
+    changed: dict[tuple[str, int], RunSummary] = {}
+    for of_known, run, end_ms in deltas:  # a run known, grown; or a run of its own
+        if of_known and known:
+            old = known[end_ms % len(known)]
+            changed[_key(old)] = _grown(old, old.end_ms + end_ms % 10_000).model_copy(update={"km": run.km})
+        else:
+            changed[_key(run)] = _grown(run, end_ms)
+    merged = expand(merge_delta(compact(known), tuple(changed.values())))
+    expected = [run for run in known if _key(run) not in changed] + list(changed.values())
+    ordered = sorted(merged, key=lambda run: (run.end_ms, _key(run)))
+    assert _same(tuple(ordered), tuple(sorted(expected, key=lambda run: (run.end_ms, _key(run)))))
+    assert [run.end_ms for run in merged] == sorted(run.end_ms for run in merged)
+
+
+def test_an_update_from_an_older_stream_without_a_kind_is_a_window():
+    start = 1_760_000_000_000
+    runs = [
+        RunSummary(
+            run_id=f"pod-1@{start + day * DAY_MS}",
+            device_id="pod-1",
+            start_ms=start + day * DAY_MS,
+            end_ms=start + day * DAY_MS + 600_000,
+            km=2.0,
+            samples=600,
+            cadence_spm=170.0,
+        )
+        for day in range(4)
+    ]
+    sent = _update(runs[2:3], runs[2].end_ms).model_dump(mode="json")
+    del sent["recent_kind"]  # as an older stream wrote it
+    (update,) = unpack_updates(json.dumps([sent]).encode())
+    assert update.recent_kind == "window"
+    memory = Memory(tuple(runs), [], set())
+    merged, _ = memory.take(update)
+    assert merged == tuple(runs[:3])  # the runs after the window's first run are gone: it is all there is
+
+
+def test_runs_expanded_are_runs_a_copy_of_one_changes_no_other():
+    runs = [
+        RunSummary(run_id=f"pod@{at}", device_id="pod", start_ms=at, end_ms=at + 9, km=1.0, samples=9, cadence_spm=170)
+        for at in (10, 20)
+    ]
+    first, second = expand(compact(runs))
+    changed = first.model_copy(update={"km": 2.5})
+    assert (changed.km, first.km, second.km) == (2.5, 1.0, 1.0)
+    every_field = set(RunSummary.model_fields)
+    assert changed.model_fields_set == first.model_fields_set == second.model_fields_set == every_field
+    assert RunSummary.model_validate_json(second.model_dump_json()) == second == runs[1]

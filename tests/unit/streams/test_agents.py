@@ -155,6 +155,7 @@ def test_a_run_left_open_by_a_stop_is_judged_after_the_restart():
         await restarted.conclude_whole_runs()  # the wall clock is days after T0: the run is over
         (verdict,) = restarted.updates_topic.sent
         assert verdict["latest"]["final"] and not verdict["latest"]["live"]
+        assert verdict["recent_kind"] == "window"  # its first update since the seed
         assert abs(verdict["latest"]["run"]["km"] - 0.9) < 1e-9 and "gina" not in restarted.open_runners
 
     asyncio.run(scenario())
@@ -274,5 +275,20 @@ def test_a_rebalance_or_a_stop_lets_the_held_samples_go_once_their_point_is_stor
         assert all(record.acked for record in records)
         await stream.forget_states(set())  # partitions assigned again: points on their pace again
         assert not stream.releasing
+
+    asyncio.run(scenario())
+
+
+def test_a_runners_first_update_after_a_seed_carries_the_whole_window_the_next_only_what_changed():
+    async def scenario():
+        stream = worker(FakeStore())
+        for second in range(4):
+            if second == 2:
+                await stream.forget_states(set())  # a rebalance: seeded again, from the store
+            sample = run(T0 + second * 1000, 0, device="hana-pod", start_m=3.0 * second)
+            await stream.take_batch([Event("hana", sample)])
+        kinds = [update["recent_kind"] for update in stream.updates_topic.sent]
+        assert kinds == ["window", "delta", "window", "delta"]
+        assert [len(update["recent"]) for update in stream.updates_topic.sent[2:]] == [1, 1]
 
     asyncio.run(scenario())
