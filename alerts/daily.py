@@ -69,7 +69,7 @@ async def refresh_known_runners(worker: AlertWorker) -> None:
                 pace.last_live_s is not None
                 and time.monotonic() - pace.last_live_s < 2 * worker.settings.live_status_interval_s
             )
-            if pace.held is None and not live_lately:  # a run under way publishes its own status
+            if not pace.held and not live_lately:  # a run under way publishes its own status
                 await worker.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
             worker.notifier.offer_status(status, allowed, now)
             if facts.runs:

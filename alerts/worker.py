@@ -31,7 +31,7 @@ from alerts.pacing import AT_REST
 from alerts.points import alert_point, load_point, pain_point
 from alerts.rules.pain_gate import decision_of, run_of, settle_at, timing_of
 from footpod import kafka, metrics, schema
-from footpod.contract import Alert, PainEvent, PainReport, Status
+from footpod.contract import Alert, PainEvent, PainReport
 from footpod.errors import StoreReadError
 from footpod.mqtt import mqtt_client
 from footpod.records import RunnerUpdate, RunSummary, unpack_updates
@@ -373,7 +373,7 @@ class AlertWorker(StageWorker):
         if reaches_past_midnights(update, memory.last_arrival_ms):  # history: the midnights its runs change
             lines += daily_load_lines(facts, expand(known), memory.last_arrival_ms)
         published = await self._publish_alerts(alerts_for(update, facts), memory, lines)
-        await self._offer_status(status_of(update, facts), memory, urgent=published > 0)
+        await self._offer_status(update, facts, memory, urgent=published > 0)
         return self.writer.write(lines)  # done once the store has them
 
     async def on_pain(self, *events: PainEvent) -> asyncio.Future | None:
@@ -448,20 +448,29 @@ class AlertWorker(StageWorker):
             metrics.ALERTS.labels(alert.rule, alert.severity).inc()
         return self.alerts_published - before
 
-    async def _offer_status(self, status: Status, memory: Memory, urgent: bool = False) -> None:
+    async def _offer_status(
+        self, update: RunnerUpdate, facts: RunnerFacts, memory: Memory, urgent: bool = False
+    ) -> None:
         """After every run, and with every new alert, at once; while a run is under way, every 10 s,
-        the latest status held back until its turn comes (`publish_held_statuses`)."""
-        memory.pace, due = memory.pace.offer(status, time.monotonic(), self.settings.live_status_interval_s, urgent)
-        if due is not None:
-            await self.publisher.publish(f"status/{due.runner}", due.model_dump_json(), retain=True)
+        the latest held back until its turn comes (`publish_held_statuses`). Made only when it goes."""
+        memory.pace, due = memory.pace.offer(
+            update.latest.live, time.monotonic(), self.settings.live_status_interval_s, urgent
+        )
+        if due:
+            status = status_of(update, facts)
+            await self.publisher.publish(f"status/{status.runner}", status.model_dump_json(), retain=True)
 
     async def publish_held_statuses(self) -> None:
+        """The held live statuses whose turn has come: each made from its runner's latest update and
+        what the worker knows of the runner now, as it would have been made when held (nothing else
+        changes a status in between; a pain report in between publishes its own)."""
         now = time.monotonic()
         async with self._lock:
-            for memory in self.memory.values():
+            for runner, memory in self.memory.items():
                 memory.pace, due = memory.pace.release(now, self.settings.live_status_interval_s)
-                if due is not None:
-                    await self.publisher.publish(f"status/{due.runner}", due.model_dump_json(), retain=True)
+                if due and (update := memory.last_update) is not None:
+                    status = status_of(update, self.facts(runner, memory))
+                    await self.publisher.publish(f"status/{runner}", status.model_dump_json(), retain=True)
 
     async def _memory_of(self, runner: str) -> Memory:
         """The runner as the worker knows it; read back from the store on first sight. Called with the lock held."""

@@ -140,9 +140,7 @@ def test_the_worker_knows_the_counted_runs_after_every_step_with_history_backlog
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_history, _events, st.randoms(use_true_random=False))
-def test_after_a_seed_the_first_update_gives_the_whole_window_to_a_worker_that_knew_another_view(
-    history, events, rng
-):
+def test_after_a_seed_the_first_update_gives_the_whole_window_to_a_worker_that_knew_another_view(history, events, rng):
     state, clock = _past([(min(days_back, 50), *rest) for days_back, *rest in history])  # all within the window
     counted = list(state.all_runs(PARAMS).counted)
     # the worker's view: some runs missing, a run the stream does not count (another view of the runner)

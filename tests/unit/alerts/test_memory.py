@@ -163,9 +163,7 @@ def _key(run: RunSummary) -> tuple[str, int]:
     st.lists(_runs, max_size=10, unique_by=_key),
     st.lists(st.tuples(st.booleans(), _runs, st.integers(0, 2**42)), max_size=3),
 )
-def test_a_delta_replaces_the_run_of_the_same_device_and_start_or_is_inserted_and_keeps_the_runs_by_end(
-    known, deltas
-):
+def test_a_delta_replaces_the_run_of_the_same_device_and_start_or_is_inserted_and_keeps_the_runs_by_end(known, deltas):
     known = sorted((_grown(run, run.end_ms) for run in known), key=lambda run: run.end_ms)
     changed: dict[tuple[str, int], RunSummary] = {}
     for of_known, run, end_ms in deltas:  # a run known, grown; or a run of its own
