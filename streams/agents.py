@@ -40,6 +40,10 @@ STEP_WITHIN_S = 0.1  # how long a batch waits to fill: added to a live sample's 
 OPEN_RUN_POINT_EVERY_S = 5.0  # an open run's `run` point is rewritten at most this often (`_pointed`)
 CONCLUDE_EVERY_S = 1.0  # how often whole runs are looked for (RULES.md §1 "a whole run": 30 s of silence)
 SEED_RETRY_S = 2.0
+# Ours: how often each runner with a run under way is sent the whole `recent` window again (its next
+# update), whatever changed: an alert worker that restarted while this worker ran read the runner back
+# from the store and has taken deltas since; this bounds how long a view it missed could last.
+WINDOW_EVERY_S = 300.0
 SEED_CONCURRENCY = 32  # runners whose states are read from the store at once
 
 
@@ -90,6 +94,7 @@ class StreamWorker(StageWorker):
         self.app.agent(self.samples_topic, name="samples")(self.consume)
         self.app.timer(CONCLUDE_EVERY_S)(self.conclude_whole_runs)
         self.app.timer(SEED_RETRY_S)(self.retry_waiting)
+        self.app.timer(WINDOW_EVERY_S)(self.windows_due)
         self.app.on_partitions_assigned.connect(self.forget_states)
         super().register()
 
@@ -274,6 +279,10 @@ class StreamWorker(StageWorker):
         for runner in list(self.unpointed):
             pointed.extend(self._pointed(runner, [], now_ms, lines))
         self._ack_when_stored(pointed, lines)
+
+    async def windows_due(self) -> None:
+        """Every runner with a run under way gets the whole window with its next update (`WINDOW_EVERY_S`)."""
+        self.window_due.update(self.open_runners)
 
     async def retry_waiting(self) -> None:
         """Runners whose state could not be read: try again, and count their held samples."""

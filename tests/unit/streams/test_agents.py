@@ -292,3 +292,16 @@ def test_a_runners_first_update_after_a_seed_carries_the_whole_window_the_next_o
         assert [len(update["recent"]) for update in stream.updates_topic.sent[2:]] == [1, 1]
 
     asyncio.run(scenario())
+
+
+def test_every_few_minutes_a_runner_under_way_is_sent_the_whole_window_again():
+    async def scenario():
+        stream = worker(FakeStore())
+        for second in range(5):
+            if second == 3:
+                await stream.windows_due()  # the timer (`WINDOW_EVERY_S`)
+            sample = run(T0 + second * 1000, 0, device="hana-pod", start_m=3.0 * second)
+            await stream.take_batch([Event("hana", sample)])
+        return [update["recent_kind"] for update in stream.updates_topic.sent]
+
+    assert asyncio.run(scenario()) == ["window", "delta", "delta", "window", "delta"]
