@@ -4,6 +4,7 @@ memory per runner, and two stream workers against one.
     make bench                                   # the default, bounded run (a few minutes)
     .venv/bin/python bench/suite.py --live-runners 5000 --live-s 300   # the 5-minute live run
     .venv/bin/python bench/suite.py --only flood,live                  # some parts only
+    .venv/bin/python bench/suite.py --only live --live-runners 1000 --live-s 40 --live-history-weeks 0
 
 Every part runs on servers this script starts on free ports (`monitor.servers`) and prints its
 numbers; a table at the end puts them side by side. Nothing is asserted (a benchmark, not a test):
@@ -19,7 +20,10 @@ numbers; a table at the end puts them side by side. Nothing is asserted (a bench
 - live: runners at 1 Hz, each sample's `ts` its publish time; latency = arrival of a status at a
   subscriber minus the `as_of` of the status (the newest sample it reflects). Live statuses are
   paced (CONTRACT.md: every 10 s during a run) by a 1 s timer, so a status released by the timer
-  carries up to 1 s of that pace on top of the pipeline.
+  carries up to 1 s of that pace on top of the pipeline. Each runner first gets
+  `--live-history-weeks` of runs in the store (`bench/live_history.py`); the samples go out
+  through `bench/loadgen.py` (QoS 1 over plain sockets, a few µs a message, PUBACKs counted), or
+  through paho clients with `--live-paho` (about 180 µs a message: to compare).
 - memory: RSS growth of a process holding 10,000 runners with 10 weeks of runs each, as the
   stream worker (states) and the alert worker (recent runs) hold them.
 - scale: the flood again with two stream worker processes in one consumer group.
