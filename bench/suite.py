@@ -64,7 +64,12 @@ RUN_KM = 10.0
 SPEED_MPS = 3.0
 BASE_DAYS_AGO = 3
 TICK_S = 0.01  # live: the publishers' tick
-RUNNERS_PER_CONNECTION = 500  # live: runners sharing one MQTT connection of the load generator
+# live: runners sharing one MQTT connection of the load generator. Each connection costs a `sendall`
+# a tick, and on this machine a loopback `sendall` costs tens of µs of CPU whatever its size, so
+# few connections; Mosquitto then reads several publishes at once, which flatters its own share
+# (real runners each have their own connection). paho's clients (`--live-paho`) keep 500 each.
+RUNNERS_PER_CONNECTION = 2500
+RUNNERS_PER_PAHO_CLIENT = 500
 CADENCE_SPM = 172  # live: every sample's cadence, and the history's
 IDLE_S = 5.0  # live: the stack's CPU at rest is measured this long before the load starts
 console = Console()
@@ -400,7 +405,7 @@ def live(
     statuses = Statuses(stack.mqtt_port, "status/#")
     dropped = SysCounter(stack.mqtt_port, "$SYS/broker/publish/messages/dropped")
     names = [f"{prefix}{r}" for r in range(runners)]
-    parts = max(1, runners // RUNNERS_PER_CONNECTION)
+    parts = max(1, runners // (RUNNERS_PER_PAHO_CLIENT if paho_load else RUNNERS_PER_CONNECTION))
     earlier = int(time.time() * 1000) - 2 * 86_400_000
     history_start = time.perf_counter()
     history_runs = 0
