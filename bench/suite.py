@@ -722,7 +722,8 @@ def report(results: dict, args) -> None:
             table.add_row(
                 "live: load generator (bench/loadgen.py), CPU per message",
                 f"{r['load_us']:,.1f} µs",
-                f"its thread only; unacknowledged publishes (no PUBACK {WAIT_S} s after the load) "
+                f"its thread only, {r['load_us'] * (r['published'] - r['runners']) / r['seconds'] / 1e4:.1f} % of a "
+                f"core; unacknowledged publishes (no PUBACK {WAIT_S} s after the load) "
                 f"{r['unacknowledged']:,} of {r['published'] - r['runners']:,}",
             )
         pipeline = sum(v for k, v in per_sample.items() if k not in ("bench", "other"))
