@@ -15,15 +15,20 @@ summarised by `streams.runs.summarise` and written by `streams.points.run_point`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 
 import httpx
 
+from alerts.worker import LOOK_BACK_DAYS
+from footpod import schema
 from footpod.contract import CountedSample
 from footpod.roster import UNASSIGNED
 from footpod.settings import Settings
+from footpod.timeseries import V1Api
 from streams.points import run_point
 from streams.runs import summarise
+from streams.seed import seed_state
 from streams.segments import Segment, load_params
 from streams.state import RunnerState
 from streams.step import Context, conclude, step
@@ -106,3 +111,19 @@ def _post(http: httpx.Client, url: str, db: str, lines: list[str]) -> int:
         f"{url}/write", params={"db": db, "precision": "ms"}, content="\n".join(lines).encode()
     ).raise_for_status()
     return len(lines)
+
+
+def read_back(influx_url: str, runners: Sequence[str]) -> tuple[int, int]:
+    """The fewest runs any of `runners` has as each worker reads them back on first sight: the
+    stream's seeded state (`streams.seed.seed_state`, one segment per whole run) and the alert
+    worker's read-back (`footpod.schema.read_runs_of`, `alerts.worker.LOOK_BACK_DAYS`)."""
+
+    async def read() -> tuple[int, int]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            api = V1Api(client, Settings(influx_url=influx_url))
+            states = [await seed_state(api, runner) for runner in runners]
+            runs = await schema.read_runs_of(api.query, runners, LOOK_BACK_DAYS)
+        seeded = min(sum(len(segments) for segments in state.devices.values()) if state else 0 for state in states)
+        return seeded, min(len(runs.get(runner, ())) for runner in runners)
+
+    return asyncio.run(read())

@@ -54,7 +54,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.live_history import history_lines, write_history  # noqa: E402
+from bench.live_history import history_lines, read_back, write_history  # noqa: E402
 from bench.loadgen import Connection, LiveLoad, topic_prefix  # noqa: E402
 from monitor import servers  # noqa: E402
 
@@ -408,11 +408,13 @@ def live(
     parts = max(1, runners // (RUNNERS_PER_PAHO_CLIENT if paho_load else RUNNERS_PER_CONNECTION))
     earlier = int(time.time() * 1000) - 2 * 86_400_000
     history_start = time.perf_counter()
-    history_runs = 0
+    history_runs, history_read = 0, (0, 0)
     if history_weeks:
         lines = history_lines(names, history_weeks, earlier, CADENCE_SPM, SPEED_MPS)
         history_runs = write_history(f"http://127.0.0.1:{stack.influx_port}", "footpod", lines)
     history_s = time.perf_counter() - history_start
+    if history_weeks:
+        history_read = read_back(f"http://127.0.0.1:{stack.influx_port}", names[:100])
     if paho_load:
         clients = [publisher(stack.mqtt_port) for _ in range(parts)]
     else:
@@ -521,6 +523,7 @@ def live(
         "history_weeks": history_weeks,
         "history_runs": history_runs,
         "history_s": history_s,
+        "history_read": history_read,
         "history_seen": sum(
             s["week_km"] > 0 and s["prev_week_km"] > 0 and s["cadence_baseline_spm"] is not None for s in warm
         ),
@@ -714,7 +717,9 @@ def report(results: dict, args) -> None:
             table.add_row(
                 f"live: history, {r['history_weeks']} weeks × 4 runs a runner",
                 f"{r['history_s']:.0f} s to write",
-                f"{r['history_runs']:,} run points; {r['history_seen']:,}/{r['runners']:,} warm-up statuses show it "
+                f"{r['history_runs']:,} run points; read back as on first sight (the first 100 runners), the "
+                f"stream seeds at least {r['history_read'][0]} runs a runner, the alert worker reads at least "
+                f"{r['history_read'][1]}; {r['history_seen']:,}/{r['runners']:,} warm-up statuses show it "
                 f"(week and previous week km, cadence baseline): median week {r['warm_week_km']} km, previous "
                 f"{r['warm_prev_week_km']} km; runners known {r['warm_up_s']:.0f} s after their first sample",
             )
