@@ -424,7 +424,9 @@ def live(
     warm_start = time.perf_counter()
     batches: list[list[bytes]] = [[] for _ in range(parts)]
     for r, name in enumerate(names):
-        body = orjson.dumps({"ts": earlier, "device_id": f"pod-{name}", "cadence_spm": CADENCE_SPM, "distance_m": 0.0})
+        body = orjson.dumps(
+            [{"ts": earlier, "device_id": f"pod-{name}", "cadence_spm": CADENCE_SPM, "distance_m": 0.0}]
+        )
         if paho_load:
             clients[r % parts].publish(f"footpod/{name}/samples", body, qos=1)
         else:
