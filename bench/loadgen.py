@@ -16,7 +16,8 @@ lost connection fails the run instead.
 
 What is left is mostly per tick, not per message: a wake-up and one `sendall` per connection every
 10 ms cost tens of µs each on this machine, so the cost per message falls as runners grow (about
-25 µs at 1,000 runners, 14 µs at 2,000; the marginal message is a few µs: its JSON and its packet).
+25 µs at 1,000 runners, 14 µs at 2,000, 7-9 µs at 5,000; the marginal message is a few µs: its
+JSON and its packet).
 
 - `connect_packet`, `publish_packet`, `read_packets`: the packet encodings, pure (byte for byte
   against paho's encoder in tests/unit/bench, and through Mosquitto in tests/integration).
