@@ -4,6 +4,7 @@ memory per runner, and two stream workers against one.
     make bench                                   # the default, bounded run (a few minutes)
     .venv/bin/python bench/suite.py --live-runners 5000 --live-s 300   # the 5-minute live run
     .venv/bin/python bench/suite.py --only flood,live                  # some parts only
+    .venv/bin/python bench/suite.py --only live --live-runners 1000 --live-s 40 --live-history-weeks 0
 
 Every part runs on servers this script starts on free ports (`monitor.servers`) and prints its
 numbers; a table at the end puts them side by side. Nothing is asserted (a benchmark, not a test):
@@ -19,7 +20,10 @@ numbers; a table at the end puts them side by side. Nothing is asserted (a bench
 - live: runners at 1 Hz, each sample's `ts` its publish time; latency = arrival of a status at a
   subscriber minus the `as_of` of the status (the newest sample it reflects). Live statuses are
   paced (CONTRACT.md: every 10 s during a run) by a 1 s timer, so a status released by the timer
-  carries up to 1 s of that pace on top of the pipeline.
+  carries up to 1 s of that pace on top of the pipeline. Each runner first gets
+  `--live-history-weeks` of runs in the store (`bench/live_history.py`); the samples go out
+  through `bench/loadgen.py` (QoS 1 over plain sockets, a few µs a message, PUBACKs counted), or
+  through paho clients with `--live-paho` (about 180 µs a message: to compare).
 - memory: RSS growth of a process holding 10,000 runners with 10 weeks of runs each, as the
   stream worker (states) and the alert worker (recent runs) hold them.
 - scale: the flood again with two stream worker processes in one consumer group.
@@ -50,6 +54,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.live_history import history_lines, read_back, write_history  # noqa: E402
+from bench.loadgen import Connection, LiveLoad, topic_prefix  # noqa: E402
 from monitor import servers  # noqa: E402
 
 PER_MESSAGE = 500
@@ -58,6 +64,13 @@ RUN_KM = 10.0
 SPEED_MPS = 3.0
 BASE_DAYS_AGO = 3
 TICK_S = 0.01  # live: the publishers' tick
+# live: runners sharing one MQTT connection of the load generator. Each connection costs a `sendall`
+# a tick, and on this machine a loopback `sendall` costs tens of µs of CPU whatever its size, so
+# few connections; Mosquitto then reads several publishes at once, which flatters its own share
+# (real runners each have their own connection). paho's clients (`--live-paho`) keep 500 each.
+RUNNERS_PER_CONNECTION = 2500
+RUNNERS_PER_PAHO_CLIENT = 500
+CADENCE_SPM = 172  # live: every sample's cadence, and the history's
 IDLE_S = 5.0  # live: the stack's CPU at rest is measured this long before the load starts
 console = Console()
 
@@ -257,8 +270,9 @@ class Stack:
         return [row for s in series for row in s["values"]]
 
 
-def stored_samples(stack: Stack, prefix: str) -> int:
-    rows = stack.query(f"SELECT sum(samples) FROM run WHERE runner =~ /^{prefix}/")
+def stored_samples(stack: Stack, prefix: str, since_ms: int = 0) -> int:
+    """Samples in the runs of the runners named `prefix`… that start at `since_ms` or later."""
+    rows = stack.query(f"SELECT sum(samples) FROM run WHERE runner =~ /^{prefix}/ AND time >= {since_ms}ms")
     return int(rows[0][1]) if rows else 0
 
 
@@ -336,10 +350,10 @@ def flood(stack: Stack, prefix: str, runners: int, timeline_every: float = 0.0) 
     }
 
 
-def _wait_count(stack: Stack, prefix: str, total: int, timeout_s: float) -> int:
+def _wait_count(stack: Stack, prefix: str, total: int, timeout_s: float, since_ms: int = 0) -> int:
     deadline = time.monotonic() + timeout_s
     while True:
-        stored = stored_samples(stack, prefix)
+        stored = stored_samples(stack, prefix, since_ms)
         if stored >= total or time.monotonic() > deadline:
             return stored
         time.sleep(0.5)
@@ -378,36 +392,77 @@ class CpuMeter:
         return usage
 
 
-def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
+def live(
+    stack: Stack, prefix: str, runners: int, seconds: float, history_weeks: int = 10, paho_load: bool = False
+) -> dict:
     """Runners at 1 Hz, samples stamped at publish; latency of the statuses they cause.
 
-    The runners are made known first (one earlier sample each, as their history would): a
-    worker's first sight of a runner reads its history from the store, which is start-up, not
-    live, cost; how long that took is reported apart."""
+    Each runner first gets `history_weeks` of runs written to the store as the stream leaves them
+    (`bench/live_history.py`), then is made known by one earlier sample: a worker's first sight of
+    a runner reads its history from the store, which is start-up, not live, cost; how long that took
+    is reported apart. The live samples go out through `bench/loadgen.py` (one connection per
+    `RUNNERS_PER_CONNECTION` runners, PUBACKs counted), or through paho clients with `paho_load`."""
     statuses = Statuses(stack.mqtt_port, "status/#")
     dropped = SysCounter(stack.mqtt_port, "$SYS/broker/publish/messages/dropped")
-    clients = [publisher(stack.mqtt_port) for _ in range(max(1, runners // 500))]
     names = [f"{prefix}{r}" for r in range(runners)]
-    warm_start = time.perf_counter()
+    parts = max(1, runners // (RUNNERS_PER_PAHO_CLIENT if paho_load else RUNNERS_PER_CONNECTION))
     earlier = int(time.time() * 1000) - 2 * 86_400_000
+    history_start = time.perf_counter()
+    history_runs, history_read = 0, (0, 0)
+    if history_weeks:
+        lines = history_lines(names, history_weeks, earlier, CADENCE_SPM, SPEED_MPS)
+        history_runs = write_history(f"http://127.0.0.1:{stack.influx_port}", "footpod", lines)
+    history_s = time.perf_counter() - history_start
+    if history_weeks:
+        history_read = read_back(f"http://127.0.0.1:{stack.influx_port}", names[:100])
+    if paho_load:
+        clients = [publisher(stack.mqtt_port) for _ in range(parts)]
+    else:
+        connections = [
+            Connection("127.0.0.1", stack.mqtt_port, f"bench-load-{p}-{time.time_ns()}") for p in range(parts)
+        ]
+    warm_start = time.perf_counter()
+    batches: list[list[bytes]] = [[] for _ in range(parts)]
     for r, name in enumerate(names):
-        body = orjson.dumps([{"ts": earlier, "device_id": f"pod-{name}", "cadence_spm": 172, "distance_m": 0.0}])
-        clients[r % len(clients)].publish(f"footpod/{name}/samples", body, qos=1)
+        body = orjson.dumps(
+            [{"ts": earlier, "device_id": f"pod-{name}", "cadence_spm": CADENCE_SPM, "distance_m": 0.0}]
+        )
+        if paho_load:
+            clients[r % parts].publish(f"footpod/{name}/samples", body, qos=1)
+        else:
+            batches[r % parts].append(connections[r % parts].packet(topic_prefix(f"footpod/{name}/samples"), body))
+    if not paho_load:
+        for connection, batch in zip(connections, batches, strict=True):
+            connection.send(batch)
     deadline = time.monotonic() + WAIT_S  # bounded: a pipeline that cannot keep up is reported, not waited for
     while time.monotonic() < deadline and not all(name in statuses.latest for name in names):
         time.sleep(0.2)
     warm_s = time.perf_counter() - warm_start
+    with statuses.lock:
+        warm = [statuses.latest[name] for name in names if name in statuses.latest]
     time.sleep(3)  # the warm-up's last writes settle
     idle = CpuMeter(stack)
     time.sleep(IDLE_S)
     idle_cpu = idle.stop()  # what the stack costs with nothing to do (Kafka consumers polling)
     published = [0]
     stop = threading.Event()
+    distance = [0.0] * runners
+
+    def sample(r: int, ts_ms: int) -> bytes:
+        distance[r] += SPEED_MPS
+        return orjson.dumps(
+            {
+                "ts": ts_ms,
+                "device_id": f"pod-{names[r]}",
+                "cadence_spm": CADENCE_SPM,
+                "distance_m": round(distance[r], 1),
+                "speed_mps": SPEED_MPS,
+            }
+        )
 
     def tick_loop(part: int):
         mine = range(part, runners, len(clients))
         client = clients[part]
-        distance = {r: 0.0 for r in mine}
         start = time.time() + 0.5
         second = 0
         while not stop.is_set():
@@ -418,24 +473,20 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
                 delay = start + second + r / runners - time.time()
                 if delay > TICK_S:
                     time.sleep(delay)
-                distance[r] += SPEED_MPS
-                body = orjson.dumps(
-                    {
-                        "ts": int(time.time() * 1000),
-                        "device_id": f"pod-{names[r]}",
-                        "cadence_spm": 172,
-                        "distance_m": round(distance[r], 1),
-                        "speed_mps": SPEED_MPS,
-                    }
-                )
-                client.publish(f"footpod/{names[r]}/samples", body, qos=1)
+                client.publish(f"footpod/{names[r]}/samples", sample(r, int(time.time() * 1000)), qos=1)
                 published[0] += 1
             second += 1
 
     statuses.since = time.time()
     statuses.record = True
     cpu = CpuMeter(stack)
-    threads = [threading.Thread(target=tick_loop, args=(part,), daemon=True) for part in range(len(clients))]
+    if paho_load:
+        threads = [threading.Thread(target=tick_loop, args=(part,), daemon=True) for part in range(len(clients))]
+    else:
+        for connection in connections:
+            connection.published = connection.acknowledged = 0  # the warm-up's are not the live load's
+        load = LiveLoad(connections, names, sample, TICK_S)
+        threads = [threading.Thread(target=load.run, args=(stop, time.time() + 0.5), daemon=True)]
     for thread in threads:
         thread.start()
     time.sleep(seconds)
@@ -444,12 +495,21 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
         thread.join(30)
     usage = cpu.stop()
     statuses.record = False
-    behind_s = _behind(stack, prefix, published[0] + runners)
+    if not paho_load:
+        if load.error:
+            raise RuntimeError("the load generator failed") from load.error
+        published[0] = load.published
     total = published[0] + runners  # the warm-up samples too
-    stored = _wait_count(stack, prefix, total, WAIT_S)
+    behind_s = stored_samples(stack, prefix, earlier)
+    unacknowledged = None if paho_load else sum(connection.drain(WAIT_S) for connection in connections)
+    stored = _wait_count(stack, prefix, total, WAIT_S, earlier)
     time.sleep(11)  # $SYS topics are refreshed every 10 s
     latencies = sorted(statuses.latencies)
-    _stop(*clients)
+    if paho_load:
+        _stop(*clients)
+    else:
+        for connection in connections:
+            connection.close()
     statuses.close()
     dropped.close()
     return {
@@ -462,10 +522,22 @@ def live(stack: Stack, prefix: str, runners: int, seconds: float) -> dict:
         "statuses": len(latencies),
         "warm_up_s": warm_s,
         "known": sum(name in statuses.latest for name in names),
+        "history_weeks": history_weeks,
+        "history_runs": history_runs,
+        "history_s": history_s,
+        "history_read": history_read,
+        "history_seen": sum(
+            s["week_km"] > 0 and s["prev_week_km"] > 0 and s["cadence_baseline_spm"] is not None for s in warm
+        ),
+        "warm_week_km": _pct(sorted(s["week_km"] for s in warm), 0.5),
+        "warm_prev_week_km": _pct(sorted(s["prev_week_km"] for s in warm), 0.5),
         "p50": _pct(latencies, 0.5),
         "p99": _pct(latencies, 0.99),
         "max": latencies[-1] if latencies else None,
         "dropped": dropped.value,
+        "load_generator": "paho" if paho_load else "loadgen",
+        "load_us": None if paho_load else load.cpu_s / max(1, load.published) * 1e6,
+        "unacknowledged": unacknowledged,
         "cpu": usage,
         "idle_cpu": idle_cpu,
     }
@@ -478,11 +550,6 @@ def live_cost(result: dict) -> dict[str, float]:
     rate = (result["published"] - result["runners"]) / result["seconds"]
     idle = result["idle_cpu"]
     return {part: max(0.0, share - idle.get(part, 0.0)) / 100 / rate * 1e6 for part, share in result["cpu"].items()}
-
-
-def _behind(stack: Stack, prefix: str, total: int) -> int:
-    """Samples in the store when the publishers stop: how far behind the pipeline is."""
-    return stored_samples(stack, prefix)
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -532,11 +599,24 @@ def memory(runners: int, weeks: int) -> dict:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="floor,hand,flood,live,memory,scale")
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument(
+        "--only", default="floor,hand,flood,live,memory,scale", help="the parts to run, comma-separated (default: all)"
+    )
     parser.add_argument("--flood-runners", type=int, default=200)
     parser.add_argument("--live-runners", type=int, default=5000)
     parser.add_argument("--live-s", type=float, default=60.0, help="seconds of live load (300 for the long run)")
+    parser.add_argument(
+        "--live-history-weeks",
+        type=int,
+        default=10,
+        help="weeks of runs (4 a week) each live runner has in the store before the load; 0: none",
+    )
+    parser.add_argument(
+        "--live-paho",
+        action="store_true",
+        help="publish the live load with paho clients (as before bench/loadgen.py), to compare",
+    )
     parser.add_argument("--memory-runners", type=int, default=10_000)
     parser.add_argument("--memory-weeks", type=int, default=10)
     parser.add_argument("--timeline", type=float, default=0.0, help="print the flood's progress every so many s")
@@ -578,7 +658,9 @@ def main() -> None:
             results["flood"] = flood(stack, "flood", args.flood_runners, args.timeline)
             console.print("flood:", results["flood"])
         if "live" in parts:
-            results["live"] = live(stack, "live", args.live_runners, args.live_s)
+            results["live"] = live(
+                stack, "live", args.live_runners, args.live_s, args.live_history_weeks, args.live_paho
+            )
             console.print("live:", results["live"])
         if "scale" in parts:
             stack.start("stream")
@@ -633,6 +715,24 @@ def report(results: dict, args) -> None:
             f"{r['lost']} of {r['published']:,}; mosquitto dropped {r['dropped']}; CPU {cpu} "
             f"(headroom {headroom:.0f} % of {os.cpu_count() * 100} %)",
         )
+        if r["history_weeks"]:
+            table.add_row(
+                f"live: history, {r['history_weeks']} weeks × 4 runs a runner",
+                f"{r['history_s']:.0f} s to write",
+                f"{r['history_runs']:,} run points; read back as on first sight (the first 100 runners), the "
+                f"stream seeds at least {r['history_read'][0]} runs a runner, the alert worker reads at least "
+                f"{r['history_read'][1]}; {r['history_seen']:,}/{r['runners']:,} warm-up statuses show it "
+                f"(week and previous week km, cadence baseline): median week {r['warm_week_km']} km, previous "
+                f"{r['warm_prev_week_km']} km; runners known {r['warm_up_s']:.0f} s after their first sample",
+            )
+        if r["load_us"] is not None:
+            table.add_row(
+                "live: load generator (bench/loadgen.py), CPU per message",
+                f"{r['load_us']:,.1f} µs",
+                f"its thread only, {r['load_us'] * (r['published'] - r['runners']) / r['seconds'] / 1e4:.1f} % of a "
+                f"core; unacknowledged publishes (no PUBACK {WAIT_S} s after the load) "
+                f"{r['unacknowledged']:,} of {r['published'] - r['runners']:,}",
+            )
         pipeline = sum(v for k, v in per_sample.items() if k not in ("bench", "other"))
         at_rest = sum(v for k, v in r["idle_cpu"].items() if k not in ("bench", "other"))
         table.add_row(
@@ -641,7 +741,7 @@ def report(results: dict, args) -> None:
             ", ".join(f"{k} {v:,.0f} µs" for k, v in per_sample.items() if k != "other")
             + f"; at rest the stack uses {at_rest:.0f} % (Kafka consumers polling); at this cost the rest of "
             f"{os.cpu_count()} cores carries at most {(os.cpu_count() * 100 - at_rest) / 100 * 1e6 / pipeline:,.0f} "
-            f"live samples/s, without the bench's own publishers",
+            f"live samples/s, without the bench's own publishers ({r['load_generator']})",
         )
     r = results.get("memory")
     if r:
