@@ -36,6 +36,7 @@ def test_the_worker_knows_each_counted_run_once_after_every_live_step(gaps, judg
             if later.update is not None:
                 memory.take(later.update)
         counted = state.all_runs(PARAMS).counted
+        assert memory.runs() == expand(memory.compact_runs)  # the runs kept between updates, as made afresh
         assert [(r.device_id, r.start_ms, r.end_ms, r.samples) for r in expand(memory.compact_runs)] == [
             (r.device_id, r.start_ms, r.end_ms, r.samples) for r in counted
         ]
@@ -88,6 +89,7 @@ def _past(history) -> tuple[RunnerState, int]:
 
 
 def _known(memory: Memory) -> list[tuple]:
+    assert memory.runs() == expand(memory.compact_runs)  # the runs kept between updates, as made afresh
     return [(r.device_id, r.start_ms, r.end_ms, r.samples, r.km) for r in expand(memory.compact_runs)]
 
 

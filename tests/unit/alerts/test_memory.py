@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.decide import RunnerFacts, status_of
-from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand, merge_delta
+from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand, expand_after, merge_delta
 from footpod.load import load_at
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary, unpack_updates
 
@@ -177,6 +177,70 @@ def test_a_delta_replaces_the_run_of_the_same_device_and_start_or_is_inserted_an
     ordered = sorted(merged, key=lambda run: (run.end_ms, _key(run)))
     assert _same(tuple(ordered), tuple(sorted(expected, key=lambda run: (run.end_ms, _key(run)))))
     assert [run.end_ms for run in merged] == sorted(run.end_ms for run in merged)
+
+
+@given(
+    st.lists(_runs, max_size=10, unique_by=_key),
+    st.lists(st.lists(st.tuples(st.booleans(), _runs, st.integers(0, 2**42)), max_size=2), max_size=5),
+)
+def test_runs_expanded_from_an_earlier_expansion_are_the_runs_expanded_afresh(known, steps):
+    """`expand_after` reuses the runs an earlier expansion made where the packed runs begin as they
+    did: after any deltas it gives exactly what expanding every run gives."""
+    runs = compact(sorted((_grown(run, run.end_ms) for run in known), key=lambda run: run.end_ms))
+    kept = (runs, expand(runs))
+    for deltas in steps:
+        current = expand(runs)
+        changed = []
+        for of_known, run, end_ms in deltas:  # a run known, grown (the live case); or a run of its own
+            if of_known and current:
+                old = current[end_ms % len(current)]
+                changed.append(_grown(old, old.end_ms + end_ms % 10_000).model_copy(update={"km": run.km}))
+            else:
+                changed.append(_grown(run, end_ms))
+        runs = merge_delta(runs, tuple({_key(run): run for run in changed}.values()))
+        expanded = expand_after(runs, kept)
+        assert expanded == expand(runs)
+        kept = (runs, expanded)
+
+
+def test_a_live_runners_runs_are_reused_between_updates_and_let_go_at_rest():
+    memory = Memory([], [], set())
+    start = 1_760_000_000_000
+    history = tuple(
+        RunSummary(
+            run_id=f"pod@{start - d * 86_400_000}",
+            device_id="pod",
+            start_ms=start - d * 86_400_000,
+            end_ms=start - d * 86_400_000 + 2_700_000,
+            km=9.0,
+            samples=2700,
+            cadence_spm=171.0,
+        )
+        for d in range(40, 0, -1)
+    )
+    window = _update([*history], start).model_copy(update={"recent_kind": "window"})
+    live = window.latest.model_copy(update={"live": True, "final": False})
+    memory.take(window.model_copy(update={"latest": live}))
+    first = memory.runs()
+    run = RunSummary(
+        run_id=f"pod@{start}",
+        device_id="pod",
+        start_ms=start,
+        end_ms=start + 60_000,
+        km=0.2,
+        samples=60,
+        cadence_spm=170.0,
+    )
+    delta = window.model_copy(
+        update={"recent": (run,), "recent_kind": "delta", "recent_after_ms": None, "latest": live}
+    )
+    runs, _ = memory.take(delta)
+    assert runs == expand(memory.compact_runs) and runs[-1] == run
+    assert all(a is b for a, b in zip(runs[:-1], first))  # the 40 runs before reused, not made again
+    final = delta.model_copy(update={"latest": delta.latest.model_copy(update={"live": False, "final": True})})
+    memory.take(final)
+    assert memory._expanded is None  # at rest: the compact runs only
+    assert memory.runs() == expand(memory.compact_runs)
 
 
 def test_an_update_from_an_older_stream_without_a_kind_is_a_window():
