@@ -245,7 +245,7 @@ class Memory:
         self.pending: list[PainEvent] = []  # reports waiting for the runner's data to settle
         self.pending_records: list = []  # their Kafka records, acknowledged once they are decided
         # while a run is under way: the runs expanded at the latest update, with the compact runs they
-        # expand (`expand_after`); dropped once the runner's latest update is not live (about 20 KB a
+        # expand (`expand_after`); dropped once the runner's latest update is not live (about 22 KB a
         # runner under way with 10 weeks of history, none a runner at rest)
         self._expanded: tuple[CompactRuns, tuple[RunSummary, ...]] | None = None
 

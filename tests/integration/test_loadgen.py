@@ -4,11 +4,11 @@ Topics under `bench/loadgen/` keep these messages away from the session pipeline
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
 
-import orjson
 import paho.mqtt.client as mqtt
 
 from bench.loadgen import MAX_PACKET_ID, Connection, LiveLoad, topic_prefix
@@ -54,7 +54,7 @@ def test_every_publish_reaches_a_subscriber_and_each_is_acknowledged_once(stack:
             packets: list[list[bytes]] = [[], [], []]
             for k in range(100):
                 n = batch * 100 + k
-                topic, payload = topics[n % 40], orjson.dumps({"n": n, "ts": time.time_ns()})
+                topic, payload = topics[n % 40], json.dumps({"n": n, "ts": time.time_ns()}).encode()
                 packets[n % 3].append(connections[n % 3].packet(topic_prefix(topic), payload))
                 sent.append((topic, payload))
             for connection, batch_packets in zip(connections, packets, strict=True):
@@ -80,7 +80,7 @@ def test_live_load_sends_every_runner_at_the_same_rate_on_its_own_topic(stack: S
     load = LiveLoad(
         connections,
         runners,
-        lambda r, ts_ms: orjson.dumps({"runner": runners[r], "ts": ts_ms}),
+        lambda r, ts_ms: json.dumps({"runner": runners[r], "ts": ts_ms}).encode(),
         tick_s=0.01,
         topic="bench/loadgen/live/{runner}",
     )
@@ -105,6 +105,6 @@ def test_live_load_sends_every_runner_at_the_same_rate_on_its_own_topic(stack: S
     assert set(per_runner) == {f"bench/loadgen/live/{runner}" for runner in runners}
     assert max(per_runner.values()) - min(per_runner.values()) <= 1  # each second goes round every runner
     for topic, payload in received.messages:
-        assert orjson.loads(payload)["runner"] == topic.rsplit("/", 1)[1]
-    stamps = [orjson.loads(payload)["ts"] for topic, payload in received.messages if topic.endswith("/r0")]
+        assert json.loads(payload)["runner"] == topic.rsplit("/", 1)[1]
+    stamps = [json.loads(payload)["ts"] for topic, payload in received.messages if topic.endswith("/r0")]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)

@@ -1,5 +1,6 @@
 """Counting samples once, cutting runs, and order independence (RULES.md §1, §7)."""
 
+import math
 import random
 
 from hypothesis import given, settings
@@ -138,11 +139,11 @@ def test_any_arrival_order_with_repeats_gives_the_same_runs(seed, pieces, repeat
     cuts = sorted(rng.sample(range(1, len(shuffled)), k=min(pieces, len(shuffled) - 1)))
     batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)])]
     got = feed(*batches)
-    assert [
-        (r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in got.runs(PARAMS)
-    ] == [
-        (r.run_id, r.samples, round(r.km, 9), r.cadence_spm and round(r.cadence_spm, 9)) for r in expected.runs(PARAMS)
-    ]
+    assert [(r.run_id, r.samples) for r in got.runs(PARAMS)] == [(r.run_id, r.samples) for r in expected.runs(PARAMS)]
+    for run, want in zip(got.runs(PARAMS), expected.runs(PARAMS)):  # sums in another order: the last bits may differ
+        assert math.isclose(run.km, want.km, rel_tol=1e-12)
+        assert (run.cadence_spm is None) == (want.cadence_spm is None)
+        assert run.cadence_spm is None or math.isclose(run.cadence_spm, want.cadence_spm, rel_tol=1e-12)
 
 
 def test_a_sync_of_many_runs_at_once_touches_every_run():
