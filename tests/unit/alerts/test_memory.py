@@ -10,6 +10,7 @@ from alerts.decide import RunnerFacts, status_of
 from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand, expand_after, merge_delta
 from footpod.load import load_at
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary, unpack_updates
+from tests.unit.builders import a_run
 
 _DEVICES = ["pod-1", "pod-2", "watch"]
 DAY_MS = 86_400_000
@@ -207,30 +208,14 @@ def test_a_live_runners_runs_are_reused_between_updates_and_let_go_at_rest():
     memory = Memory([], [], set())
     start = 1_760_000_000_000
     history = tuple(
-        RunSummary(
-            run_id=f"pod@{start - d * 86_400_000}",
-            device_id="pod",
-            start_ms=start - d * 86_400_000,
-            end_ms=start - d * 86_400_000 + 2_700_000,
-            km=9.0,
-            samples=2700,
-            cadence_spm=171.0,
-        )
+        a_run(start - d * DAY_MS + 45 * 60_000, minutes=45, km=9.0, device="pod", run_id=f"pod@{start - d * DAY_MS}")
         for d in range(40, 0, -1)
     )
     window = _update([*history], start).model_copy(update={"recent_kind": "window"})
     live = window.latest.model_copy(update={"live": True, "final": False})
     memory.take(window.model_copy(update={"latest": live}))
     first = memory.runs()
-    run = RunSummary(
-        run_id=f"pod@{start}",
-        device_id="pod",
-        start_ms=start,
-        end_ms=start + 60_000,
-        km=0.2,
-        samples=60,
-        cadence_spm=170.0,
-    )
+    run = a_run(start + 60_000, minutes=1, km=0.2, cadence=170.0, device="pod", run_id=f"pod@{start}")
     delta = window.model_copy(
         update={"recent": (run,), "recent_kind": "delta", "recent_after_ms": None, "latest": live}
     )
