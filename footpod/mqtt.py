@@ -12,10 +12,12 @@ import paho.mqtt.client as mqtt
 from footpod.settings import Settings
 
 
-def mqtt_client(settings: Settings, client_id: str, **kwargs: Any) -> mqtt.Client:
-    """A paho 2.x client (callback API v2) configured from FOOTPOD_MQTT_URL."""
+def mqtt_client(
+    settings: Settings, client_id: str, client_class: type[mqtt.Client] = mqtt.Client, **kwargs: Any
+) -> mqtt.Client:
+    """A paho 2.x client (callback API v2, of `client_class`) configured from FOOTPOD_MQTT_URL."""
     endpoint = settings.mqtt
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, **kwargs)
+    client = client_class(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, **kwargs)
     if endpoint.username:
         client.username_pw_set(endpoint.username, endpoint.password)
     if endpoint.tls:

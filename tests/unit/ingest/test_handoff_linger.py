@@ -41,7 +41,7 @@ def test_messages_trickling_in_within_the_linger_go_to_kafka_in_one_hand_off(tmp
         async def runners():
             for burst in range(bursts):
                 for i in range(per_burst):
-                    bridge._inbox.queue.put_nowait(sample(burst * per_burst + i))
+                    bridge._inbox.put(sample(burst * per_burst + i))
                 await asyncio.sleep(HANDOFF_LINGER_S / (2 * bursts))  # all within half the linger
 
         feeding = asyncio.ensure_future(runners())
@@ -70,7 +70,7 @@ def test_a_sync_fills_hand_offs_by_bytes_without_waiting_for_the_linger(tmp_path
         bridge, handed = a_bridge(tmp_path)
         bridge._inbox = Inbox(asyncio.get_running_loop())
         for mid in range(total):
-            bridge._inbox.queue.put_nowait(sample(mid, payload))
+            bridge._inbox.put(sample(mid, payload))
         for _ in range(3):
             await bridge._forward_batch(client=None, producer=None)
         await sleep(0)
@@ -87,7 +87,7 @@ def test_the_linger_is_bounded_so_a_lone_live_sample_goes_on(tmp_path):
     async def scenario():
         bridge, handed = a_bridge(tmp_path)
         bridge._inbox = Inbox(asyncio.get_running_loop())
-        bridge._inbox.queue.put_nowait(sample(7))
+        bridge._inbox.put(sample(7))
         began = time.perf_counter()
         await bridge._forward_batch(client=None, producer=None)
         await asyncio.sleep(0)
