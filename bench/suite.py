@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -352,6 +353,13 @@ def flood(stack: Stack, prefix: str, runners: int, timeline_every: float = 0.0) 
     }
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run of median rate (the lower middle of an even count), with every run's rate: a flood lasts
+    a few seconds, and one stall of a process moves a single run's rate by a fifth."""
+    ordered = sorted(runs, key=lambda run: run["rate"])
+    return {**ordered[(len(ordered) - 1) // 2], "rates": [run["rate"] for run in runs]}
+
+
 def _wait_count(stack: Stack, prefix: str, total: int, timeout_s: float, since_ms: int = 0) -> int:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -626,6 +634,12 @@ def main() -> None:
         action="store_true",
         help="publish the live load with paho clients (as before bench/loadgen.py), to compare",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="runs each of the hand-rolled loop, the flood and the scale-out; the median reported, every rate listed",
+    )
     parser.add_argument("--memory-runners", type=int, default=10_000)
     parser.add_argument("--memory-weeks", type=int, default=10)
     parser.add_argument("--timeline", type=float, default=0.0, help="print the flood's progress every so many s")
@@ -654,17 +668,19 @@ def main() -> None:
             results["floor"] = {"rate": floor(stack.mqtt_port, payloads, total), "samples": total}
             console.print(f"floor: {results['floor']['rate']:,.0f} samples/s")
         if "hand" in parts:
-            payloads, total = run_payloads("h", args.flood_runners, "bench/hand/{runner}")
-            results["hand"] = {
-                "rate": handrolled(stack.mqtt_port, stack.influx_port, payloads, total),
-                "samples": total,
-            }
-            console.print(f"hand-rolled loop: {results['hand']['rate']:,.0f} samples/s")
+            rates = []
+            for n in range(args.rounds):  # before the stages start: on a machine as quiet as for the floor
+                payloads, total = run_payloads(f"h{n}-", args.flood_runners, "bench/hand/{runner}")
+                rates.append(handrolled(stack.mqtt_port, stack.influx_port, payloads, total))
+                console.print(f"hand-rolled loop, run {n + 1}: {rates[-1]:,.0f} samples/s")
+            results["hand"] = {"rate": statistics.median(rates), "rates": rates, "samples": total}
         if parts & {"flood", "live", "scale"}:
             for stage in ("bridge", "stream", "alerts"):
                 stack.start(stage)
         if "flood" in parts:
-            results["flood"] = flood(stack, "flood", args.flood_runners, args.timeline)
+            results["flood"] = median_run(
+                [flood(stack, f"flood{n}-", args.flood_runners, args.timeline) for n in range(args.rounds)]
+            )
             console.print("flood:", results["flood"])
         if "live" in parts:
             results["live"] = live(
@@ -674,7 +690,7 @@ def main() -> None:
         if "scale" in parts:
             stack.start("stream")
             time.sleep(10)  # the group rebalances onto two members
-            results["scale"] = flood(stack, "scale", args.flood_runners)
+            results["scale"] = median_run([flood(stack, f"scale{n}-", args.flood_runners) for n in range(args.rounds)])
             console.print("flood, two stream workers:", results["scale"])
     finally:
         if started:
@@ -695,12 +711,21 @@ def report(results: dict, args) -> None:
     hand = results.get("hand", {}).get("rate")
     if "floor" in results:
         table.add_row("floor: paho + orjson, samples/s", f"{results['floor']['rate']:,.0f}", "")
+    runs = lambda rates: ", ".join(f"{rate / 1000:,.0f}k" for rate in rates)  # noqa: E731
     if hand:
-        table.add_row("hand-rolled paho→orjson→/write, samples/s", f"{hand:,.0f}", "")
+        rates = results["hand"].get("rates", [hand])
+        table.add_row(
+            "hand-rolled paho→orjson→/write, samples/s", f"{hand:,.0f}", f"median of {len(rates)}: {runs(rates)}"
+        )
     for key, name in (("flood", "flood, 1 stream worker"), ("scale", "flood, 2 stream workers")):
         r = results.get(key)
         if r:
             note = f"{r['rate'] / hand:.2f} × hand-rolled" if hand else ""
+            if len(r.get("rates", [])) > 1:
+                note += f" (median of {len(r['rates'])}: {runs(r['rates'])}"
+                note += (
+                    f"; each ÷ hand-rolled median: {', '.join(f'{x / hand:.2f}' for x in r['rates'])})" if hand else ")"
+                )
             if key == "scale" and "flood" in results:
                 note += f", {r['rate'] / results['flood']['rate']:.2f} × 1 worker"
             cpu = ", ".join(f"{k} {v:.0f} %" for k, v in r["cpu"].items())
