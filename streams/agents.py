@@ -26,9 +26,10 @@ from typing import Any
 import faust
 
 from footpod import kafka, metrics
-from footpod.records import RunnerUpdate, SampleRecord, built, decode_sample_batches, pack_updates
+from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batches, pack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
+from streams.runs import built
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
 from streams.segments import load_params
 from streams.state import RunnerState
