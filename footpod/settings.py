@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     kafka_fetch_wait_ms: int = Field(
         20, ge=0, le=1500, description="FOOTPOD_KAFKA_FETCH_WAIT_MS: longest wait of a consumer's fetch"
     )
+    # Ours (README "Speed"): after fetches that brought nothing, the wait doubles up to this, so a stack at
+    # rest does not fetch 50 times a second per worker; the first fetch with records brings it back down.
+    kafka_fetch_wait_at_rest_ms: int = Field(
+        100, ge=0, le=1500, description="FOOTPOD_KAFKA_FETCH_WAIT_AT_REST_MS: a consumer's fetch wait at rest"
+    )
     # Notifications (README, "Notifications"): the outbox lives in data_dir unless set.
     notify_outbox: Path | None = Field(None, description="FOOTPOD_NOTIFY_OUTBOX (SQLite)")
     notify_retry_for_s: float = Field(6 * 3600.0, gt=0, description="FOOTPOD_NOTIFY_RETRY_FOR_S: then dead-lettered")
