@@ -45,6 +45,18 @@ async def fetches_at_rest(bootstrap: str, topic: str, adapt: bool, seconds: floa
     return consumer, waits
 
 
+async def new_topic(bootstrap: str, prefix: str) -> str:
+    """A topic of one partition, made for one test."""
+    topic = f"{prefix}-{time.time_ns()}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        await admin.close()
+    return topic
+
+
 async def drain(consumer: AIOKafkaConsumer, seconds: float) -> None:
     """Read whatever comes for `seconds`, as a worker does."""
     until = time.monotonic() + seconds
@@ -52,13 +64,9 @@ async def drain(consumer: AIOKafkaConsumer, seconds: float) -> None:
         await consumer.getmany(timeout_ms=50)
 
 
-def test_a_consumer_at_rest_fetches_a_fifth_as_often_and_reads_a_new_record_within_its_wait(stack: Stack):
+def test_a_consumer_at_rest_fetches_a_third_as_often_and_reads_a_new_record_within_its_wait(stack: Stack):
     async def scenario():
-        topic = f"fetch-wait-{time.time_ns()}"
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-        await admin.start()
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-        await admin.close()
+        topic = await new_topic(stack.kafka_bootstrap, "fetch-wait")
         plain, plain_waits = await fetches_at_rest(stack.kafka_bootstrap, topic, adapt=False, seconds=2.0)
         await plain.stop()
         plain_count = len(plain_waits)
@@ -90,11 +98,7 @@ def test_a_consumer_at_rest_fetches_a_fifth_as_often_and_reads_a_new_record_with
 
 def test_records_coming_more_often_than_the_rest_threshold_keep_the_short_wait(stack: Stack):
     async def scenario():
-        topic = f"fetch-wait-busy-{time.time_ns()}"
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-        await admin.start()
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-        await admin.close()
+        topic = await new_topic(stack.kafka_bootstrap, "fetch-wait-busy")
         producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
         await producer.start()
         stop = asyncio.Event()
