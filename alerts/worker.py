@@ -298,6 +298,7 @@ class AlertWorker(StageWorker):
         self.notifier = Notifier(settings, self.roster)  # notifications: alerts/notify.py
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self.pain_topic = app.topic(kafka.PAIN, key_type=bytes, value_type=bytes)
+        self._live_delay = metrics.LIVE_DELAY.labels(self.stage)
 
     def register(self) -> None:
         self.app.agent(self.updates_topic, name="updates")(self.consume_updates)
@@ -345,6 +346,9 @@ class AlertWorker(StageWorker):
                     async with self._lock:
                         stored.append(await self.on_update(update))
                 _ack_when_stored([record], *stored)
+                metrics.observe_live(  # a live run's latest sample, decided on
+                    self._live_delay, int(time.time() * 1000), (u.latest.run.end_ms for u in updates if u.latest.live)
+                )
 
     async def consume_pain(self, stream) -> None:
         async for record in stream.events():

@@ -49,6 +49,7 @@ import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
@@ -72,6 +73,11 @@ TICK_S = 0.01  # live: the publishers' tick
 RUNNERS_PER_CONNECTION = 2500
 RUNNERS_PER_PAHO_CLIENT = 500
 CADENCE_SPM = 172  # live: every sample's cadence, and the history's
+STAGE_DONE = {  # what each stage's live delay runs until (`footpod.metrics.LIVE_DELAY`)
+    "bridge": "the bridge has it in Kafka",
+    "stream": "the stream has counted it",
+    "alerts": "the alert worker has decided on it",
+}
 IDLE_S = 5.0  # live: the stack's CPU at rest is measured this long before the load starts
 console = Console()
 
@@ -219,6 +225,7 @@ class Stack:
     influx_port: int
     stages: dict[str, list[subprocess.Popen]] = field(default_factory=dict)
     servers: dict[str, int] = field(default_factory=dict)  # Mosquitto, Tansu, InfluxDB: name -> pid
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # each stage's first process: its /metrics
 
     def env(self, data_dir: Path) -> dict[str, str]:
         return {
@@ -237,9 +244,12 @@ class Stack:
         (self.data / "logs").mkdir(parents=True, exist_ok=True)
         ready = data_dir / "run" / f"{stage}.ready"
         ready.unlink(missing_ok=True)
+        metrics_port = servers.free_port() if index == 0 else 0
+        if index == 0:
+            self.metrics_ports[stage] = metrics_port
         process = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", stage],
-            env=self.env(data_dir),
+            env={**self.env(data_dir), "FOOTPOD_METRICS_PORT": str(metrics_port)},
             cwd=ROOT,
             stdout=(self.data / "logs" / f"{stage}{index}.log").open("ab"),
             stderr=subprocess.STDOUT,
@@ -259,6 +269,19 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+    def live_delays(self) -> dict[str, dict[float, float]]:
+        """Each stage's `footpod_live_delay_seconds` histogram as it stands: cumulative counts by bucket."""
+        delays: dict[str, dict[float, float]] = {}
+        for stage, port in self.metrics_ports.items():
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            for family in text_string_to_metric_families(text):
+                if family.name != "footpod_live_delay_seconds":
+                    continue
+                for sample in family.samples:
+                    if sample.name.endswith("_bucket"):
+                        delays.setdefault(stage, {})[float(sample.labels["le"])] = sample.value
+        return delays
 
     def pids(self) -> dict[str, list[int]]:
         return {stage: [p.pid for p in procs] for stage, procs in self.stages.items()}
@@ -493,6 +516,7 @@ def live(
                 published[0] += 1
             second += 1
 
+    delays_before = stack.live_delays()
     statuses.since = time.time()
     statuses.record = True
     cpu = CpuMeter(stack)
@@ -519,6 +543,7 @@ def live(
     behind_s = stored_samples(stack, prefix, earlier)
     unacknowledged = None if paho_load else sum(connection.drain(WAIT_S) for connection in connections)
     stored = _wait_count(stack, prefix, total, WAIT_S, earlier)
+    delays = stage_delays(delays_before, stack.live_delays())
     time.sleep(11)  # $SYS topics are refreshed every 10 s
     latencies = sorted(statuses.latencies)
     if paho_load:
@@ -557,6 +582,7 @@ def live(
         "unacknowledged": unacknowledged,
         "cpu": usage,
         "idle_cpu": idle_cpu,
+        "stage_delays": delays,
     }
 
 
@@ -567,6 +593,35 @@ def live_cost(result: dict) -> dict[str, float]:
     rate = (result["published"] - result["runners"]) / result["seconds"]
     idle = result["idle_cpu"]
     return {part: max(0.0, share - idle.get(part, 0.0)) / 100 / rate * 1e6 for part, share in result["cpu"].items()}
+
+
+def stage_delays(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict[str, dict]:
+    """Each stage's live delay over the live load (histogram `after` minus `before`): observations, and
+    p50 and p99 interpolated within their buckets as Prometheus' `histogram_quantile` does."""
+    result = {}
+    for stage, buckets in after.items():
+        bounds = sorted(buckets)
+        counts = [buckets[b] - before.get(stage, {}).get(b, 0.0) for b in bounds]
+        total = counts[-1] if counts else 0.0
+        result[stage] = {
+            "n": int(total),
+            "p50": _bucket_quantile(bounds, counts, 0.5),
+            "p99": _bucket_quantile(bounds, counts, 0.99),
+        }
+    return result
+
+
+def _bucket_quantile(bounds: list[float], cumulative: list[float], q: float) -> float | None:
+    if not cumulative or cumulative[-1] == 0:
+        return None
+    rank = q * cumulative[-1]
+    for i, (bound, count) in enumerate(zip(bounds, cumulative, strict=True)):
+        if count >= rank:
+            if bound == float("inf"):
+                return bounds[i - 1] if i else None  # beyond the last finite bucket: its bound, at least
+            lower, below = (bounds[i - 1], cumulative[i - 1]) if i else (0.0, 0.0)
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1e-9)
+    return None
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -750,6 +805,16 @@ def report(results: dict, args) -> None:
             f"{r['lost']} of {r['published']:,}; mosquitto dropped {r['dropped']}; CPU {cpu} "
             f"(headroom {headroom:.0f} % of {os.cpu_count() * 100} %)",
         )
+        if r.get("stage_delays"):
+            table.add_row(
+                "live: delay by stage, p50 / p99 (footpod_live_delay_seconds)",
+                " · ".join(f"{fmt(d['p50'])} / {fmt(d['p99'])}" for d in r["stage_delays"].values()),
+                "from a sample's timestamp until "
+                + "; ".join(
+                    f"{STAGE_DONE.get(stage, stage)}: {d['n']:,} observed" for stage, d in r["stage_delays"].items()
+                )
+                + " (interpolated within the histogram's buckets)",
+            )
         if r["history_weeks"]:
             table.add_row(
                 f"live: history, {r['history_weeks']} weeks × 4 runs a runner",

@@ -11,10 +11,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 log = logging.getLogger("footpod.metrics")
 
@@ -42,6 +50,32 @@ CONSUMER_LAG = Gauge(
 ALERTS = Counter("footpod_alerts_published", "Alerts published, by rule and severity", ["rule", "severity"])
 NOTIFICATIONS = Counter("footpod_notifications", "Notification sends, by outcome (sent, failed, dead)", ["outcome"])
 READY = Gauge("footpod_ready", "1 when the stage is connected and ready, else 0", ["stage"])
+
+# Ours: a sample is live when its timestamp is at most this old as a stage handles it; older ones are
+# a sync or an import catching up, and say nothing of how far behind live the stage runs
+LIVE_WITHIN_S = 60.0
+LIVE_DELAY = Histogram(
+    "footpod_live_delay_seconds",
+    "Seconds from a live sample's timestamp (its device's clock) until the stage has handled it: the "
+    "bridge has it in Kafka, the stream has counted it and sent its update, the alert worker has decided "
+    "on it; samples older than 60 s are not observed",
+    ["stage"],
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0),
+)
+
+
+def observe_live(stage: Histogram, now_ms: int, timestamps: Iterable[int]) -> int:
+    """Observe, in a stage's `LIVE_DELAY`, each of `timestamps` (ms) within `LIVE_WITHIN_S` of `now_ms`; a
+    timestamp ahead of `now_ms` (a device's clock) counts as no delay, as long as it is within as much
+    ahead. Returns how many were observed."""
+    observed = 0
+    for ts in timestamps:
+        delay_s = (now_ms - ts) / 1000
+        if -LIVE_WITHIN_S <= delay_s <= LIVE_WITHIN_S:
+            stage.observe(max(delay_s, 0.0))
+            observed += 1
+    return observed
+
 
 Health = Callable[[], "tuple[bool, str]"]
 

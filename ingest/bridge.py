@@ -179,6 +179,7 @@ class Bridge:
         self._in_flight = asyncio.Semaphore(HANDOFFS_IN_FLIGHT)
         self._handoffs: set[asyncio.Task] = set()
         self._failure: BaseException | None = None
+        self._live_delay = metrics.LIVE_DELAY.labels("bridge")
 
     def _default_producer(self) -> AIOKafkaProducer:
         # a synced message makes a record of ~45 KB: batches of up to 1 MB, not the default 16 KB
@@ -281,6 +282,8 @@ class Bridge:
     ) -> None:
         try:
             await self._hand_off(producer, verdicts)
+            newest = (max(s.ts for s in batch.samples) for v in verdicts for batch in v.batches if batch.samples)
+            metrics.observe_live(self._live_delay, int(time.time() * 1000), newest)
             client.ack_all([delivery.mid for delivery in deliveries if delivery.qos == 1])
             for delivery in deliveries:
                 if delivery.qos == 2:

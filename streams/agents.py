@@ -85,6 +85,7 @@ class StreamWorker(StageWorker):
         self.releasing = False  # a rebalance or a stop is under way: no record is held back (`release_held`)
         self.samples_in = 0
         self._samples_in_metric = metrics.SAMPLES_IN.labels(self.stage)
+        self._live_delay = metrics.LIVE_DELAY.labels(self.stage)
         self.samples_topic = app.topic(kafka.SAMPLES, key_type=bytes, value_type=bytes)
         self.updates_topic = app.topic(kafka.UPDATES, key_type=bytes, value_type=bytes)
         self._partition_of = None  # runner -> its partition of `footpod.updates`, once the topic is known
@@ -146,14 +147,17 @@ class StreamWorker(StageWorker):
         lines: list[str] = []
         updates: list[RunnerUpdate] = []
         counted: list = []
+        newest: list[int] = []  # each runner's newest sample counted
         for runner, shares in by_runner.items():
             if runner in self.waiting:
                 self.waiting[runner].extend(shares)
                 continue
             if await self._step_runner(runner, shares, now_ms, lines, updates):
                 counted.extend(self._pointed(runner, shares, now_ms, lines))
+                newest.append(max(sample.ts for share in shares for sample in share.samples))
         await self._send(updates)
         self._ack_when_stored(counted, lines)
+        metrics.observe_live(self._live_delay, int(time.time() * 1000), newest)
 
     async def _seed_new(self, runners) -> None:
         """Read the states of runners not in memory yet, several at once (a round trip to the store

@@ -124,6 +124,37 @@ def test_a_simulated_team_shows_in_every_stages_counters(pipeline, watch, phone)
     assert total(after["bridge"], "footpod_ready") in (0.0, 1.0)
 
 
+def test_a_live_sample_is_timed_by_every_stage_and_an_old_one_by_none(pipeline, phone):
+    """`footpod_live_delay_seconds`: from a sample's timestamp until each stage has handled it."""
+
+    def delays() -> dict[str, tuple[float, float]]:
+        scraped = {stage: scrape(pipeline, stage) for stage in STAGES}
+        return {
+            stage: (
+                total(scraped[stage], "footpod_live_delay_seconds_count", stage=stage),
+                total(scraped[stage], "footpod_live_delay_seconds_sum", stage=stage),
+            )
+            for stage in STAGES
+        }
+
+    before = delays()
+    now_ms = int(time.time() * 1000)
+    sample = {"device_id": "lena-pod", "cadence_spm": 170.0}
+    phone("footpod/lena/samples", [{**sample, "ts": now_ms - 3 * 86_400_000, "distance_m": 0.0}])  # a sync
+    phone("footpod/lena/samples", [{**sample, "ts": now_ms, "distance_m": 3.0}])  # live, and the newest
+    deadline = time.monotonic() + 30
+    while (after := delays())["alerts"][0] - before["alerts"][0] < 1 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(1)  # anything more would have come by now
+    after = delays()
+    count = {stage: after[stage][0] - before[stage][0] for stage in STAGES}
+    seconds = {stage: after[stage][1] - before[stage][1] for stage in STAGES}
+    print(count, seconds)
+    assert count == {"bridge": 1, "stream": 1, "alerts": 1}  # the sync is older than a minute: not live
+    # one sample, handled by each stage in turn: later at each
+    assert 0 < seconds["bridge"] <= seconds["stream"] <= seconds["alerts"] < 30
+
+
 def test_every_line_each_stage_logged_is_one_json_object(pipeline):
     """Off a terminal (here a file, in production `docker logs`) the log is JSON lines."""
     for stage in STAGES:

@@ -3,6 +3,9 @@
 import asyncio
 import json
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from footpod import metrics
@@ -81,3 +84,30 @@ def test_the_writer_counts_points_written_refused_and_failed_writes_and_empties_
     assert value("footpod_store_write_errors_total", stage=stage) - before["footpod_store_write_errors_total"] == 2
     assert value("footpod_store_backlog_points", stage=stage) == 0
     assert writer.unavailable is None  # the store took the last write
+
+
+def _histogram():
+    from prometheus_client import CollectorRegistry, Histogram
+
+    registry = CollectorRegistry()
+    histogram = Histogram("live_delay_seconds", "a stage's live delay", registry=registry, buckets=(0.1, 1.0, 60.0))
+    return registry, histogram
+
+
+@given(st.lists(st.integers(min_value=-200_000, max_value=200_000), max_size=30))
+def test_only_samples_within_a_minute_either_side_of_now_are_observed_as_live(offsets_ms):
+    registry, histogram = _histogram()
+    now_ms = 1_790_000_000_000
+    observed = metrics.observe_live(histogram, now_ms, (now_ms - offset for offset in offsets_ms))
+    live = [offset for offset in offsets_ms if -60_000 <= offset <= 60_000]
+    assert observed == len(live)
+    assert registry.get_sample_value("live_delay_seconds_count") == len(live)
+    # ahead of now (a device's clock) counts as no delay
+    assert registry.get_sample_value("live_delay_seconds_sum") == pytest.approx(sum(max(o, 0) for o in live) / 1000)
+
+
+def test_a_live_delay_lands_in_the_bucket_of_its_seconds():
+    registry, histogram = _histogram()
+    metrics.observe_live(histogram, 10_000, [9_950, 9_500, 9_500, 2_000])  # 0.05 s, 0.5 s twice, 8 s
+    bucket = lambda le: registry.get_sample_value("live_delay_seconds_bucket", {"le": le})  # noqa: E731
+    assert (bucket("0.1"), bucket("1.0"), bucket("60.0")) == (1, 3, 4)
