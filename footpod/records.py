@@ -100,26 +100,71 @@ def pack_json(values: Iterable[tuple[int, bytes]], max_bytes: int) -> list[tuple
     return records
 
 
+class _WireUpdate(RunnerUpdate):
+    """A `RunnerUpdate` as `pack_updates` writes it: its `latest` left out where it is one of its
+    `touched` evaluations (a live step's update: the run the sample touched is the latest), and that
+    evaluation's index in `latest_touched` instead. It was sent twice: half of every live update's
+    bytes, and of the alert worker's time decoding it."""
+
+    latest: RunEvaluation | None = None
+    latest_touched: int | None = None
+
+
+_WITHOUT_LATEST = {"latest"}
+
+
+def _wire(update: RunnerUpdate) -> bytes:
+    to_json = update.__pydantic_serializer__.to_json  # `model_dump_json`, as bytes
+    for index, evaluation in enumerate(update.touched):
+        if evaluation is update.latest:
+            return to_json(update, exclude=_WITHOUT_LATEST)[:-1] + b',"latest_touched":%d}' % index
+    return to_json(update)
+
+
 def pack_updates(
     updates: Iterable[RunnerUpdate], partition_of: Callable[[str], int], max_bytes: int = UPDATES_RECORD_BYTES
 ) -> list[tuple[int, bytes]]:
     """Updates as Kafka records `(partition, value)` (`pack_json`): the updates of the runners on one
     partition of `footpod.updates` (`partition_of`, the partition the runner's key hashes to) go
-    together, so each runner's stay with its alert worker and in order."""
-    return pack_json(
-        ((partition_of(update.runner), update.model_dump_json().encode()) for update in updates), max_bytes
-    )
+    together, so each runner's stay with its alert worker and in order. Each as `_WireUpdate`."""
+    return pack_json(((partition_of(update.runner), _wire(update)) for update in updates), max_bytes)
 
 
-_UPDATES = TypeAdapter(list[RunnerUpdate])
+_UPDATES = TypeAdapter(list[_WireUpdate])
+# every field set, one set for every update read: a frozen model never adds to it, and a copy of one
+# (`model_copy`) copies it first
+_EVERY_UPDATE_FIELD = set(RunnerUpdate.model_fields)
+_new, _set = object.__new__, object.__setattr__
 
 
 def unpack_updates(value: bytes) -> list[RunnerUpdate]:
     """A record of `pack_updates`; a record holding one update as an object (as sent before updates
-    were packed) is read too, so a topic written by an older stream is read through."""
+    were packed), or updates with their `latest` written out (as sent before `_WireUpdate`), is read
+    too, so a topic written by an older stream is read through."""
     if value.lstrip()[:1] == b"[":
-        return _UPDATES.validate_json(value)
-    return [RunnerUpdate.model_validate_json(value)]
+        return [_restored(wire) for wire in _UPDATES.validate_json(value)]
+    return [_restored(_WireUpdate.model_validate_json(value))]
+
+
+def _restored(wire: _WireUpdate) -> RunnerUpdate:
+    """The update a `_WireUpdate` stands for: its `latest` taken from `touched` where it was left out.
+    Made as `model_construct` makes a model, every value validated already."""
+    fields = wire.__dict__
+    latest = fields["latest"]
+    if latest is None:
+        index = fields["latest_touched"]
+        if index is None or not 0 <= index < len(fields["touched"]):
+            raise ValueError(f"an update of {fields['runner']} names no latest run (latest_touched {index})")
+        latest = fields["touched"][index]
+    values = dict(fields)
+    del values["latest_touched"]
+    values["latest"] = latest
+    update = _new(RunnerUpdate)
+    _set(update, "__dict__", values)
+    _set(update, "__pydantic_fields_set__", _EVERY_UPDATE_FIELD)
+    _set(update, "__pydantic_extra__", None)
+    _set(update, "__pydantic_private__", None)
+    return update
 
 
 class SampleRecord(msgspec.Struct, frozen=True):

@@ -3,11 +3,12 @@
 import json
 import sys
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.decide import RunnerFacts, status_of
-from alerts.worker import NO_RUNS, Memory, _merge_runs, compact, expand, expand_after, merge_delta
+from alerts.worker import NO_RUNS, Memory, _latest_of, _merge_runs, compact, expand, expand_after, merge_delta
 from footpod.load import load_at
 from footpod.records import RunEvaluation, RunnerUpdate, RunSummary, unpack_updates
 from tests.unit.builders import a_run
@@ -226,6 +227,18 @@ def test_a_live_runners_runs_are_reused_between_updates_and_let_go_at_rest():
     memory.take(final)
     assert memory._expanded is None  # at rest: the compact runs only
     assert memory.runs() == expand(memory.compact_runs)
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_the_latest_update_reads_back_the_same_kept_as_it_is_while_live_and_as_json_at_rest(live):
+    start = 1_760_000_000_000
+    runs = [a_run(start + d * DAY_MS, minutes=45, km=9.0, device="pod", run_id=f"pod@{d}") for d in range(5)]
+    update = _update(runs, runs[-1].end_ms)
+    update = update.model_copy(update={"latest": update.latest.model_copy(update={"live": live, "final": not live})})
+    memory = Memory([], [], set())
+    memory.take(update)
+    assert memory.last_update == RunnerUpdate.model_validate_json(_latest_of(update))  # what a status reads
+    assert isinstance(memory._latest, str) is not live  # a runner at rest keeps a few hundred bytes
 
 
 def test_an_update_from_an_older_stream_without_a_kind_is_a_window():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,3 +67,31 @@ def test_a_record_from_an_older_stream_without_the_newer_fields_takes_their_defa
         del evaluation["final"], evaluation["device_km"]
     (read,) = unpack_updates(json.dumps([old]).encode())
     assert (read.recent_kind, read.latest.final, read.latest.device_km) == ("window", True, None)
+
+
+def test_a_live_updates_latest_run_is_written_once_and_read_back_in_place():
+    update = an_update("ana", 0)  # its latest is the evaluation it touched, as a live step's
+    ((_, value),) = pack_updates([update], partition_of)
+    written = json.loads(value)[0]
+    assert "latest" not in written and written["latest_touched"] == 0
+    assert value.count(update.latest.run.run_id.encode()) == 2  # in `touched` and `recent`, not a third time
+    (read,) = unpack_updates(value)
+    assert read == update and type(read) is RunnerUpdate
+    assert read.latest is read.touched[0]
+
+
+def test_an_update_whose_latest_it_did_not_touch_is_written_whole():
+    update = an_update("ana", 0)
+    other = an_evaluation(update.recent[0], a_load(update.recent[0].end_ms, 12.0, 8.0), live=False)
+    whole = update.model_copy(update={"latest": other})
+    ((_, value),) = pack_updates([whole], partition_of)
+    assert "latest_touched" not in json.loads(value)[0]
+    assert unpack_updates(value) == [whole]
+
+
+def test_an_update_naming_no_latest_run_is_refused():
+    written = json.loads(pack_updates([an_update("ana", 0)], partition_of)[0][1])
+    for index in (None, 1, -1):
+        written[0]["latest_touched"] = index
+        with pytest.raises(ValueError, match="names no latest run"):
+            unpack_updates(json.dumps(written).encode())

@@ -8,6 +8,7 @@ import httpx
 
 from footpod.contract import SampleBatch
 from footpod.kafka import create_app
+from footpod.records import unpack_updates
 from footpod.settings import Settings
 from streams import agents
 from streams.agents import StreamWorker
@@ -51,7 +52,7 @@ class FakeTopic:
         self.records: list[tuple[int, list[str]]] = []
 
     async def send(self, value, partition=None, key=None):
-        updates = json.loads(value)
+        updates = [update.model_dump(mode="json") for update in unpack_updates(value)]  # as the alert worker reads them
         self.sent.extend(updates)
         self.records.append((partition, [update["runner"] for update in updates]))
 
