@@ -33,7 +33,7 @@ from streams.runs import built
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
 from streams.segments import load_params
 from streams.state import RunnerState
-from streams.step import Context, StepResult, conclude, has_open_runs, open_run_points, step
+from streams.step import Context, StepResult, conclude, has_open_runs, may_be_whole, open_run_points, step
 
 log = logging.getLogger("footpod.stream")
 STEP_WITHIN_S = 0.1  # how long a batch waits to fill: added to a live sample's delay at most
@@ -314,6 +314,8 @@ class StreamWorker(StageWorker):
             state = self.states.get(runner)
             if state is None:
                 self.open_runners.discard(runner)
+                continue
+            if not may_be_whole(state, now_ms, self.params):  # as `conclude` would say, without a context
                 continue
             result = conclude(state, self._context(runner, now_ms))
             if result.state is not state:  # some run was judged
