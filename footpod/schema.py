@@ -231,9 +231,10 @@ def _runner(runner: str) -> str:
     return runner.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def run_segments_query(runner: str) -> str:
-    """Every stored run of a runner with its segments, whatever its age (RULES.md §7): the stream's seed."""
-    return f'SELECT "device", "segments" FROM "{RUN.name}" WHERE "runner" = \'{_runner(runner)}\''
+def run_segments_of_query(runners: Sequence[str]) -> str:
+    """Every stored run of each of `runners` with its segments, whatever its age (RULES.md §7), one
+    series per runner: the stream's seed."""
+    return f'SELECT "device", "segments" FROM "{RUN.name}" WHERE {_any_runner(runners)} GROUP BY "runner"'
 
 
 def open_runs_query() -> str:
@@ -257,7 +258,8 @@ def reports_query(runner: str, days: int) -> str:
 
 
 READ_BACK_CHUNK = 100
-"""Runners read back by one query of `alert_ids_of_query`, `runs_of_query`, `reports_of_query`: keeps a
+"""Runners read back by one query of `alert_ids_of_query`, `runs_of_query`, `reports_of_query`,
+`run_segments_of_query`: keeps a
 query a few kilobytes long and its answer a few thousand rows (80 days of a runner's runs are ~50)."""
 
 

@@ -25,12 +25,12 @@ from typing import Any
 
 import faust
 
-from footpod import kafka, metrics
+from footpod import kafka, metrics, schema
 from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batches, pack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
 from streams.runs import built
-from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state
+from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state, seed_states
 from streams.segments import load_params
 from streams.state import RunnerState
 from streams.step import Context, StepResult, conclude, has_open_runs, may_be_whole, open_run_points, step
@@ -44,7 +44,7 @@ SEED_RETRY_S = 2.0
 # update), whatever changed: an alert worker that restarted while this worker ran read the runner back
 # from the store and has taken deltas since; this bounds how long a view it missed could last.
 WINDOW_EVERY_S = 300.0
-SEED_CONCURRENCY = 32  # runners whose states are read from the store at once
+SEED_QUERIES = 4  # queries of runners' states (`schema.READ_BACK_CHUNK` runners each) made at once
 
 
 @dataclass(frozen=True)
@@ -160,21 +160,25 @@ class StreamWorker(StageWorker):
         metrics.observe_live(self._live_delay, int(time.time() * 1000), newest)
 
     async def _seed_new(self, runners) -> None:
-        """Read the states of runners not in memory yet, several at once (a round trip to the store
-        each); one that cannot be read is left to `_step_runner`, which holds its samples."""
-        missing = [runner for runner in runners if runner not in self.states]
+        """Read the states of runners not in memory yet, `schema.READ_BACK_CHUNK` runners a query and
+        `SEED_QUERIES` queries at once; a runner that cannot be read is left to `_step_runner`, which
+        holds its samples."""
+        missing = [runner for runner in dict.fromkeys(runners) if runner not in self.states]
         if not missing:
             return
-        limit = asyncio.Semaphore(SEED_CONCURRENCY)
+        limit = asyncio.Semaphore(SEED_QUERIES)
 
-        async def seed(runner: str) -> None:
+        async def seed(chunk: list[str]) -> None:
             async with limit:
                 try:
-                    await self._state_of(runner)
+                    states = await seed_states(self.api, chunk)
                 except SeedUnavailable:
-                    pass
+                    return
+                for runner in chunk:
+                    self._seeded(runner, None if states is None else states[runner])
 
-        await asyncio.gather(*(seed(runner) for runner in missing))
+        chunk = schema.READ_BACK_CHUNK
+        await asyncio.gather(*(seed(missing[start : start + chunk]) for start in range(0, len(missing), chunk)))
 
     async def _step_runner(
         self, runner: str, shares: list[Share], now_ms: int, lines: list[str], updates: list[RunnerUpdate]
@@ -255,12 +259,18 @@ class StreamWorker(StageWorker):
     async def _state_of(self, runner: str) -> RunnerState:
         state = self.states.get(runner)
         if state is None:
-            seeded = await seed_state(self.api, runner) or RunnerState(runner=runner)
-            state = self.states.setdefault(runner, seeded)  # another task may have seeded it meanwhile
-            if state is seeded:
-                self.window_due.add(runner)
-            if has_open_runs(state):
-                self.open_runners.add(runner)
+            state = self._seeded(runner, await seed_state(self.api, runner))
+        return state
+
+    def _seeded(self, runner: str, seeded: RunnerState | None) -> RunnerState:
+        """The runner's state, as read from the store (None: seeding is off) unless another task seeded it
+        meanwhile."""
+        fresh = seeded or RunnerState(runner=runner)
+        state = self.states.setdefault(runner, fresh)
+        if state is fresh:
+            self.window_due.add(runner)
+        if has_open_runs(state):
+            self.open_runners.add(runner)
         return state
 
     def _ack_when_stored(self, shares: list[Share], lines: list[str]) -> None:

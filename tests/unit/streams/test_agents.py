@@ -21,14 +21,16 @@ class FakeStore:
     def __init__(self, down=(), rows=None):
         self.down = set(down)
         self.rows = rows or {}
+        self.queries: list[list[str]] = []  # the runners each seed query asked for
 
     async def query(self, influxql: str):
         if '"final" = false' in influxql:
             return [{"runner": runner} for runner in self.rows]
-        runner = influxql.split("'")[1]
-        if runner in self.down:
+        runners = re.findall(r"\"runner\" = '([^']*)'", influxql)
+        self.queries.append(runners)
+        if self.down & set(runners):
             raise httpx.ConnectError("store down")
-        return self.rows.get(runner, [])
+        return [{**row, "runner": runner} for runner in runners for row in self.rows.get(runner, [])]
 
 
 class FakeWriter:
@@ -105,6 +107,28 @@ def worker(store, **settings_values):
     stream._partition_of = partition_of
     stream.ready.set()
     return stream
+
+
+def test_new_runners_are_seeded_a_hundred_a_query_each_with_its_own_runs():
+    async def scenario():
+        first = worker(FakeStore())
+        await first.take_batch([Event("gina", run(T0, 300, device="gina-pod"))])
+        field = re.search(r'segments="((?:[^"\\]|\\.)*)"', [x for x in first.writer.lines if x.startswith("run,")][-1])
+        rows = {"gina": [{"device": "gina-pod", "segments": re.sub(r"\\(.)", r"\1", field.group(1))}]}
+        store = FakeStore(rows=rows)
+        stream = worker(store)
+        names = [f"r{i:03}" for i in range(249)] + ["gina"]
+        records = [
+            Record(*((name, run(T0 + 10 * 86_400_000, 30, device=f"{name}-pod")) for name in names[i : i + 50]))
+            for i in range(0, 250, 50)
+        ]
+        await stream.take_batch(records)
+        assert sorted(len(q) for q in store.queries) == [50, 100, 100]  # every runner once, 100 a query
+        assert set(stream.states) == set(names)
+        assert stream.states["gina"].devices["gina-pod"][0].start_ms == T0  # its stored run, read back
+        assert all(set(stream.states[name].devices) == {f"{name}-pod"} for name in names[:249])
+
+    asyncio.run(scenario())
 
 
 def test_a_runner_whose_runs_cannot_be_read_waits_alone():
