@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import statistics
-import subprocess
-import sys
 import time
 
+from alternate import alternate
 from stream_memory import DAY_MS, PARAMS, T0, build
 
 from footpod.contract import CountedSample
@@ -75,13 +73,7 @@ def main() -> None:
         print(json.dumps(medians(args.days, args.steps)))
         return
     if args.against:
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        times: dict[str, list[list[float]]] = {here: [], args.against: []}
-        for _ in range(args.rounds):
-            for tree in times:
-                child = [sys.executable, __file__, "--json", "--days", str(args.days), "--steps", str(args.steps)]
-                env = {**os.environ, "PYTHONPATH": tree}
-                times[tree].append(json.loads(subprocess.run(child, env=env, check=True, capture_output=True).stdout))
+        times = alternate(__file__, ["--days", str(args.days), "--steps", str(args.steps)], args.against, args.rounds)
         for tree, rounds in times.items():
             wall0, cpu0, wall, cpu = (statistics.median(r[i] for r in rounds) for i in range(4))
             print(

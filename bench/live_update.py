@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 
+from alternate import alternate
 from live_step import runner
 from stream_memory import PARAMS
 
@@ -103,14 +101,8 @@ def main() -> None:
     if not args.against:
         print(line(timed(args.days, args.updates)))
         return
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    results: dict[str, list[dict]] = {here: [], args.against: []}
-    for _ in range(args.rounds):
-        for tree in results:
-            child = [sys.executable, __file__, "--json", "--days", str(args.days), "--updates", str(args.updates)]
-            env = {**os.environ, "PYTHONPATH": tree}
-            results[tree].append(json.loads(subprocess.run(child, env=env, check=True, capture_output=True).stdout))
-    for tree, rounds in results.items():
+    arguments = ["--days", str(args.days), "--updates", str(args.updates)]
+    for tree, rounds in alternate(__file__, arguments, args.against, args.rounds).items():
         medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
         print(f"{tree}: median of {args.rounds} rounds, {line(medians)}")
 
