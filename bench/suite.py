@@ -56,6 +56,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.histogram import stage_delays  # noqa: E402
 from bench.live_history import history_lines, read_back, write_history  # noqa: E402
 from bench.loadgen import Connection, LiveLoad, topic_prefix  # noqa: E402
 from monitor import servers  # noqa: E402
@@ -593,35 +594,6 @@ def live_cost(result: dict) -> dict[str, float]:
     rate = (result["published"] - result["runners"]) / result["seconds"]
     idle = result["idle_cpu"]
     return {part: max(0.0, share - idle.get(part, 0.0)) / 100 / rate * 1e6 for part, share in result["cpu"].items()}
-
-
-def stage_delays(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict[str, dict]:
-    """Each stage's live delay over the live load (histogram `after` minus `before`): observations, and
-    p50 and p99 interpolated within their buckets as Prometheus' `histogram_quantile` does."""
-    result = {}
-    for stage, buckets in after.items():
-        bounds = sorted(buckets)
-        counts = [buckets[b] - before.get(stage, {}).get(b, 0.0) for b in bounds]
-        total = counts[-1] if counts else 0.0
-        result[stage] = {
-            "n": int(total),
-            "p50": _bucket_quantile(bounds, counts, 0.5),
-            "p99": _bucket_quantile(bounds, counts, 0.99),
-        }
-    return result
-
-
-def _bucket_quantile(bounds: list[float], cumulative: list[float], q: float) -> float | None:
-    if not cumulative or cumulative[-1] == 0:
-        return None
-    rank = q * cumulative[-1]
-    for i, (bound, count) in enumerate(zip(bounds, cumulative, strict=True)):
-        if count >= rank:
-            if bound == float("inf"):
-                return bounds[i - 1] if i else None  # beyond the last finite bucket: its bound, at least
-            lower, below = (bounds[i - 1], cumulative[i - 1]) if i else (0.0, 0.0)
-            return lower + (bound - lower) * (rank - below) / max(count - below, 1e-9)
-    return None
 
 
 def _pct(values: list[float], q: float) -> float | None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.suite import stage_delays
+from bench.histogram import stage_delays
 
 BOUNDS = (0.1, 0.2, 0.5, 1.0, float("inf"))
 
