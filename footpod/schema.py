@@ -258,9 +258,9 @@ def reports_query(runner: str, days: int) -> str:
 
 
 READ_BACK_CHUNK = 100
-"""Runners read back by one query of `alert_ids_of_query`, `runs_of_query`, `reports_of_query`,
-`run_segments_of_query`: keeps a
-query a few kilobytes long and its answer a few thousand rows (80 days of a runner's runs are ~50)."""
+"""Runners read back by one query of `alert_ids_of_query`, `runs_of_query`, `reports_of_query` and
+`run_segments_of_query`: keeps a query a few kilobytes long and its answer a few thousand rows (80
+days of a runner's runs are ~50)."""
 
 
 def _any_runner(runners: Sequence[str]) -> str:

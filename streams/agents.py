@@ -26,10 +26,9 @@ from typing import Any
 import faust
 
 from footpod import kafka, metrics, schema
-from footpod.records import RunnerUpdate, SampleRecord, decode_sample_batches, pack_updates
+from footpod.records import RunnerUpdate, SampleRecord, built, decode_sample_batches, pack_updates
 from footpod.settings import Settings
 from footpod.worker import StageWorker
-from streams.runs import built
 from streams.seed import SeedUnavailable, runners_with_open_runs, seed_state, seed_states
 from streams.segments import load_params
 from streams.state import RunnerState
@@ -241,7 +240,7 @@ class StreamWorker(StageWorker):
             await self.updates_topic.send(partition=partition, value=value)
 
     def _context(self, runner: str, now_ms: int, run_points: bool = True) -> Context:
-        """Built, not validated (`streams.runs.built`): every value has its type already, and a
+        """Built, not validated (`footpod.records.built`): every value has its type already, and a
         context is made for every runner of every batch."""
         entry = self.roster.current.entry(runner)
         return built(

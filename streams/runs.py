@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
-from footpod.records import RunSummary
+from footpod.records import RunSummary, built
 from streams.segments import LoadParams, Segment, distance_step
-
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def built(cls: type[Model], fields: dict[str, Any]) -> Model:
-    """`cls(**fields)` for a record the stream builds from values that already have their fields'
-    types (a float where a float goes: pydantic would convert nothing), every field given: made as
-    `model_construct` makes it, without going through the fields one by one (a live runner's step
-    builds a few records a second; validating them was a tenth of its time)."""
-    model = _new(cls)
-    _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", set(fields))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model
-
-
-_new, _set = object.__new__, object.__setattr__
 
 
 def group_runs(segments: Sequence[Segment], params: LoadParams) -> list[list[Segment]]:

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from footpod.contract import CountedSample
 from footpod.load import LoadBefore, cadence_baseline, cadence_dev_pct, load_at, load_before
-from footpod.records import LoadSnapshot, RunEvaluation, RunSummary
-from streams.runs import built, group_runs, same_run, summarise
+from footpod.records import LoadSnapshot, RunEvaluation, RunSummary, built
+from streams.runs import group_runs, same_run, summarise
 from streams.segments import (
     LoadParams,
     Segment,

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict
 
 from footpod.contract import CountedSample
 from footpod.load import BASELINE_DAYS, CHRONIC_DAYS, DAY_MS, EWMA_DAYS, WEEK_MS
-from footpod.records import RunEvaluation, RunnerUpdate, RunSummary
+from footpod.records import RunEvaluation, RunnerUpdate, RunSummary, built
 from streams.points import cadence_points, run_point, superseded_run_point
-from streams.runs import built, summarise
+from streams.runs import summarise
 from streams.segments import LoadParams, Segment, join_all
 from streams.state import (
     RunnerState,
